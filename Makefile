@@ -1,0 +1,56 @@
+# The README's commands. Each target creates the environment first if it is missing.
+#   make setup   .venv with everything, then the book on the embedded default (default preset)
+#   make test    all tests: pytest, nbval on the golden smoke notebooks, a smoke book build
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Torch trap: pip here is configured (find-links) to prefer a local CPU-only torch wheel with which
+# the registry's torchvision does not import. Install torch and torchvision together from the
+# registry, with the machine's pip configuration bypassed; the check below proves the result.
+PIP := env PIP_FIND_LINKS= PIP_CONFIG_FILE=/dev/null $(VENV)/bin/pip
+STAMP := $(VENV)/.medadv-installed
+PAPERS = $$($(VENV)/bin/medadv list | grep -E '^[a-z0-9-]+:' | cut -d: -f1)
+
+.PHONY: setup env book test test-lib test-notebooks test-book golden bench clean
+
+setup: env book
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "torch>=2.4" "torchvision>=0.19"
+	$(PIP) install --quiet -e .
+	$(PY) -c "import torch, torchvision, torchvision.ops, timm, foolbox; \
+	  print('torch', torch.__version__, '| torchvision', torchvision.__version__, \
+	  '| CUDA available:', torch.cuda.is_available())"
+	touch $(STAMP)
+
+book: env
+	$(VENV)/bin/medadv book --preset default
+
+test: test-lib test-notebooks test-book
+
+test-lib: env
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+test-notebooks: env
+	TQDM_DISABLE=1 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/notebooks \
+	  --sanitize-with tests/notebooks/sanitize.cfg
+
+test-book: env
+	$(VENV)/bin/medadv book --preset smoke
+
+# Refresh the golden smoke notebooks after an intended change of results (review the diff!).
+golden: env
+	for name in $(PAPERS); do $(VENV)/bin/medadv run $$name --preset smoke --out tests/notebooks --quiet || exit 1; done
+	rm -f tests/notebooks/*.provenance.json
+
+bench: env
+	$(PIP) install --quiet -e ".[bench]"
+	$(PY) benchmarks/uap_vs_art.py
+	$(PY) benchmarks/attack_throughput.py
+
+clean:
+	rm -rf _build runs book/notebooks book/status.md

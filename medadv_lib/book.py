@@ -1,0 +1,92 @@
+"""Build the reproduction report: execute every notebook, write the status page, run Jupyter Book.
+
+Jupyter Book 1.x is run with ``execute_notebooks: off`` (``_config.yml``) on the copies papermill
+executed into ``book/notebooks/``: its own cache would not notice library changes. The build runs
+with ``-W --keep-going`` so any warning (a broken reference, a missing file, an unreadable
+notebook) fails it, and a notebook that failed to execute stops the build before it starts.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from .papers import REPO_ROOT, papers
+from .provenance import read_records
+from .runner import RunError, run_notebook
+from .utils import atomic_write
+
+__all__ = ["BOOK_NOTEBOOKS", "execute_all", "write_status_page", "build_book", "BookError"]
+
+BOOK_NOTEBOOKS = REPO_ROOT / "book" / "notebooks"
+STATUS_PAGE = REPO_ROOT / "book" / "status.md"
+
+
+class BookError(RuntimeError):
+    pass
+
+
+def execute_all(preset: str, names: list[str] | None = None, out_dir: Path = BOOK_NOTEBOOKS,
+                progress: bool = True) -> list[str]:
+    """Execute the notebooks (all by default); return the failure messages (empty: all good)."""
+    failures = []
+    for name in names or list(papers()):
+        print(f"== executing {name} (preset {preset})", flush=True)
+        try:
+            run_notebook(name, preset, out_dir=out_dir, progress=progress)
+        except RunError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr, flush=True)
+            failures.append(str(exc))
+    return failures
+
+
+def _fmt_params(params: dict) -> str:
+    return ", ".join(f"`{k}={v!r}`" for k, v in params.items() if k not in ("preset",))
+
+
+def write_status_page(folder: Path = BOOK_NOTEBOOKS, path: Path = STATUS_PAGE) -> Path:
+    """Markdown page with each notebook's provenance (from ``*.provenance.json``)."""
+    records = {r["notebook"]: r for r in read_records(folder)}
+    lines = ["# Status and provenance", "",
+             "Every chapter of this book was executed by papermill from its jupytext source, then "
+             "rendered without re-execution. This page records, for each executed notebook, what "
+             "produced the numbers you read.", ""]
+    lines += ["| notebook | preset | data | seed | device | run time | git | status |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, spec in papers().items():
+        r = records.get(name)
+        if r is None:
+            lines.append(f"| {name} | not executed | | | | | | missing |")
+            continue
+        lines.append(f"| [{name}](notebooks/{name}.ipynb) | {r['preset']} | {r['data']} | {r['seed']} | "
+                     f"{r['device']} | {r['wall_seconds']:.0f} s | {r['git']} | {r['status']} |")
+    for name, r in records.items():
+        lines += ["", f"## {name}", "", f"*{r['title']}*", "",
+                  f"- started (UTC): {r['started_utc']}; wall time {r['wall_seconds']:.0f} s",
+                  f"- parameters: {_fmt_params(r['parameters'])}",
+                  "- versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items())]
+    with atomic_write(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None) -> Path:
+    """Execute (unless ``execute`` is False), write the status page, build HTML; return its folder."""
+    if execute:
+        failures = execute_all(preset, names)
+        if failures:
+            raise BookError(f"{len(failures)} notebook(s) failed; the book was not built:\n"
+                            + "\n".join(failures))
+    missing = [n for n in papers() if not (BOOK_NOTEBOOKS / f"{n}.ipynb").is_file()]
+    if missing:
+        raise BookError(f"no executed notebook for {missing} in {BOOK_NOTEBOOKS}: run `medadv book`")
+    write_status_page()
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(REPO_ROOT), "--builder", "html", "-W", "--keep-going"]
+    print("== " + " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, cwd=REPO_ROOT)
+    if proc.returncode != 0:
+        raise BookError(f"jupyter-book build failed (exit {proc.returncode}); see its warnings above")
+    html = REPO_ROOT / "_build" / "html"
+    print(f"book: {html / 'index.html'}")
+    return html

@@ -1,0 +1,123 @@
+"""``medadv``: list the papers, run one notebook, build the book.
+
+    medadv list
+    medadv run PAPER [--preset smoke|default|paper] [-p NAME VALUE]... [--out DIR]
+    medadv book [--preset P] [--no-execute]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .papers import PRESETS, ParameterError, get_paper, notebook_parameters, papers
+
+EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
+
+
+def _cmd_list(args) -> int:
+    for name, spec in papers().items():
+        print(f"{name}: {spec.title}\n    {spec.citation}")
+        defaults = notebook_parameters(spec)
+        print(f"    presets: {', '.join(PRESETS)}")
+        for preset in PRESETS:
+            if spec.presets.get(preset):
+                changes = ", ".join(f"{k}={v!r}" for k, v in spec.presets[preset].items())
+                print(f"      {preset}: {changes}")
+        print("    parameters (defaults = the default preset):")
+        for pname, value in defaults.items():
+            rule = spec.rule(pname)
+            extra = ""
+            if rule is not None:
+                bits = []
+                if rule.choices is not None:
+                    bits.append(f"one of {list(rule.choices)}")
+                if rule.min is not None or rule.max is not None:
+                    bits.append(f"range [{rule.min}, {rule.max}]")
+                if rule.doc:
+                    bits.append(rule.doc)
+                extra = "  # " + "; ".join(bits) if bits else ""
+            print(f"      {pname} = {value!r}{extra}")
+        print()
+    return 0
+
+
+def _overrides(pairs) -> dict:
+    out = {}
+    for name, value in pairs or []:
+        if name in out:
+            raise ParameterError(f"parameter {name!r} given twice")
+        out[name] = value
+    return out
+
+
+def _cmd_run(args) -> int:
+    from .runner import RunError, run_notebook
+
+    spec = get_paper(args.paper)
+    overrides = _overrides(args.param)
+    if "preset" in overrides:
+        raise ParameterError("use --preset to choose a preset, not -p preset")
+    try:  # parameters are checked inside, before papermill starts
+        path = run_notebook(spec, args.preset, overrides, args.out, progress=not args.quiet)
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"executed notebook: {path}")
+    return 0
+
+
+def _cmd_book(args) -> int:
+    from .book import BookError, build_book
+
+    try:
+        build_book(args.preset, execute=not args.no_execute)
+    except BookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medadv", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list", help="papers, presets and every notebook's parameters",
+                            description="List the papers, their presets and each notebook's "
+                                        "parameters with defaults and allowed values.")
+    p_list.set_defaults(func=_cmd_list)
+    p_run = sub.add_parser("run", help="execute one paper's notebook with papermill",
+                           description="Execute one notebook (from its jupytext source) with "
+                                       "papermill. Parameters are checked before anything runs; "
+                                       "a failed run names the failing cell and leaves the last "
+                                       "good executed notebook in place.")
+    p_run.add_argument("paper", help="notebook name, see `medadv list`")
+    p_run.add_argument("--preset", default="default", choices=PRESETS,
+                       help="smoke (CI, a minute or two), default (the book), paper (GPU + real data)")
+    p_run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="override a parameter (repeatable); VALUE is YAML: 3, 0.5, true, [1, 2], text")
+    p_run.add_argument("--out", default=None, help="output folder (default: runs/)")
+    p_run.add_argument("--quiet", action="store_true", help="no papermill progress bar")
+    p_run.set_defaults(func=_cmd_run)
+    p_book = sub.add_parser("book", help="execute every notebook, then build the HTML book",
+                            description="Execute every notebook with papermill into book/notebooks/, "
+                                        "write the status page and build the book with Jupyter Book "
+                                        "(execute_notebooks: off). Fails on any execution error "
+                                        "or build warning.")
+    p_book.add_argument("--preset", default="default", choices=PRESETS)
+    p_book.add_argument("--no-execute", action="store_true",
+                        help="build from the notebooks already executed in book/notebooks/")
+    p_book.set_defaults(func=_cmd_book)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

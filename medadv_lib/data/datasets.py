@@ -1,0 +1,117 @@
+"""The one in-memory dataset type every loader returns, synthetic or real."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = ["ImageDataset", "read_grayscale", "DataFileError"]
+
+
+class DataFileError(ValueError):
+    """A data file is missing, unreadable or malformed; the message names the path."""
+
+
+@dataclass
+class ImageDataset(Dataset):
+    """Images (N, C, H, W) in [0, 1] with targets, class names and where they came from.
+
+    ``targets`` is (N,) int64 for single-label tasks, (N, K) float32 for multi-label tasks and
+    (N, H, W) int64 for segmentation. ``source`` is a human-readable provenance string shown on
+    every page that reports a number ("synthetic ..." or the real data path).
+    """
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    class_names: list[str]
+    source: str
+    ids: list[str] = field(default_factory=list)
+    transform: object = None
+
+    def __post_init__(self):
+        if self.images.ndim != 4:
+            raise ValueError(f"images must be (N, C, H, W), got shape {tuple(self.images.shape)}")
+        if len(self.targets) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.targets)} targets")
+        if not self.ids:
+            self.ids = [str(i) for i in range(len(self.images))]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index):
+        image = self.images[index]
+        if image.dtype == torch.uint8:
+            image = image.float() / 255.0
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.targets[index]
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.source.startswith("synthetic")
+
+    @property
+    def multilabel(self) -> bool:
+        return self.targets.ndim == 2 and self.targets.dtype.is_floating_point
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+    def float_images(self) -> torch.Tensor:
+        """All images as float32 in [0, 1] (no transform)."""
+        return self.images.float() / 255.0 if self.images.dtype == torch.uint8 else self.images
+
+    def class_counts(self) -> torch.Tensor:
+        if self.multilabel:
+            return self.targets.sum(0)
+        return torch.bincount(self.targets.flatten(), minlength=len(self.class_names))
+
+    def class_weights(self) -> torch.Tensor:
+        """Inverse-frequency weights normalised to mean 1 (missing classes get weight 0).
+
+        For multi-label targets: the positive weight neg/pos of each label, as used with
+        ``BCEWithLogitsLoss(pos_weight=...)``.
+        """
+        counts = self.class_counts().float()
+        if self.multilabel:
+            return ((len(self) - counts) / counts.clamp(min=1)).clamp(max=100.0)
+        weights = torch.where(counts > 0, counts.sum() / counts.clamp(min=1), torch.zeros_like(counts))
+        present = (counts > 0).sum()
+        return weights * present / weights.sum()
+
+    def subset(self, indices: Sequence[int] | torch.Tensor) -> "ImageDataset":
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return ImageDataset(self.images[idx], self.targets[idx], list(self.class_names), self.source,
+                            [self.ids[i] for i in idx.tolist()], self.transform)
+
+    def with_images(self, images: torch.Tensor, source_note: str) -> "ImageDataset":
+        """Same targets, new images (e.g. poisoned or perturbed), provenance extended."""
+        return ImageDataset(images, self.targets.clone(), list(self.class_names),
+                            f"{self.source}; {source_note}", list(self.ids), self.transform)
+
+    def loader(self, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
+               drop_last: bool = False) -> DataLoader:
+        """Deterministic single-process loader (``seed`` fixes the shuffling order)."""
+        gen = torch.Generator()
+        gen.manual_seed(seed)
+        return DataLoader(self, batch_size=batch_size, shuffle=shuffle, generator=gen,
+                          drop_last=drop_last, num_workers=0)
+
+
+def read_grayscale(path: str | Path) -> np.ndarray:
+    """Read an image file as 8-bit grayscale (H, W), with an error that names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"))
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DataFileError(f"cannot read image {path}: {exc}") from exc

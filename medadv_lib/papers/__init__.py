@@ -1,0 +1,185 @@
+"""The paper registry: one module per paper declares its notebook, presets and parameter rules.
+
+A notebook's parameters and their defaults are read from its ``parameters`` cell (the single
+source of truth, also what papermill sees); the module adds what a cell cannot say: presets and
+the allowed range or choices of each parameter. :func:`resolve_parameters` checks a request
+before any heavy work and raises :class:`ParameterError` with one clear message.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["Rule", "PaperSpec", "ParameterError", "papers", "get_paper", "notebook_parameters",
+           "resolve_parameters", "parse_value", "PRESETS", "REPO_ROOT", "COMMON_RULES"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PRESETS = ("smoke", "default", "paper")
+
+
+class ParameterError(ValueError):
+    """A bad notebook parameter: unknown name, wrong type, out of range, missing path."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What values one parameter accepts, beyond the type of its default."""
+
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    path: bool = False          # a file or directory that must exist (empty string: not used)
+    item_min: float | None = None  # for list parameters: bounds of each item
+    item_max: float | None = None
+    doc: str = ""
+
+    def check(self, name: str, value: Any) -> None:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if self.choices is not None:
+            bad = [v for v in values if v not in self.choices]
+            if bad:
+                raise ParameterError(f"parameter {name!r}: {bad[0]!r} is not one of {list(self.choices)}")
+        lo = self.item_min if isinstance(value, (list, tuple)) else self.min
+        hi = self.item_max if isinstance(value, (list, tuple)) else self.max
+        if isinstance(value, (list, tuple)):
+            if self.min is not None and len(value) < self.min:
+                raise ParameterError(f"parameter {name!r}: needs at least {int(self.min)} item(s)")
+        for v in values:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                if lo is not None and v < lo:
+                    raise ParameterError(f"parameter {name!r}: {v} is below the minimum {lo}")
+                if hi is not None and v > hi:
+                    raise ParameterError(f"parameter {name!r}: {v} is above the maximum {hi}")
+        if self.path and value and not Path(str(value)).expanduser().exists():
+            raise ParameterError(f"parameter {name!r}: path does not exist: {value}")
+
+
+COMMON_RULES = {
+    "preset": Rule(choices=PRESETS, doc="smoke (CI), default (the book) or paper (GPU, real data)"),
+    "seed": Rule(min=0, max=2**31 - 1, doc="random seed of data, training and attacks"),
+    "device": Rule(doc="auto (CUDA when present), cpu, cuda or cuda:N"),
+    "data_root": Rule(path=True, doc="real dataset folder; empty: the synthetic embedded default"),
+}
+
+
+@dataclass(frozen=True)
+class PaperSpec:
+    name: str                       # notebook name, e.g. "uap-covidnet"
+    title: str
+    citation: str
+    presets: dict[str, dict] = field(default_factory=dict)
+    rules: dict[str, Rule] = field(default_factory=dict)
+    source: Path | None = None      # jupytext source; default notebooks/<name>.py
+
+    @property
+    def notebook(self) -> Path:
+        return self.source or REPO_ROOT / "notebooks" / f"{self.name}.py"
+
+    def rule(self, name: str) -> Rule | None:
+        return self.rules.get(name) or COMMON_RULES.get(name)
+
+
+def papers() -> dict[str, PaperSpec]:
+    """All registered papers, by notebook name, in the book's order."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, PaperSpec):
+            found.append((getattr(module, "ORDER", 99), spec))
+    return {spec.name: spec for _, spec in sorted(found, key=lambda t: (t[0], t[1].name))}
+
+
+def get_paper(name: str) -> PaperSpec:
+    registry = papers()
+    if name not in registry:
+        raise ParameterError(f"unknown paper {name!r}; available: {', '.join(registry)}")
+    return registry[name]
+
+
+def _parameters_cell_source(notebook: Path) -> str:
+    import jupytext  # local import: jupytext is slow to import
+
+    nb = jupytext.read(notebook)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            return cell.source
+    raise ParameterError(f"{notebook} has no cell tagged 'parameters'")
+
+
+def notebook_parameters(spec: PaperSpec) -> dict[str, Any]:
+    """Parameter names and default values, read from the notebook's ``parameters`` cell."""
+    tree = ast.parse(_parameters_cell_source(spec.notebook))
+    params = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            if isinstance(target, ast.Name) and node.value is not None:
+                params[target.id] = ast.literal_eval(node.value)
+    return params
+
+
+def parse_value(text: Any) -> Any:
+    """Command-line text to a Python value (YAML scalars and lists: 3, 0.5, true, [1, 2], abc)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    def kind(v):
+        return "bool" if isinstance(v, bool) else type(v).__name__
+
+    if default is None or isinstance(value, type(default)) and kind(value) == kind(default):
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(default, list) and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(default, list) and isinstance(value, list):
+        if default and isinstance(default[0], float):
+            value = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        item = type(default[0]) if default else None
+        if item is None or all(isinstance(v, item) and kind(v) == kind(default[0]) for v in value):
+            return value
+    raise ParameterError(f"parameter {name!r}: expected {kind(default)} (like the default "
+                         f"{default!r}), got {kind(value)} {value!r}")
+
+
+def resolve_parameters(spec: PaperSpec, preset: str = "default",
+                       overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the preset, then the overrides; every value checked. Cheap: no torch."""
+    if preset not in PRESETS:
+        raise ParameterError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    defaults = notebook_parameters(spec)
+    merged: dict[str, Any] = dict(defaults)
+    for source, values in (("preset " + preset, spec.presets.get(preset, {})),
+                           ("command line", overrides or {})):
+        for name, raw in values.items():
+            if name not in defaults:
+                raise ParameterError(f"unknown parameter {name!r} for {spec.name} (from {source}); "
+                                     f"valid names: {', '.join(sorted(defaults))}")
+            merged[name] = _coerce(name, parse_value(raw), defaults[name])
+    merged["preset"] = preset
+    for name, value in merged.items():
+        rule = spec.rule(name)
+        if rule is not None:
+            rule.check(name, value)
+    if "device" in merged:
+        from ..utils import resolve_device
+        try:
+            resolve_device(merged["device"])
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"parameter 'device': {exc}") from exc
+    return merged

@@ -1,0 +1,288 @@
+"""One trainer for every chapter, with a checkpoint cache keyed by the full configuration.
+
+* ``train_model(...)`` builds a registered model, trains it with tqdm progress, class weights
+  and a fixed seed, and returns it in eval mode.
+* Every epoch is checkpointed atomically under ``<cache>/checkpoints/<key>/`` where ``key``
+  hashes the model name and arguments, the training configuration and a fingerprint of the
+  training data. The same configuration never trains twice; an interrupted run resumes from its
+  last finished epoch (optimizer and RNG state included, so the result is the same).
+* Checkpoints are read with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data.datasets import ImageDataset
+from .models import build_model
+from .utils import atomic_save_torch, atomic_write, cache_dir, config_key, resolve_device, seed_everything
+
+__all__ = ["TrainConfig", "TrainResult", "train_model", "fingerprint", "predict", "evaluate_accuracy",
+           "load_epoch", "augment_batch", "recalibrate_batchnorm"]
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+LOSSES = ("ce", "bce", "segmentation-ce")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training hyper-parameters; every field is part of the checkpoint key."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    momentum: float = 0.9            # sgd momentum
+    rmsprop_decay: float = 0.9       # RMSProp smoothing constant (alpha)
+    rmsprop_eps: float = 1.0
+    lr_decay: float = 1.0            # multiply the learning rate by this ...
+    lr_decay_every: int = 0          # ... every this many epochs (0: never)
+    loss: str = "ce"                 # ce | bce (multi-label / single logit) | segmentation-ce
+    class_weighted: bool = True
+    augment: bool = False            # small random shifts and flips, as COVID-Net's training
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs must be >= 0, batch_size >= 1 and lr > 0")
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    history: list[dict] = field(default_factory=list)
+    checkpoint_dir: Path | None = None
+    from_cache: bool = False
+    seconds: float = 0.0
+
+
+def fingerprint(dataset: ImageDataset) -> str:
+    """Content hash of a dataset's images and targets (part of the checkpoint key)."""
+    h = hashlib.sha256()
+    for tensor in (dataset.images, dataset.targets):
+        h.update(str((tuple(tensor.shape), tensor.dtype)).encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal flips and shifts of up to 1/10 of the size (COVID-Net's augmentation)."""
+    n, _, h, w = images.shape
+    flip = torch.rand(n, generator=generator) < 0.5
+    images = torch.where(flip.view(-1, 1, 1, 1).to(images.device), images.flip(-1), images)
+    shifts = (torch.rand(n, 2, generator=generator) * 0.2 - 0.1)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    theta[:, :, 2] = shifts
+    grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+
+
+def _loss_fn(config: TrainConfig, train: ImageDataset, device) -> Callable:
+    weights = train.class_weights().to(device) if config.class_weighted else None
+    if config.loss == "bce":
+        return nn.BCEWithLogitsLoss(pos_weight=weights)
+    if config.loss == "segmentation-ce":
+        return nn.CrossEntropyLoss()
+    return nn.CrossEntropyLoss(weight=weights)
+
+
+def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=config.lr, alpha=config.rmsprop_decay,
+                                   eps=config.rmsprop_eps, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _scheduler(config: TrainConfig, opt):
+    step = config.lr_decay_every or 10**9
+    return torch.optim.lr_scheduler.StepLR(opt, step_size=step, gamma=config.lr_decay)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 128,
+            device: str | torch.device = "auto") -> torch.Tensor:
+    """Model outputs (logits) for a tensor of images, batched, on ``device``, returned on CPU."""
+    device = resolve_device(device)
+    model.eval()
+    outs = [model(images[i:i + batch_size].to(device)).float().cpu()
+            for i in range(0, len(images), batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def evaluate_accuracy(model: nn.Module, dataset: ImageDataset, device="auto") -> float:
+    logits = predict(model, dataset.float_images(), device=device)
+    if dataset.multilabel:
+        return float(((logits > 0).float() == dataset.targets).float().mean())
+    if logits.ndim == 2 and logits.shape[1] == 1:
+        return float(((logits[:, 0] > 0).long() == dataset.targets).float().mean())
+    return float((logits.argmax(1) == dataset.targets).float().mean())
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, device, batch_size: int = 128) -> None:
+    """Set every batch-norm layer's running statistics to the exact training-set statistics.
+
+    With small synthetic sets and fast optimisers the exponential running averages lag behind the
+    weights, and eval-mode accuracy drops far below train-mode accuracy; one pass with a
+    cumulative average (``momentum=None``) fixes that deterministically.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    was_training = model.training
+    model.train()
+    for i in range(0, len(images), batch_size):
+        batch = images[i:i + batch_size]
+        if len(batch) > 1:
+            model(batch.to(device))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.train(was_training)
+
+
+def _checkpoint_path(folder: Path, epoch: int) -> Path:
+    return folder / f"epoch_{epoch:03d}.pt"
+
+
+def load_epoch(result: TrainResult, epoch: int, model_name: str, model_kwargs: dict,
+               device="auto") -> nn.Module:
+    """Rebuild the model as it was after ``epoch`` (1-based) of a cached training run."""
+    if result.checkpoint_dir is None:
+        raise ValueError("this training result has no checkpoint directory")
+    path = _checkpoint_path(result.checkpoint_dir, epoch)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint for epoch {epoch}: {path}")
+    model = build_model(model_name, **model_kwargs)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
+    return model.to(resolve_device(device)).eval()
+
+
+def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config: TrainConfig,
+                device: str | torch.device = "auto", test: ImageDataset | None = None,
+                init_state: dict | None = None, tag: str = "", use_cache: bool = True,
+                progress: bool = True) -> TrainResult:
+    """Train ``build_model(model_name, **model_kwargs)`` on ``train`` (cached by configuration).
+
+    ``init_state`` starts from given weights (fine-tuning, adversarial retraining); it is part of
+    the key through its hash. ``test``, when given, is evaluated after every epoch into the
+    history (accuracy). ``tag`` separates otherwise identical runs on purpose.
+    """
+    device = resolve_device(device)
+    key_config = {
+        "model": model_name, "model_kwargs": model_kwargs, "train": asdict(config),
+        "data": fingerprint(train), "tag": tag,
+        "init": None if init_state is None else _state_hash(init_state),
+        "test": None if test is None else fingerprint(test),
+    }
+    key = config_key(key_config)
+    folder = cache_dir() / "checkpoints" / f"{model_name}-{key}"
+    final = folder / "final.pt"
+    if use_cache and final.is_file():
+        model = build_model(model_name, **model_kwargs)
+        blob = torch.load(final, map_location="cpu", weights_only=True)
+        model.load_state_dict(blob["model"])
+        history = json.loads((folder / "history.json").read_text())
+        return TrainResult(model.to(device).eval(), history, folder, True, 0.0)
+
+    start = time.perf_counter()
+    generator = seed_everything(config.seed)
+    model = build_model(model_name, **model_kwargs)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    model.to(device)
+    opt = _optimizer(config, model.parameters())
+    sched = _scheduler(config, opt)
+    loss_fn = _loss_fn(config, train, device)
+    history: list[dict] = []
+    first_epoch = 1
+    if use_cache:  # resume from the last finished epoch of an interrupted run
+        done = sorted(folder.glob("epoch_*.pt"))
+        if done:
+            blob = torch.load(done[-1], map_location="cpu", weights_only=True)
+            model.load_state_dict(blob["model"])
+            opt.load_state_dict(blob["optimizer"])
+            sched.load_state_dict(blob["scheduler"])
+            torch.set_rng_state(blob["torch_rng"])
+            generator.set_state(blob["generator"])
+            history = json.loads(blob["history"])
+            first_epoch = len(history) + 1
+
+    n = len(train)
+    images_all, targets_all = train.float_images(), train.targets
+    for epoch in range(first_epoch, config.epochs + 1):
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        total, seen = 0.0, 0
+        batches = range(0, n, config.batch_size)
+        bar = tqdm(batches, desc=f"{model_name} epoch {epoch}/{config.epochs}", leave=False,
+                   disable=not progress)
+        for i in bar:
+            idx = order[i:i + config.batch_size]
+            if len(idx) < 2 and n > 1:  # batch norm needs two samples
+                continue
+            x = images_all[idx].to(device)
+            y = targets_all[idx].to(device)
+            if config.augment:
+                x = augment_batch(x, generator)
+            out = model(x)
+            if config.loss == "bce" and out.ndim == 2 and out.shape[1] == 1 and y.ndim == 1:
+                y = y.float().unsqueeze(1)
+            loss = loss_fn(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{total / max(seen, 1):.4f}")
+        sched.step()
+        recalibrate_batchnorm(model, images_all, device, config.batch_size)
+        record = {"epoch": epoch, "loss": total / max(seen, 1), "lr": opt.param_groups[0]["lr"]}
+        if test is not None:
+            record["test_accuracy"] = evaluate_accuracy(model, test, device)
+        history.append(record)
+        if use_cache:
+            atomic_save_torch({
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
+                "history": json.dumps(history),
+            }, _checkpoint_path(folder, epoch))
+    model.eval()
+    if use_cache:
+        with atomic_write(folder / "history.json", "w") as handle:
+            json.dump(history, handle)
+        with atomic_write(folder / "config.json", "w") as handle:
+            json.dump(key_config, handle, indent=1, default=str)
+        atomic_save_torch({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, final)
+    return TrainResult(model, history, folder if use_cache else None, False,
+                       time.perf_counter() - start)
+
+
+def _state_hash(state: dict) -> str:
+    h = hashlib.sha256()
+    for name in sorted(state):
+        h.update(name.encode())
+        h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]

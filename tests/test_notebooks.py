@@ -1,0 +1,58 @@
+"""Every paper's notebook follows the contract, and its golden smoke copy is up to date.
+
+The golden copies in tests/notebooks/ are re-executed by nbval (`make test-notebooks`), which
+compares the cells marked `# NBVAL_CHECK_OUTPUT`; these tests make sure the goldens still hold the
+current notebook code and the current smoke parameters (else: `make golden`).
+"""
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from medadv_lib.papers import PRESETS, notebook_parameters, papers, resolve_parameters
+from medadv_lib.runner import _parameters_source
+
+GOLDEN = Path(__file__).parent / "notebooks"
+PAPERS = list(papers())
+
+
+def _code_cells(nb):
+    return [c.source.strip() for c in nb.cells
+            if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+            and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+def test_every_paper_is_in_the_book_toc():
+    toc = (GOLDEN.parents[1] / "_toc.yml").read_text()
+    for name in PAPERS:
+        assert f"book/notebooks/{name}" in toc
+
+
+@pytest.mark.parametrize("name", PAPERS)
+def test_notebook_contract(name):
+    spec = papers()[name]
+    params = notebook_parameters(spec)
+    for common in ("preset", "seed", "device", "data_root"):
+        assert common in params, f"{name}: parameter {common!r} missing"
+    assert params["preset"] == "default"
+    for preset in PRESETS:
+        resolve_parameters(spec, preset)          # every preset is valid
+    source = spec.notebook.read_text()
+    assert "# NBVAL_CHECK_OUTPUT" in source
+    assert "data_banner" in source, "every chapter states which data its numbers come from"
+
+
+@pytest.mark.parametrize("name", PAPERS)
+def test_golden_smoke_notebook_is_current(name):
+    spec = papers()[name]
+    golden = GOLDEN / f"{name}.ipynb"
+    assert golden.is_file(), f"no golden {golden}: run `make golden`"
+    gold = nbformat.read(golden, as_version=4)
+    assert _code_cells(gold) == _code_cells(jupytext.read(spec.notebook)), \
+        f"{golden} is stale (notebook code changed): run `make golden` and review the diff"
+    params_cell = next(c for c in gold.cells if "parameters" in c.metadata.get("tags", []))
+    assert params_cell.source == _parameters_source(resolve_parameters(spec, "smoke"), "smoke"), \
+        f"{golden} was not made with the current smoke preset: run `make golden`"
+    errors = [o for c in gold.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors

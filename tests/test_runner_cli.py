@@ -1,0 +1,95 @@
+"""The runner and the CLI: parameter checks before work, failures that keep the last good run."""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from medadv_lib import cli
+from medadv_lib.papers import PaperSpec, ParameterError, Rule, papers, resolve_parameters
+from medadv_lib.runner import RunError, run_notebook
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mini.py"
+MINI = PaperSpec(name="mini", title="Mini", citation="-", source=FIXTURE,
+                 presets={"smoke": {"n": 1}, "paper": {"n": 10}},
+                 rules={"n": Rule(min=1, max=100), "scale": Rule(min=0.0)})
+
+
+def test_presets_and_overrides_merge_in_order():
+    assert resolve_parameters(MINI, "default")["n"] == 3
+    assert resolve_parameters(MINI, "smoke")["n"] == 1
+    params = resolve_parameters(MINI, "smoke", {"n": "7", "scale": "2", "names": "[x, y]"})
+    assert params["n"] == 7 and params["scale"] == 2.0 and isinstance(params["scale"], float)
+    assert params["names"] == ["x", "y"] and params["preset"] == "smoke"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"nn": "3"}, "unknown parameter 'nn'.*valid names: data_root, device, fail, n, names, preset, scale, seed"),
+    ({"n": "abc"}, "parameter 'n': expected int"),
+    ({"n": "2.5"}, "parameter 'n': expected int"),
+    ({"fail": "3"}, "parameter 'fail': expected bool"),
+    ({"n": "0"}, "below the minimum"),
+    ({"n": "1000"}, "above the maximum"),
+    ({"data_root": "/no/such/dir"}, "path does not exist: /no/such/dir"),
+    ({"device": "tpu"}, "parameter 'device'"),
+    ({"seed": "-1"}, "below the minimum"),
+])
+def test_bad_parameters_fail_with_one_clear_message(overrides, message):
+    with pytest.raises(ParameterError, match=message):
+        resolve_parameters(MINI, "default", overrides)
+
+
+def test_unknown_preset_and_paper():
+    with pytest.raises(ParameterError, match="unknown preset"):
+        resolve_parameters(MINI, "huge")
+    with pytest.raises(ParameterError, match="unknown paper 'nope'; available"):
+        cli.get_paper("nope")
+
+
+@pytest.mark.slow
+def test_run_success_then_failure_keeps_last_good(tmp_path):
+    out = run_notebook(MINI, "smoke", {"scale": "2"}, tmp_path, progress=False)
+    nb = nbformat.read(out, as_version=4)
+    sources = [c.source for c in nb.cells]
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    params_cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert "n = 1" in params_cell.source and "scale = 2.0" in params_cell.source
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "2.0 ['a', 'b'] 0" in printed
+    prov = json.loads((tmp_path / "mini.provenance.json").read_text())
+    assert prov["preset"] == "smoke" and prov["parameters"]["n"] == 1 and prov["seed"] == 0
+    assert prov["device"].startswith(("cpu", "cuda")) and "torch" in prov["versions"]
+    good = out.read_bytes()
+
+    with pytest.raises(RunError, match=r"cell \[\d+\] failed with RuntimeError: asked to fail"):
+        run_notebook(MINI, "smoke", {"fail": "true"}, tmp_path, progress=False)
+    assert out.read_bytes() == good                      # last good run untouched
+    assert (tmp_path / "mini.failed.ipynb").is_file()    # the failure kept for inspection
+    assert len(sources) > 2
+
+
+def test_cli_rejects_bad_input_before_running(capsys, tmp_path):
+    name = next(iter(papers()), None)
+    if name is None:
+        pytest.skip("no paper registered yet")
+    code = cli.main(["run", name, "-p", "no_such_param", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown parameter 'no_such_param'" in err and "valid names:" in err
+    assert not list(tmp_path.iterdir())                   # nothing ran, nothing written
+
+
+def test_cli_help_on_every_command(capsys):
+    for argv in (["--help"], ["list", "--help"], ["run", "--help"], ["book", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(argv)
+        assert exc.value.code == 0
+    assert "--preset" in capsys.readouterr().out
+
+
+def test_cli_list_shows_every_paper_and_parameters(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name, spec in papers().items():
+        assert f"{name}: {spec.title}" in out
+    if papers():
+        assert "seed = 0" in out and "data_root = ''" in out

@@ -1,0 +1,96 @@
+"""The trainer: learns, caches by configuration, resumes, reproduces on CPU."""
+import json
+
+import pytest
+import torch
+
+from medadv_lib.data import covidx_splits
+from medadv_lib.models import build_model, model_names
+from medadv_lib.training import TrainConfig, evaluate_accuracy, load_epoch, train_model
+from medadv_lib.utils import config_key, resolve_device
+
+KW = {"num_classes": 3, "width": 12, "depth": 4}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return covidx_splits(None, 64, 450, 150, seed=0)
+
+
+def test_trains_above_chance_and_caches(data):
+    train, test = data
+    cfg = TrainConfig(epochs=6, batch_size=32, lr=1e-3, seed=1)
+    first = train_model("simple-cnn", KW, train, cfg, "cpu", test=test, progress=False)
+    assert not first.from_cache and len(first.history) == 6
+    acc = evaluate_accuracy(first.model, test)
+    assert acc > 0.45, f"accuracy {acc} not above chance (1/3)"
+    again = train_model("simple-cnn", KW, train, cfg, "cpu", test=test, progress=False)
+    assert again.from_cache and again.history == first.history
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
+    config = json.loads((first.checkpoint_dir / "config.json").read_text())
+    assert config["train"]["epochs"] == 6 and config["model"] == "simple-cnn"
+    e2 = load_epoch(first, 2, "simple-cnn", KW, "cpu")
+    assert isinstance(e2, torch.nn.Module)
+
+
+def test_same_seed_same_numbers_different_config_different_key(data):
+    train, _ = data
+    cfg = TrainConfig(epochs=1, batch_size=32, seed=5)
+    a = train_model("simple-cnn", KW, train, cfg, "cpu", use_cache=False, progress=False)
+    b = train_model("simple-cnn", KW, train, cfg, "cpu", use_cache=False, progress=False)
+    for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+        assert torch.equal(x, y)
+    assert a.history == b.history
+    assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
+    assert config_key({"a": 1}) != config_key({"a": 2})
+
+
+def test_resume_after_interruption_gives_the_same_model(data):
+    train, _ = data
+    full = train_model("simple-cnn", KW, train, TrainConfig(epochs=3, seed=2), "cpu", progress=False)
+    # simulate a crash after epoch 1: keep only the first epoch checkpoint
+    folder = full.checkpoint_dir
+    for p in folder.iterdir():
+        if p.name not in ("epoch_001.pt",):
+            p.unlink()
+    resumed = train_model("simple-cnn", KW, train, TrainConfig(epochs=3, seed=2), "cpu", progress=False)
+    assert not resumed.from_cache and len(resumed.history) == 3
+    for x, y in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(x, y)
+
+
+def test_checkpoints_load_with_weights_only(data, monkeypatch):
+    train, _ = data
+    res = train_model("simple-cnn", KW, train, TrainConfig(epochs=1), "cpu", progress=False)
+    calls = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    train_model("simple-cnn", KW, train, TrainConfig(epochs=1), "cpu", progress=False)
+    assert calls and all(c is True for c in calls)
+    assert res.checkpoint_dir.is_dir()
+
+
+def test_bad_config_and_model_names():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="unknown model 'nope'; available:"):
+        build_model("nope")
+    assert "simple-cnn" in model_names()
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_class_weights_enter_the_loss():
+    train, _ = covidx_splits(None, 32, 60, 3, seed=0, imbalance=True)
+    w = train.class_weights()
+    counts = train.class_counts()
+    assert (counts > 0).all() is not None
+    order = torch.argsort(counts[counts > 0])
+    assert w[counts > 0][order[0]] >= w[counts > 0][order[-1]]
