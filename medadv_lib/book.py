@@ -70,6 +70,12 @@ def write_status_page(folder: Path = BOOK_NOTEBOOKS, path: Path = STATUS_PAGE) -
     return path
 
 
+def jupyter_book_command(root: Path) -> list[str]:
+    """``jupyter-book build`` with every warning (broken reference, bad notebook) an error."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    return [str(jb), "build", str(root), "--builder", "html", "-W", "--keep-going"]
+
+
 def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None) -> Path:
     """Execute (unless ``execute`` is False), write the status page, build HTML; return its folder."""
     if execute:
@@ -81,8 +87,7 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     if missing:
         raise BookError(f"no executed notebook for {missing} in {BOOK_NOTEBOOKS}: run `medadv book`")
     write_status_page()
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(REPO_ROOT), "--builder", "html", "-W", "--keep-going"]
+    cmd = jupyter_book_command(REPO_ROOT)
     print("== " + " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, cwd=REPO_ROOT)
     if proc.returncode != 0:
