@@ -37,7 +37,7 @@ test-lib: env
 
 test-notebooks: env
 	TQDM_DISABLE=1 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax tests/notebooks \
-	  --sanitize-with tests/notebooks/sanitize.cfg
+	  --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
 test-book: env
 	$(VENV)/bin/medadv book --preset smoke

@@ -33,7 +33,7 @@ __all__ = ["DR_GRADES", "fundus_image", "fundus_images", "synthetic_fundus", "re
            "load_aptos", "aptos_splits"]
 
 DR_GRADES = ["No DR", "Mild", "Moderate", "Severe", "Proliferative DR"]
-#: Mean lesion counts at latent severity s (clipped at 0), per 256-pixel image.
+#: Mean lesion counts per image at latent severity s (the same at every image size).
 _LESION_RATE = {
     "microaneurysm": lambda s: 3.0 * s + 1.5 * s**2,
     "haemorrhage": lambda s: 2.0 * max(s - 0.8, 0) ** 1.5,
@@ -125,9 +125,8 @@ def fundus_image(size: int, seed: int, index: int, grade: int) -> np.ndarray:
         + 0.3 * c.ellipse(disc[0], disc[1], disc_r * 0.4, disc_r * 0.35, soft=0.5)[None]
 
     retina = (field_of_view > 0.5) & (optic < 0.2)
-    scale = (size / 256) ** 2 * 4  # lesion density relative to a 256-pixel image, seen at size
     px = size / 256
-    counts = {k: rng.poisson(rate(severity) * min(scale, 4) + 1e-9) for k, rate in _LESION_RATE.items()}
+    counts = {k: rng.poisson(rate(severity) + 1e-9) for k, rate in _LESION_RATE.items()}
     micro = _dots(c, rng, counts["microaneurysm"], retina, (0.8 * px + 0.5, 1.4 * px + 0.6))
     haem = _dots(c, rng, counts["haemorrhage"], retina, (2.5 * px + 0.8, 5 * px + 1.0))
     exud = _dots(c, rng, counts["exudate"], retina, (1.0 * px + 0.5, 2.5 * px + 0.7))

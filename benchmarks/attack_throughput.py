@@ -1,0 +1,107 @@
+"""Gradient-attack throughput: time per gradient step relative to the model's own forward+backward.
+
+For each gradient attack (G1-G5 of the ten-attacks chapter) at batch 32 on Inception-ResNet-v2
+and NASNet-Large (the chapter's default sizes: 75 px, reduced NASNet width), in one run:
+
+* reference: the model's own forward + backward to the input at batch 32 (eval mode, frozen
+  parameters, the work every gradient step must do), and its forward alone; medians of repeats;
+* the attack through :func:`medadv_lib.attacks.foolbox_attacks.run_attack`, with a counting
+  wrapper that tells gradient passes (input requires grad) from forward-only passes (success
+  checks, Foolbox's criterion calls);
+* ``step_ratio = (attack time - forward-only passes x forward time) / (gradient passes x
+  forward+backward time)``: the cost of one gradient step of the attack relative to the bare
+  model. ``raw_ratio`` also charges the forward-only passes at the bare model's price.
+
+Last line: ``worst_step_ratio=<max step_ratio>`` (target <= 1.3). Usage:
+``python benchmarks/attack_throughput.py [--device auto] [--batch 32] [--size 75]``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+from medadv_lib.attacks.foolbox_attacks import TwoLogits, run_attack
+from medadv_lib.models import build_model
+from medadv_lib.utils import resolve_device, seed_everything
+
+SETTINGS = {  # one fixed-size run of each gradient attack (no epsilon search)
+    "G1": {"steps": 1},
+    "G2": {"iterations": 10, "search_steps": 1},
+    "G3": {"steps": 10},
+    "G4": {"iterations": 10, "search_steps": 1},
+    "G5": {"search_steps": 1, "max_iter": 10, "initial_const": 1e-2},
+}
+
+
+class Counting(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.grad_passes, self.forward_passes = model, 0, 0
+
+    def forward(self, x):
+        if torch.is_grad_enabled() and x.requires_grad:
+            self.grad_passes += 1
+        else:
+            self.forward_passes += 1
+        return self.model(x)
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def reference_times(model, x, device, repeats=3):
+    wrapped = TwoLogits(model).eval()
+    fb, fw = [], []
+    for _ in range(repeats + 1):
+        xi = x.clone().requires_grad_(True)
+        _sync(device); t = time.perf_counter()
+        loss = nn.functional.cross_entropy(wrapped(xi), torch.zeros(len(x), dtype=torch.long, device=device))
+        torch.autograd.grad(loss, xi)
+        _sync(device); fb.append(time.perf_counter() - t)
+        with torch.no_grad():
+            _sync(device); t = time.perf_counter()
+            wrapped(x)
+            _sync(device); fw.append(time.perf_counter() - t)
+    return statistics.median(fb[1:]), statistics.median(fw[1:])  # first repeat: warm-up
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=75)
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    seed_everything(0)
+    worst = 0.0
+    for name, kwargs in (("inception-resnet-v2", {}), ("nasnet-large", {"width": "reduced"})):
+        model = build_model(name, num_classes=1, in_chans=1, **kwargs).to(device).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        x = torch.rand(args.batch, 1, args.size, args.size, device=device)
+        with torch.no_grad():
+            labels = (model(x)[:, 0] > 0).long().cpu()
+        t_fb, t_f = reference_times(model, x, device)
+        print(f"{name}: forward+backward {t_fb * 1e3:.1f} ms, forward {t_f * 1e3:.1f} ms at batch {args.batch}")
+        for attack_id, params in SETTINGS.items():
+            counter = Counting(model)
+            _sync(device); t = time.perf_counter()
+            run_attack(attack_id, counter, x.cpu(), labels, device=device, batch_size=args.batch, **params)
+            _sync(device); total = time.perf_counter() - t
+            grads, fwds = counter.grad_passes, counter.forward_passes
+            step = (total - fwds * t_f) / max(grads, 1) / t_fb
+            raw = total / (grads * t_fb + fwds * t_f)
+            worst = max(worst, step)
+            print(f"  {attack_id}: {grads} gradient + {fwds} forward passes in {total:.2f} s; "
+                  f"step_ratio={step:.3f} raw_ratio={raw:.3f}")
+    print(f"worst_step_ratio={worst:.3f}")
+
+
+if __name__ == "__main__":
+    main()

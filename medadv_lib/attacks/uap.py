@@ -1,0 +1,365 @@
+"""Universal adversarial perturbations (UAPs) and adversarial retraining against them.
+
+Hirano, Koga & Takemoto (2020), Sec. 2.2: the iterative algorithm of Moosavi-Dezfooli et al.
+(2017) with an FGSM inner step, nontargeted and targeted (Hirano & Takemoto 2020), with the
+semantics of ART's ``UniversalPerturbation`` that the paper's code used:
+
+* each pass visits the images in a random order (Python ``random.sample``, as ART does);
+* nontargeted: only an image whose prediction on ``x + v`` still equals its clean prediction gets
+  an FGSM step (L-inf, strength ``eps_step``, label = that prediction) from ``x + v``; the update
+  ``v <- P(adv - x)`` is kept only when the step changes the label;
+* targeted: only an image not yet classified as the target gets a step *toward* the target; the
+  update is kept only when the new label is the target;
+* ``P`` projects onto the Lp ball of radius ``xi`` (p = 2 or inf); ``xi = zeta x`` the mean Lp norm
+  of the images (:func:`uap_radius`); passes stop after ``max_passes`` or when the rate on the
+  images reaches ``1 - delta``. Nothing is clipped unless ``clip`` is given.
+
+Two modes of :func:`universal_perturbation`:
+
+``exact``  the reference's sequential image-by-image semantics. It is evaluated speculatively in
+           chunks: ``v`` only changes when an update is kept, so the images up to the first kept
+           update of a chunk see exactly the ``v`` the sequential loop would give them; the rest
+           of the chunk is recomputed with the new ``v``. Same decisions, far fewer batch-1 calls.
+``batched`` every image of a mini-batch sees the same ``v``; the kept steps of the batch are then
+           applied one after another (``v <- P(v + step)``). An approximation that is much faster
+           on a GPU or for large models.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..data.datasets import ImageDataset
+from ..utils import resolve_device
+
+__all__ = ["UAPResult", "universal_perturbation", "random_perturbation", "uap_radius",
+           "mean_image_norm", "project_lp", "perturbation_norm", "apply_perturbation",
+           "predict_labels", "as_image_tensor", "parse_norm", "RetrainingRound",
+           "adversarial_retraining"]
+
+MODES = ("exact", "batched")
+
+
+def parse_norm(norm) -> str:
+    """Accept 2, "2", "l2", inf, "inf", "linf"; return "2" or "inf"."""
+    text = str(norm).lower().replace("l", "") if not isinstance(norm, float) or not math.isinf(norm) else "inf"
+    if text in ("2", "2.0"):
+        return "2"
+    if text in ("inf", "np.inf"):
+        return "inf"
+    raise ValueError(f"norm must be 2 or inf, got {norm!r}")
+
+
+def as_image_tensor(data) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images (N, C, H, W) float32 and targets (or None) from a dataset, loader or tensor."""
+    if isinstance(data, ImageDataset):
+        return data.float_images(), data.targets
+    if isinstance(data, torch.Tensor):
+        if data.ndim != 4:
+            raise ValueError(f"images must be (N, C, H, W), got shape {tuple(data.shape)}")
+        return (data.float() / 255.0 if data.dtype == torch.uint8 else data.float()), None
+    if isinstance(data, DataLoader) or isinstance(data, Iterable):
+        xs, ys = [], []
+        for batch in data:
+            x, y = (batch[0], batch[1]) if isinstance(batch, (tuple, list)) else (batch, None)
+            xs.append(x.float())
+            if y is not None:
+                ys.append(torch.as_tensor(y))
+        if not xs:
+            raise ValueError("the data loader yielded no images")
+        return torch.cat(xs), (torch.cat(ys) if len(ys) == len(xs) else None)
+    raise TypeError(f"expected an ImageDataset, a DataLoader or a tensor, got {type(data).__name__}")
+
+
+def mean_image_norm(images: torch.Tensor, norm) -> float:
+    """Mean Lp norm of the images (one channel, as the paper's code: ``im[:, :, 0]``)."""
+    flat = images[:, 0].reshape(len(images), -1).float()
+    if parse_norm(norm) == "inf":
+        return float(flat.abs().amax(1).mean())
+    return float(flat.norm(dim=1).mean())
+
+
+def uap_radius(images, zeta: float, norm) -> float:
+    """``xi = zeta * mean image norm`` (Sec. 2.2; zeta = 0.01 and 0.02 in the paper).
+
+    For a multi-channel image the budget applies to every channel alike (the paper projected one
+    gray channel and copied it), so the L2 radius is that of one channel times sqrt(C).
+    """
+    if not 0 < zeta <= 1:
+        raise ValueError(f"zeta must be in (0, 1], got {zeta}")
+    images, _ = as_image_tensor(images)
+    xi = zeta * mean_image_norm(images, norm)
+    if parse_norm(norm) == "2":
+        xi *= math.sqrt(images.shape[1])
+    return xi
+
+
+def perturbation_norm(v: torch.Tensor, norm) -> float:
+    return float(v.abs().max() if parse_norm(norm) == "inf" else v.norm())
+
+
+def project_lp(v: torch.Tensor, xi: float, norm) -> torch.Tensor:
+    """Projection onto the Lp ball of radius ``xi`` (ART's ``projection``: clip or rescale)."""
+    if parse_norm(norm) == "inf":
+        return v.clamp(-xi, xi)
+    length = v.norm()
+    return v * min(1.0, xi / float(length)) if length > 0 else v
+
+
+def random_perturbation(shape: Sequence[int], xi: float, norm, seed: int = 0) -> torch.Tensor:
+    """The paper's random control: uniform on the L2 sphere of radius ``xi``, or uniform in
+    ``[-xi, xi]`` per pixel for L-inf."""
+    gen = torch.Generator().manual_seed(seed)
+    if parse_norm(norm) == "inf":
+        return (torch.rand(tuple(shape), generator=gen) * 2 - 1) * xi
+    v = torch.randn(tuple(shape), generator=gen)
+    return v * (xi / v.norm())
+
+
+def apply_perturbation(images: torch.Tensor, v: torch.Tensor, clip: tuple[float, float] | None = None
+                       ) -> torch.Tensor:
+    out = images + v.to(images.device)
+    return out if clip is None else out.clamp(*clip)
+
+
+@torch.no_grad()
+def predict_labels(model: nn.Module, images: torch.Tensor, v: torch.Tensor | None = None,
+                   batch_size: int = 256, device="auto", clip=None) -> torch.Tensor:
+    """argmax of ``model(images + v)``, batched on ``device``, returned on the CPU."""
+    device = resolve_device(device)
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device)
+        if v is not None:
+            x = apply_perturbation(x, v.to(device), clip)
+        out.append(model(x).argmax(1).cpu())
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
+
+@dataclass
+class UAPResult:
+    perturbation: torch.Tensor          # (C, H, W), on the CPU
+    norm: str
+    xi: float
+    target: int | None
+    mode: str
+    rate_history: list[float] = field(default_factory=list)  # per pass, on the input images
+    updates: int = 0                    # kept updates of v
+    steps: int = 0                      # FGSM steps taken
+    seconds: float = 0.0
+
+    @property
+    def passes(self) -> int:
+        return len(self.rate_history)
+
+
+def _rate(model, images, v, reference, target, batch_size, device, clip) -> float:
+    pred = predict_labels(model, images, v, batch_size, device, clip)
+    if target is None:
+        return float((pred != reference).float().mean())
+    return float((pred == target).float().mean())
+
+
+def _fgsm_chunk(model, x, v, labels, target, eps_step, clip):
+    """For one chunk with a common ``v``: which images step, their steps, which steps are kept.
+
+    Returns (kept mask, FGSM steps ``adv - x - v``, step mask), all over the chunk.
+    """
+    xv = (x + v).requires_grad_(True)
+    logits = model(xv)
+    current = logits.argmax(1)
+    step_mask = current == labels if target is None else current != target
+    kept = torch.zeros_like(step_mask)
+    steps = torch.zeros_like(x)
+    if not bool(step_mask.any()):
+        return kept, steps, step_mask
+    goal = labels[step_mask] if target is None else torch.full_like(current[step_mask], target)
+    loss = F.cross_entropy(logits[step_mask], goal, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, xv)
+    sign = grad[step_mask].sign()
+    adv = xv.detach()[step_mask] + (eps_step * sign if target is None else -eps_step * sign)
+    if clip is not None:
+        adv = adv.clamp(*clip)
+    with torch.no_grad():
+        new = model(adv).argmax(1)
+    ok = new != current[step_mask] if target is None else new == target
+    kept[step_mask] = ok
+    steps[step_mask] = adv - x[step_mask] - v
+    return kept, steps, step_mask
+
+
+def universal_perturbation(model: nn.Module, data, xi: float, norm=2, *, target: int | None = None,
+                           eps_step: float = 0.001, max_passes: int = 15, delta: float = 1e-6,
+                           mode: str = "batched", batch_size: int = 64, seed: int = 0,
+                           device="auto", clip: tuple[float, float] | None = None,
+                           progress: bool = True) -> UAPResult:
+    """Compute a UAP for ``model`` on ``data`` (ImageDataset, DataLoader or image tensor).
+
+    ``target`` None: nontargeted (fool the clean prediction); an int: targeted toward that class.
+    ``xi`` is the radius in the image scale of ``data``; see :func:`uap_radius`. Returns the
+    perturbation and the per-pass fooling (or targeted success) rate on ``data``, measured against
+    the clean predictions, the stopping criterion of the reference algorithm.
+    """
+    norm = parse_norm(norm)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not xi > 0 or not eps_step > 0:
+        raise ValueError(f"xi and eps_step must be > 0, got xi={xi}, eps_step={eps_step}")
+    if max_passes < 1 or batch_size < 1:
+        raise ValueError("max_passes and batch_size must be >= 1")
+    images, _ = as_image_tensor(data)
+    device = resolve_device(device)
+    model = model.to(device).eval()
+    grad_flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    start = time.perf_counter()
+    clean = predict_labels(model, images, None, 256, device)
+    with torch.no_grad():
+        n_classes = int(model(images[:1].to(device)).shape[1])
+    if target is not None and not 0 <= target < n_classes:
+        raise ValueError(f"target {target} is not a class of this model")
+    images_dev = images.to(device)
+    clean_dev = clean.to(device)
+    n = len(images)
+    v = torch.zeros((1,) + tuple(images.shape[1:]), device=device)
+    rng = random.Random(seed)
+    result = UAPResult(v, norm, float(xi), target, mode)
+    bar = tqdm(range(max_passes), desc=f"UAP ({mode}, L{norm}, "
+               f"{'nontargeted' if target is None else f'target {target}'})", leave=False,
+               disable=not progress)
+    try:
+        for _ in bar:
+            order = torch.tensor(rng.sample(range(n), n), device=device)
+            if mode == "exact":
+                v = _exact_pass(model, images_dev, clean_dev, order, v, xi, norm, target, eps_step,
+                                batch_size, clip, result)
+            else:
+                v = _batched_pass(model, images_dev, clean_dev, order, v, xi, norm, target,
+                                  eps_step, batch_size, clip, result)
+            rate = _rate(model, images_dev, v, clean_dev, target, 256, device, clip)
+            result.rate_history.append(rate)
+            bar.set_postfix(rate=f"{rate:.3f}", updates=result.updates)
+            if rate >= 1.0 - delta:
+                break
+    finally:
+        for p, flag in zip(model.parameters(), grad_flags):
+            p.requires_grad_(flag)
+    result.perturbation = v[0].detach().cpu()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _exact_pass(model, images, clean, order, v, xi, norm, target, eps_step, max_chunk, clip, result):
+    """One sequential pass, evaluated in speculative chunks (see the module docstring)."""
+    n, pos, chunk = len(order), 0, 4
+    while pos < n:
+        idx = order[pos:pos + chunk]
+        kept, steps, stepped = _fgsm_chunk(model, images[idx], v, clean[idx], target, eps_step, clip)
+        hits = kept.nonzero()
+        if len(hits):
+            j = int(hits[0])
+            # images before j saw this same v and their steps were not kept; the rest is redone
+            result.steps += int(stepped[:j + 1].sum())
+            v = project_lp(v + steps[j:j + 1], xi, norm)
+            result.updates += 1
+            pos += j + 1
+            chunk = max(4, min(max_chunk, 2 * (j + 1)))
+        else:
+            result.steps += int(stepped.sum())
+            pos += len(idx)
+            chunk = min(max_chunk, chunk * 2)
+    return v
+
+
+def _batched_pass(model, images, clean, order, v, xi, norm, target, eps_step, batch_size, clip, result):
+    """One pass in mini-batches that share ``v``; kept steps are applied in visiting order."""
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        kept, steps, stepped = _fgsm_chunk(model, images[idx], v, clean[idx], target, eps_step, clip)
+        result.steps += int(stepped.sum())
+        for j in kept.nonzero().flatten().tolist():
+            v = project_lp(v + steps[j:j + 1], xi, norm)
+            result.updates += 1
+    return v
+
+
+# --------------------------------------------------------------------------- adversarial retraining
+
+@dataclass
+class RetrainingRound:
+    round: int
+    rate: float            # R_f (nontargeted, vs true labels) or R_s (targeted) of a new UAP
+    clean_accuracy: float  # on the test images
+    uap: torch.Tensor | None = None
+
+
+def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: dict,
+                           train: ImageDataset, test: ImageDataset, train_config, *, xi: float,
+                           norm=2, target: int | None = None, rounds: int = 5,
+                           uaps_per_round: int = 10, perturbed_fraction: float = 0.5,
+                           uap_kwargs: dict | None = None, seed: int = 0, device="auto",
+                           progress: bool = True) -> tuple[list[RetrainingRound], nn.Module]:
+    """Sec. 2.4: iterative fine-tuning with UAPs (after Hirano & Takemoto 2020).
+
+    Each round: compute ``uaps_per_round`` UAPs on the training images (different seeds), add a
+    randomly chosen one of them to a random ``perturbed_fraction`` of the training images (labels
+    unchanged), fine-tune with ``train_config`` (5 epochs in the paper) from the current weights
+    via :func:`medadv_lib.training.train_model` (so each round is cached), then compute a new UAP
+    and report its R_f (nontargeted, on the test images, vs true labels) or R_s (targeted) and the
+    clean test accuracy. Round 0 is the model before any fine-tuning.
+    """
+    from ..metrics.classification import accuracy, fooling_rate, targeted_success_rate
+    from ..models import build_model
+    from ..training import train_model
+
+    if rounds < 0 or uaps_per_round < 1 or not 0 < perturbed_fraction <= 1:
+        raise ValueError("rounds >= 0, uaps_per_round >= 1 and perturbed_fraction in (0, 1] required")
+    uap_kwargs = dict(uap_kwargs or {})
+    uap_kwargs.setdefault("progress", False)
+    device = resolve_device(device)
+    model = build_model(model_name, **model_kwargs)
+    model.load_state_dict(initial_state)
+    model.to(device).eval()
+    test_images = test.float_images()
+    train_images = train.float_images()
+    gen = torch.Generator().manual_seed(seed)
+
+    def evaluate(r: int) -> RetrainingRound:
+        uap = universal_perturbation(model, train, xi, norm, target=target, seed=seed + 1000 * r,
+                                     device=device, **uap_kwargs).perturbation
+        pred_adv = predict_labels(model, test_images, uap, device=device)
+        rate = (fooling_rate(pred_adv, test.targets) if target is None
+                else targeted_success_rate(pred_adv, target))
+        clean_acc = accuracy(predict_labels(model, test_images, None, device=device), test.targets)
+        return RetrainingRound(r, rate, clean_acc, uap)
+
+    history = [evaluate(0)]
+    bar = tqdm(range(1, rounds + 1), desc="adversarial retraining", leave=False, disable=not progress)
+    for r in bar:
+        uaps = torch.stack([universal_perturbation(model, train, xi, norm, target=target,
+                                                   seed=seed + 1000 * r + k, device=device,
+                                                   **uap_kwargs).perturbation
+                            for k in range(uaps_per_round)])
+        n = len(train)
+        chosen = torch.randperm(n, generator=gen)[: int(round(perturbed_fraction * n))]
+        which = torch.randint(len(uaps), (len(chosen),), generator=gen)
+        images = train_images.clone()
+        images[chosen] = images[chosen] + uaps[which]
+        perturbed = train.with_images(images, f"retraining round {r}: {len(chosen)} images + UAPs")
+        state = {k: t.detach().cpu() for k, t in model.state_dict().items()}
+        model = train_model(model_name, model_kwargs, perturbed, train_config, device=device,
+                            init_state=state, tag=f"uap-retraining-round{r}", progress=False).model
+        history.append(evaluate(r))
+        bar.set_postfix(rate=f"{history[-1].rate:.3f}", acc=f"{history[-1].clean_accuracy:.3f}")
+    return history, model

@@ -1,0 +1,169 @@
+"""Inception-ResNet-v2 and NASNet-Large from timm, and the max-to-average pooling swap.
+
+Taghanaki et al. 2018 (Sec. 2) train both networks from scratch on ChestX-ray14 and compare each
+with a copy whose max-pooling layers are replaced by average pooling. Here:
+
+* ``inception-resnet-v2``: timm's ``inception_resnet_v2`` unchanged (54M parameters); its
+  smallest input is 75x75 (the stem and the three reductions need it).
+* ``nasnet-large``: timm's ``nasnetalarge``. ``width="full"`` is the published network (4032
+  features, 85M parameters, input >= 32 px); ``width="reduced"`` builds the same cell structure
+  through timm's own ``NASNetALarge`` arguments with ``num_features=192`` and ``stem_size=16``
+  (0.27M parameters), the only way it trains in minutes on a CPU. Chapters say which was used.
+* ``pooling="avg"`` applies :func:`swap_max_to_avg_pooling` after building.
+
+Both take ``in_chans`` (1 for grayscale X-rays) and ``num_classes`` (1: a single sigmoid logit,
+as for a binary "finding" output). No pretrained weights are ever loaded.
+"""
+from __future__ import annotations
+
+import timm
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from timm.layers import SelectAdaptivePool2d
+from timm.layers.adaptive_avgmax_pool import (AdaptiveAvgMaxPool2d, AdaptiveCatAvgMaxPool2d,
+                                              FastAdaptiveAvgMaxPool, FastAdaptiveCatAvgMaxPool,
+                                              FastAdaptiveMaxPool)
+from timm.layers.padding import pad_same
+from timm.layers.pool2d_same import MaxPool2dSame
+
+from . import register_model
+
+__all__ = ["MIN_INPUT_SIZE", "NASNET_WIDTHS", "swap_max_to_avg_pooling", "max_pooling_layers",
+           "AvgPool2dSameExcludePad", "AdaptiveAvgLike", "inception_resnet_v2", "nasnet_large"]
+
+#: Smallest square input each network accepts (measured: smaller inputs fail in a reduction).
+MIN_INPUT_SIZE = {"inception-resnet-v2": 75, "nasnet-large": 32}
+#: NASNet-Large widths: timm ``NASNetALarge`` (num_features, stem_size).
+NASNET_WIDTHS = {"full": (4032, 96), "reduced": (192, 16)}
+POOLINGS = ("max", "avg")
+
+
+class AvgPool2dSameExcludePad(nn.Module):
+    """Average pooling with TensorFlow 'SAME' padding that averages only real pixels.
+
+    The counterpart of timm's ``MaxPool2dSame`` (which pads with -inf so padding never wins):
+    padded positions are excluded from the mean (``count_include_pad=False`` semantics).
+    """
+
+    def __init__(self, kernel_size, stride, dilation=(1, 1), ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size, self.stride = tuple(kernel_size), tuple(stride)
+        self.dilation, self.ceil_mode = tuple(dilation), ceil_mode
+        if any(d != 1 for d in self.dilation):
+            raise ValueError("average pooling has no dilation; cannot replace a dilated max pool")
+
+    def forward(self, x):
+        padded = pad_same(x, self.kernel_size, self.stride, self.dilation, value=0.0)
+        ones = pad_same(torch.ones_like(x[:1, :1]), self.kernel_size, self.stride, self.dilation, value=0.0)
+        total = F.avg_pool2d(padded, self.kernel_size, self.stride, 0, self.ceil_mode, True)
+        count = F.avg_pool2d(ones, self.kernel_size, self.stride, 0, self.ceil_mode, True)
+        return total / count
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding=SAME (excluded)"
+
+
+class AdaptiveAvgLike(nn.Module):
+    """Global average pooling with the output layout of a max-based timm global pool.
+
+    ``copies=2`` replaces a concatenating avg+max pool (the max half becomes a second average) so
+    the feature dimension, and hence the classifier, is unchanged.
+    """
+
+    def __init__(self, output_size=1, flatten: bool = False, copies: int = 1):
+        super().__init__()
+        self.output_size, self.flatten, self.copies = output_size, flatten, copies
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(x, self.output_size)
+        if self.copies > 1:
+            x = torch.cat([x] * self.copies, 1)
+        return x.flatten(1) if self.flatten else x
+
+
+_MAX_TYPES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d, FastAdaptiveMaxPool,
+              FastAdaptiveAvgMaxPool, FastAdaptiveCatAvgMaxPool, AdaptiveAvgMaxPool2d,
+              AdaptiveCatAvgMaxPool2d, nn.FractionalMaxPool2d, nn.LPPool2d)
+
+
+def max_pooling_layers(model: nn.Module) -> list[str]:
+    """Names of every module that takes a maximum (or pools by a max-based global pool)."""
+    found = [name for name, m in model.named_modules() if isinstance(m, _MAX_TYPES)]
+    found += [name for name, m in model.named_modules()
+              if isinstance(m, SelectAdaptivePool2d) and "max" in m.pool_type.lower()]
+    return found
+
+
+def _replacement(module: nn.Module) -> nn.Module | None:
+    if isinstance(module, MaxPool2dSame):
+        return AvgPool2dSameExcludePad(module.kernel_size, module.stride, module.dilation, module.ceil_mode)
+    if isinstance(module, nn.MaxPool2d):
+        dilation = module.dilation if isinstance(module.dilation, tuple) else (module.dilation,) * 2
+        if any(d != 1 for d in dilation):
+            raise ValueError(f"cannot replace dilated max pooling {module} by average pooling")
+        return nn.AvgPool2d(module.kernel_size, module.stride, module.padding, module.ceil_mode,
+                            count_include_pad=False)
+    if isinstance(module, (nn.MaxPool1d, nn.MaxPool3d, nn.FractionalMaxPool2d, nn.LPPool2d)):
+        raise ValueError(f"no average-pooling counterpart implemented for {type(module).__name__}")
+    if isinstance(module, nn.AdaptiveMaxPool2d):
+        return nn.AdaptiveAvgPool2d(module.output_size)
+    if isinstance(module, (FastAdaptiveMaxPool, FastAdaptiveAvgMaxPool)):
+        return AdaptiveAvgLike(1, module.flatten)
+    if isinstance(module, FastAdaptiveCatAvgMaxPool):
+        return AdaptiveAvgLike(1, module.flatten, copies=2)
+    if isinstance(module, AdaptiveAvgMaxPool2d):
+        return AdaptiveAvgLike(module.output_size)
+    if isinstance(module, AdaptiveCatAvgMaxPool2d):
+        return AdaptiveAvgLike(module.output_size, copies=2)
+    return None
+
+
+def swap_max_to_avg_pooling(model: nn.Module) -> nn.Module:
+    """Replace every max-pooling layer of ``model`` in place by average pooling of the same geometry.
+
+    Same kernel, stride, padding and ceil_mode, with ``count_include_pad=False`` (and SAME padding
+    excluded from the mean for timm's ``MaxPool2dSame``); timm's max-based global pools become
+    global averages with the same output layout. Every intermediate shape is unchanged, weights
+    are untouched. Returns ``model``.
+    """
+    for name, module in list(model.named_modules()):
+        if isinstance(module, SelectAdaptivePool2d) and "max" in module.pool_type.lower():
+            module.pool_type = module.pool_type.lower().replace("catavgmax", "catavgavg") \
+                .replace("avgmax", "avg").replace("max", "avg")
+        for child_name, child in list(module.named_children()):
+            new = _replacement(child)
+            if new is not None:
+                setattr(module, child_name, new)
+    left = [n for n, m in model.named_modules() if isinstance(m, _MAX_TYPES)]
+    if left:
+        raise RuntimeError(f"max pooling left after the swap: {left}")
+    return model
+
+
+def _finish(model: nn.Module, pooling: str) -> nn.Module:
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    return swap_max_to_avg_pooling(model) if pooling == "avg" else model
+
+
+@register_model("inception-resnet-v2")
+def inception_resnet_v2(num_classes: int = 1, in_chans: int = 1, pooling: str = "max",
+                        drop_rate: float = 0.0) -> nn.Module:
+    """timm ``inception_resnet_v2`` from scratch (Szegedy et al. 2017); input >= 75x75."""
+    model = timm.create_model("inception_resnet_v2", pretrained=False, num_classes=num_classes,
+                              in_chans=in_chans, drop_rate=drop_rate)
+    return _finish(model, pooling)
+
+
+@register_model("nasnet-large")
+def nasnet_large(num_classes: int = 1, in_chans: int = 1, pooling: str = "max", width: str = "full",
+                 drop_rate: float = 0.0) -> nn.Module:
+    """timm ``nasnetalarge`` from scratch (Zoph et al. 2018); ``width="reduced"``: 192 features."""
+    if width not in NASNET_WIDTHS:
+        raise ValueError(f"width must be one of {list(NASNET_WIDTHS)}, got {width!r}")
+    num_features, stem_size = NASNET_WIDTHS[width]
+    model = timm.create_model("nasnetalarge", pretrained=False, num_classes=num_classes,
+                              in_chans=in_chans, num_features=num_features, stem_size=stem_size,
+                              drop_rate=drop_rate)
+    return _finish(model, pooling)

@@ -1,0 +1,1 @@
+"""Plotting: see the modules of this package."""

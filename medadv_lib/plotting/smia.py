@@ -1,0 +1,67 @@
+"""Figures of the SMIA chapter (Qi et al. 2021): Figure 2 and clean/attacked segmentation masks."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from ..metrics.perturbation import consecutive_cosine, perturbation_variance
+
+__all__ = ["perturbation_evolution", "segmentation_masks"]
+
+
+def _show_perturbation(ax, eta: torch.Tensor, scale: float):
+    """Channel-averaged perturbation of one image, blue negative / red positive."""
+    return ax.imshow(eta.float().mean(0).numpy(), cmap="coolwarm", vmin=-scale, vmax=scale)
+
+
+def perturbation_evolution(histories: dict[str, torch.Tensor], index: int = 0,
+                           iterations: Sequence[int] = (1, 4, 9), title: str = ""):
+    """Figure 2: the perturbation of image ``index`` after the given iterations, one row per
+    method (e.g. DEV and DEV+STA), each panel titled with its variance and the cosine
+    similarity of that iteration's update with the previous one."""
+    rows = list(histories)
+    fig, axes = plt.subplots(len(rows), len(iterations), figsize=(2.6 * len(iterations), 2.6 * len(rows)),
+                             squeeze=False)
+    for r, name in enumerate(rows):
+        h = histories[name]
+        if max(iterations) >= len(h):
+            raise ValueError(f"{name}: history has {len(h) - 1} iterations, asked for {max(iterations)}")
+        cos = consecutive_cosine(h[:, index:index + 1])[:, 0]      # cos[t - 2]: update t vs t - 1
+        scale = float(h[max(iterations), index].abs().max()) or 1.0
+        for c, t in enumerate(iterations):
+            ax = axes[r, c]
+            im = _show_perturbation(ax, h[t, index], scale)
+            var = float(perturbation_variance(h[t, index:index + 1])[0])
+            cos_text = f", cos {float(cos[t - 2]):.2f}" if t >= 2 else ""
+            ax.set_title(f"{name} it. {t}\nvar {var:.2e}{cos_text}", fontsize=8)
+            ax.axis("off")
+        fig.colorbar(im, ax=axes[r].tolist(), shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def segmentation_masks(images: torch.Tensor, truth: torch.Tensor, predictions: dict[str, torch.Tensor],
+                       indices: Sequence[int] = (0, 1, 2)):
+    """Rows: chosen slices; columns: the image, the true mask, then each method's predicted
+    mask ('clean' first), with the slice's Jaccard index in the title."""
+    from ..metrics.segmentation import per_image_jaccard
+
+    cols = 2 + len(predictions)
+    fig, axes = plt.subplots(len(indices), cols, figsize=(2.2 * cols, 2.2 * len(indices)), squeeze=False)
+    for r, i in enumerate(indices):
+        axes[r, 0].imshow(images[i].float().mean(0).numpy(), cmap="gray", vmin=0, vmax=1)
+        axes[r, 0].set_title("CT slice" if r == 0 else "", fontsize=8)
+        axes[r, 1].imshow(truth[i].numpy(), cmap="viridis", vmin=0, vmax=max(1, int(truth.max())))
+        axes[r, 1].set_title("ground truth" if r == 0 else "", fontsize=8)
+        for c, (name, pred) in enumerate(predictions.items(), start=2):
+            score = float(per_image_jaccard(pred[i:i + 1], truth[i:i + 1])[0])
+            axes[r, c].imshow(pred[i].numpy(), cmap="viridis", vmin=0, vmax=max(1, int(truth.max())))
+            axes[r, c].set_title(f"{name}\nIoU {score:.2f}", fontsize=8)
+        for ax in axes[r]:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

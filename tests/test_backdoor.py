@@ -1,0 +1,145 @@
+"""Poisoning (Nwadike et al. 2020) and the proof that the trigger reaches the network intact."""
+import numpy as np
+import pytest
+import torch
+
+from medadv_lib.attacks.backdoor import (Trigger, apply_trigger, infect_images, mixed_test_set,
+                                         poison_training_set, train_victim, trigger_boxes)
+from medadv_lib.data.chestxray14 import synthetic_chestxray14
+from medadv_lib.data.datasets import ImageDataset
+from medadv_lib.models import register_model
+from medadv_lib.models.simple import simple_cnn
+from medadv_lib.training import TrainConfig, augment_batch, predict, train_model
+
+RECORDED: list[torch.Tensor] = []
+
+
+@register_model("test-backdoor-recorder")
+def _recorder(num_classes: int = 14) -> torch.nn.Module:
+    """A tiny CNN that records every input batch it receives (what the network really sees)."""
+    model = simple_cnn(num_classes=num_classes, in_channels=1, width=4, depth=2)
+    model.register_forward_pre_hook(lambda _m, args: RECORDED.append(args[0].detach().cpu().clone()))
+    return model
+
+
+def _toy(n=20, size=32, uint8=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = 0.3 + 0.7 * torch.rand(n, 1, size, size, generator=g)     # no black pixels anywhere
+    if uint8:
+        images = (images * 255).round().to(torch.uint8)
+    targets = (torch.rand(n, 14, generator=g) < 0.2).float()
+    targets[0, 0] = 1.0
+    return ImageDataset(images, targets, [f"f{i}" for i in range(14)], "synthetic toy")
+
+
+def _box_values(images, boxes, k):
+    return torch.stack([images[i, :, r:r + k, c:c + k] for i, (r, c) in enumerate(boxes)])
+
+
+def test_trigger_validation():
+    with pytest.raises(ValueError, match="positive int"):
+        Trigger(0)
+    with pytest.raises(ValueError, match="location"):
+        Trigger(2, "corner")
+    with pytest.raises(ValueError, match="does not fit"):
+        trigger_boxes(Trigger(40), 1, 32, 32, 0)
+
+
+def test_fixed_boxes_are_central_and_random_boxes_vary_within_bounds():
+    fixed = trigger_boxes(Trigger(3, "fixed"), 4, 64, 64, 0)
+    assert (fixed == [[30, 30]]).all()
+    rand = trigger_boxes(Trigger(4, "random"), 200, 64, 48, 1)
+    assert rand[:, 0].min() >= 0 and rand[:, 0].max() <= 60 and rand[:, 1].max() <= 44
+    assert len({tuple(b) for b in rand}) > 100
+    assert (rand == trigger_boxes(Trigger(4, "random"), 200, 64, 48, 1)).all()
+
+
+@pytest.mark.parametrize("uint8", [True, False])
+def test_apply_trigger_is_one_minus_m_x_plus_m_r(uint8):
+    data = _toy(uint8=uint8)
+    boxes = trigger_boxes(Trigger(2, "random"), len(data), 32, 32, 3)
+    out = apply_trigger(data.images, boxes, Trigger(2, "random"))
+    mask = torch.zeros_like(out, dtype=torch.bool)
+    for i, (r, c) in enumerate(boxes):
+        mask[i, :, r:r + 2, c:c + 2] = True
+    assert (out[mask] == 0).all()
+    assert torch.equal(out[~mask], data.images[~mask])
+    assert int(mask.sum()) == len(data) * 4
+
+
+def test_poisoning_picks_without_replacement_and_relabels_one_hot():
+    data = _toy(n=50)
+    before = data.images.clone(), data.targets.clone()
+    p = poison_training_set(data, Trigger(3), fraction=0.4, target=0, seed=7)
+    assert len(p.infected) == 20 and len(set(p.infected.tolist())) == 20
+    clean = np.setdiff1d(np.arange(50), p.infected)
+    one_hot = torch.zeros(14)
+    one_hot[0] = 1
+    assert all(torch.equal(p.dataset.targets[i], one_hot) for i in p.infected)
+    assert torch.equal(p.dataset.targets[clean], data.targets[clean])
+    assert torch.equal(p.dataset.images[clean], data.images[clean])
+    assert (_box_values(p.dataset.images[p.infected], p.boxes, 3) == 0).all()
+    assert torch.equal(before[0], data.images) and torch.equal(before[1], data.targets)  # not mutated
+    assert "poisoned" in p.dataset.source
+    other = poison_training_set(data, Trigger(3), fraction=0.4, target=0, seed=8)
+    assert not np.array_equal(other.infected, p.infected)
+    with pytest.raises(ValueError, match="fraction"):
+        poison_training_set(data, Trigger(3), fraction=0.0)
+    with pytest.raises(ValueError, match="target"):
+        poison_training_set(data, Trigger(3), target=14)
+
+
+def test_trigger_survives_the_training_and_evaluation_pipelines():
+    """Every step between the poisoned dataset and the network: uint8 storage -> float_images ->
+    the trainer's batches (augmentation off) -> the model; and predict() at test time."""
+    data = _toy(n=16, size=32, uint8=True)
+    trigger = Trigger(1, "random")
+    p = poison_training_set(data, trigger, fraction=0.5, target=0, seed=1)
+    expected = p.dataset.float_images()[p.infected]
+    assert (_box_values(expected, p.boxes, 1) == 0).all()          # uint8 -> float keeps the black
+    RECORDED.clear()
+    config = TrainConfig(epochs=1, batch_size=4, loss="bce", augment=False, seed=0)
+    train_model("test-backdoor-recorder", {}, p.dataset, config, device="cpu", use_cache=False,
+                progress=False)
+    seen = torch.cat(RECORDED)
+    assert len(seen) >= len(data)            # training batches (+ the trainer's batch-norm pass)
+    for image in expected:                                           # each infected image, bit-exact
+        assert any(torch.equal(image, s) for s in seen)
+
+    test = infect_images(_toy(n=6, size=32, uint8=True, seed=1), trigger, seed=2)
+    RECORDED.clear()
+    from medadv_lib.models import build_model
+    predict(build_model("test-backdoor-recorder"), test.dataset.float_images(), device="cpu")
+    seen = torch.cat(RECORDED)
+    assert (_box_values(seen, test.boxes, 1) == 0).all()
+    assert torch.equal(seen, test.dataset.float_images())
+
+
+def test_augmentation_would_destroy_the_trigger_so_train_victim_refuses_it():
+    data = _toy(n=8, size=32, uint8=False)
+    p = infect_images(data, Trigger(2, "fixed"))
+    moved = augment_batch(p.dataset.images, torch.Generator().manual_seed(0))
+    assert not (_box_values(moved, p.boxes, 2) == 0).all()
+    with pytest.raises(ValueError, match="augment"):
+        train_victim(data, Trigger(2), TrainConfig(loss="bce", augment=True), "densenet-small", {})
+
+
+def test_trigger_applied_after_resizing_to_model_resolution():
+    """The loaders resize first (synthetic images are drawn at model size; the real loader
+    resizes on reading); the trigger is then exactly k x k model pixels."""
+    data = synthetic_chestxray14(3, 64, seed=0)
+    p = infect_images(data, Trigger(2, "fixed"))
+    diff = (p.dataset.float_images() != data.float_images())
+    assert diff.shape[-1] == 64
+    assert int(diff[0].sum()) <= 4 and diff[0, 0, 31:33, 31:33].sum() == int(diff[0].sum())
+    assert (p.dataset.float_images()[:, :, 31:33, 31:33] == 0).all()
+
+
+def test_mixed_test_set_infects_a_fraction_and_keeps_labels():
+    data = _toy(n=200)
+    mixed = mixed_test_set(data, Trigger(2), 0.1, seed=0)
+    assert len(mixed.infected) == 20
+    assert torch.equal(mixed.dataset.targets, data.targets)
+    assert len(mixed_test_set(data, Trigger(2), 0.001).infected) == 1
+    changed = (mixed.dataset.images != data.images).flatten(1).any(1)
+    assert set(np.flatnonzero(changed.numpy())) == set(mixed.infected.tolist())

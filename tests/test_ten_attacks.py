@@ -1,0 +1,157 @@
+"""The ten attacks behind run_attack; our Foolbox 3 L-BFGS, Local Search and Single Pixel."""
+import pytest
+import torch
+import torch.nn as nn
+
+from medadv_lib.attacks.foolbox_attacks import ATTACK_IDS, TwoLogits, build_attack, run_attack
+from medadv_lib.attacks.minimal_search import epsilon_grid
+
+
+class MeanModel(nn.Module):
+    """Single sigmoid logit: "finding" when the mean intensity exceeds 0.5."""
+
+    def forward(self, x):
+        return (40 * (x.mean((1, 2, 3)) - 0.5))[:, None]
+
+
+class ConstantModel(nn.Module):
+    """Always "finding", whatever the input: no attack can succeed."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return (5.0 + self.scale * x.mean((1, 2, 3)))[:, None]
+
+
+class PixelModel(nn.Module):
+    """Class 1 unless pixel (3, 5) is at the minimum: one pixel flips it."""
+
+    def forward(self, x):
+        return (50 * (x[:, :, 3, 5].mean(1) - 0.02))[:, None]
+
+
+class PatchModel(nn.Module):
+    """Class 1 while the central patch is darker than 0.8 (Local Search can brighten it)."""
+
+    def forward(self, x):
+        return (30 * (0.8 - x[:, :, 2:6, 2:6].mean((1, 2, 3))))[:, None]
+
+
+FAST = {"G1": {"steps": 20}, "G2": {"iterations": 10, "search_steps": 3}, "G3": {"steps": 20},
+        "G4": {"search_steps": 3}, "G5": {"search_steps": 4, "max_iter": 20, "initial_const": 1e-2},
+        "S1": {"R": 5}, "S2": {"max_pixels": 64}, "D1": {"steps": 20}, "D2": {"steps": 20},
+        "D3": {"steps": 20}}
+
+
+@pytest.fixture
+def near_boundary():
+    torch.manual_seed(0)
+    x = 0.45 + 0.1 * torch.rand(6, 1, 8, 8)
+    y = (x.mean((1, 2, 3)) > 0.5).long()
+    return x, y
+
+
+@pytest.mark.parametrize("attack_id", ["G1", "G2", "G3", "G4", "G5", "D3"])
+def test_attacks_succeed_on_a_sigmoid_grayscale_model(attack_id, near_boundary):
+    x, y = near_boundary
+    result = run_attack(attack_id, MeanModel(), x, y, device="cpu", **FAST[attack_id])
+    assert result.success.all()
+    assert result.clean_correct.all()
+    logit = MeanModel()(result.adversarial)[:, 0]
+    assert ((logit > 0).long() != y).all()
+    assert (result.l2 > 0).all() and result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+
+
+@pytest.mark.parametrize("attack_id", ATTACK_IDS)
+def test_every_attack_fails_on_a_constant_model(attack_id, near_boundary):
+    x, _ = near_boundary
+    y = torch.ones(len(x), dtype=torch.long)
+    result = run_attack(attack_id, ConstantModel(), x, y, device="cpu", **FAST[attack_id])
+    assert not result.success.any()
+    assert torch.equal(result.adversarial, x) and (result.l2 == 0).all()
+
+
+def test_lbfgs_finds_small_perturbations(near_boundary):
+    x, y = near_boundary
+    lbfgs = run_attack("G5", MeanModel(), x, y, device="cpu", **FAST["G5"])
+    fgsm_max = run_attack("G1", MeanModel(), x, y, device="cpu", steps=1)  # epsilon 1 only
+    assert lbfgs.success.all() and (lbfgs.l2 < fgsm_max.l2).all()
+
+
+def test_single_pixel_succeeds_and_changes_one_pixel():
+    x = torch.full((2, 1, 8, 8), 0.5)
+    y = torch.ones(2, dtype=torch.long)
+    result = run_attack("S2", PixelModel(), x, y, device="cpu", max_pixels=64)
+    assert result.success.all()
+    changed = (result.adversarial != x).flatten(1).sum(1)
+    assert changed.tolist() == [1, 1]
+    assert (result.adversarial[:, 0, 3, 5] == 0).all()
+
+
+def test_single_pixel_fails_when_it_may_not_reach_the_pixel():
+    x = torch.full((1, 1, 8, 8), 0.5)
+    y = torch.ones(1, dtype=torch.long)
+    found = [run_attack("S2", PixelModel(), x, y, device="cpu", max_pixels=1, seed=s).success.item()
+             for s in range(6)]
+    assert found.count(True) <= 1  # one random pixel of 64: almost never the right one
+
+
+def test_local_search_succeeds_and_fails():
+    torch.manual_seed(0)
+    x = 0.65 + 0.1 * torch.rand(3, 1, 8, 8)
+    y = torch.ones(3, dtype=torch.long)
+    result = run_attack("S1", PatchModel(), x, y, device="cpu", R=20, d=2, initial_fraction=0.5)
+    assert result.success.all()
+    failed = run_attack("S1", ConstantModel(), x, y, device="cpu", R=20, d=2, initial_fraction=0.5)
+    assert not failed.success.any()
+
+
+def test_minimal_search_recovers_smallest_epsilon(near_boundary):
+    x, y = near_boundary
+    coarse = run_attack("G1", MeanModel(), x, y, device="cpu", steps=2)
+    fine = run_attack("G1", MeanModel(), x, y, device="cpu", steps=50)
+    assert (fine.linf <= coarse.linf + 1e-6).all() and (fine.linf < coarse.linf).any()
+    assert epsilon_grid(0.3, 3, "geometric").tolist() == pytest.approx([0.075, 0.15, 0.3])
+
+
+class ContrastModel(nn.Module):
+    """Class 1 while the image has contrast (standard deviation above 0.05)."""
+
+    def forward(self, x):
+        return (100 * (x.flatten(1).std(1) - 0.05))[:, None]
+
+
+@pytest.mark.parametrize("attack_id", ["D1", "D2"])
+def test_blur_and_contrast_succeed_on_a_contrast_model(attack_id):
+    torch.manual_seed(1)
+    x = torch.rand(3, 1, 8, 8) * 0.4 + 0.3
+    y = torch.ones(3, dtype=torch.long)
+    result = run_attack(attack_id, ContrastModel(), x, y, device="cpu", steps=50)
+    assert result.success.all()
+
+
+def test_two_logit_wrapper_matches_sigmoid():
+    z = torch.tensor([[-2.0], [0.3]])
+    wrapped = TwoLogits(nn.Identity())(z)
+    assert torch.allclose(wrapped.softmax(1)[:, 1], torch.sigmoid(z[:, 0]))
+
+
+def test_same_seed_same_result(near_boundary):
+    x, y = near_boundary
+    a = run_attack("D3", MeanModel(), x, y, device="cpu", seed=3, steps=10)
+    b = run_attack("D3", MeanModel(), x, y, device="cpu", seed=3, steps=10)
+    assert torch.equal(a.adversarial, b.adversarial)
+
+
+def test_bad_requests_fail_early(near_boundary):
+    x, y = near_boundary
+    with pytest.raises(ValueError, match="unknown attack"):
+        run_attack("G9", MeanModel(), x, y, device="cpu")
+    with pytest.raises(TypeError, match="unknown parameter"):
+        build_attack("G2", stepsize_typo=1)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        run_attack("G1", MeanModel(), x * 3, y, device="cpu")
+    with pytest.raises(ValueError, match="labels"):
+        run_attack("G1", MeanModel(), x, y[:2], device="cpu")
