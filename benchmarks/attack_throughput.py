@@ -3,6 +3,7 @@
 For each gradient attack (G1-G5 of the ten-attacks chapter) at batch 32 on Inception-ResNet-v2
 and NASNet-Large (the chapter's default sizes: 75 px, reduced NASNet width), in one run:
 
+* each attack runs once untimed first (one-time kernel set-up for new shapes is not a step);
 * reference: the model's own forward + backward to the input at batch 32 (eval mode, frozen
   parameters, the work every gradient step must do), and its forward alone; medians of repeats;
 * the attack through :func:`medadv_lib.attacks.foolbox_attacks.run_attack`, with a counting
@@ -33,7 +34,7 @@ SETTINGS = {  # one fixed-size run of each gradient attack (no epsilon search)
     "G2": {"iterations": 10, "search_steps": 1},
     "G3": {"steps": 10},
     "G4": {"iterations": 10, "search_steps": 1},
-    "G5": {"search_steps": 1, "max_iter": 10, "initial_const": 1e-2},
+    "G5": {"search_steps": 1, "max_iter": 10, "initial_const": 10.0},  # large c: L-BFGS iterates on an untrained net
 }
 
 
@@ -87,9 +88,10 @@ def main():
         x = torch.rand(args.batch, 1, args.size, args.size, device=device)
         with torch.no_grad():
             labels = (model(x)[:, 0] > 0).long().cpu()
-        t_fb, t_f = reference_times(model, x, device)
+        t_fb, t_f = reference_times(model, x, device, repeats=5)
         print(f"{name}: forward+backward {t_fb * 1e3:.1f} ms, forward {t_f * 1e3:.1f} ms at batch {args.batch}")
         for attack_id, params in SETTINGS.items():
+            run_attack(attack_id, model, x.cpu(), labels, device=device, batch_size=args.batch, **params)  # warm-up
             counter = Counting(model)
             _sync(device); t = time.perf_counter()
             run_attack(attack_id, counter, x.cpu(), labels, device=device, batch_size=args.batch, **params)
