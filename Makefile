@@ -49,7 +49,6 @@ golden: env
 
 bench: env
 	$(PIP) install --quiet -e ".[bench]"
-	$(PY) benchmarks/uap_vs_art.py
 	$(PY) benchmarks/attack_throughput.py
 
 clean:
