@@ -50,6 +50,7 @@ golden: env
 bench: env
 	$(PIP) install --quiet -e ".[bench]"
 	$(PY) benchmarks/attack_throughput.py
+	$(PY) benchmarks/uap_vs_art.py
 
 clean:
 	rm -rf _build runs book/notebooks book/status.md
