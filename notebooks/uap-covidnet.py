@@ -298,6 +298,14 @@ print(f"adversarial retraining ({rate_name} of a new L{retrain_norm} UAP at zeta
 print(retraining.round(3).to_string(index=False))
 
 # %% [markdown]
+# **A confound to keep in mind.** The paper fine-tuned converged, pretrained COVID-Nets. Our models
+# are trained for a few minutes and are not converged, so every fine-tuning epoch is also
+# ordinary extra training: when clean accuracy *rises* over the rounds, part of the change in the
+# UAP's rate may come from the model simply getting better, not from the UAP-perturbed images.
+# A fine-tuning run on clean images with the same epochs would separate the two; it is not in
+# this chapter yet.
+
+# %% [markdown]
 # ## Claims checked
 # Each claim of the paper is tested on this run's numbers with the threshold stated in it.
 
