@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 # Torch trap: pip here is configured (find-links) to prefer a local CPU-only torch wheel with which
 # the registry's torchvision does not import. Install torch and torchvision together from the
 # registry, with the machine's pip configuration bypassed; the check below proves the result.
+# The [bench] extra (ART) is for the benchmarks and for the test that exact-mode UAPs equal ART's;
+# the library itself never imports it.
 PIP := env PIP_FIND_LINKS= PIP_CONFIG_FILE=/dev/null $(VENV)/bin/pip
 STAMP := $(VENV)/.medadv-installed
 PAPERS = $$($(VENV)/bin/medadv list | grep -E '^[a-z0-9-]+:' | cut -d: -f1)
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "torch>=2.4" "torchvision>=0.19"
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e ".[bench]"
 	$(PY) -c "import torch, torchvision, torchvision.ops, timm, foolbox; \
 	  print('torch', torch.__version__, '| torchvision', torchvision.__version__, \
 	  '| CUDA available:', torch.cuda.is_available())"
@@ -48,7 +50,6 @@ golden: env
 	rm -f tests/notebooks/*.provenance.json
 
 bench: env
-	$(PIP) install --quiet -e ".[bench]"
 	$(PY) benchmarks/attack_throughput.py
 	$(PY) benchmarks/uap_vs_art.py
 

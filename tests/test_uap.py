@@ -39,7 +39,8 @@ def test_radius_is_zeta_times_mean_norm():
 
 
 def _reference_exact(model, x, xi, norm, eps, passes, seed):
-    """The sequential loop of ART's UniversalPerturbation (nontargeted, FGSM step)."""
+    """The sequential loop of ART's UniversalPerturbation (nontargeted, FGSM step, clip to [0, 1]),
+    written out with ART's arithmetic: the FGSM step re-projected onto its eps-ball, v = P(adv - x)."""
     clean = model(x).argmax(1)
     v = torch.zeros(1, *x.shape[1:])
     rng = random.Random(seed)
@@ -50,9 +51,10 @@ def _reference_exact(model, x, xi, norm, eps, passes, seed):
             if int(logits.argmax(1)) != int(clean[i]):
                 continue
             (g,) = torch.autograd.grad(F.cross_entropy(logits, clean[i:i + 1]), xv)
-            adv = xv.detach() + eps * g.sign()
+            adv = (xv.detach() + eps * g.sign()).clamp(0, 1)
+            adv = xv.detach() + (adv - xv.detach()).clamp(-eps, eps)
             if int(model(adv).argmax(1)) != int(clean[i]):
-                v = project_lp(adv - x[i:i + 1], xi, norm)
+                v = project_lp(adv - x[i:i + 1], xi, norm, like_art=True)
     return v[0]
 
 
@@ -61,11 +63,34 @@ def test_exact_mode_matches_the_sequential_reference(norm):
     model, x = _model(), _images()
     xi = uap_radius(x, 0.3, norm)
     ours = universal_perturbation(model, x, xi, norm, eps_step=0.05, max_passes=3, mode="exact",
-                                  batch_size=16, seed=7, device="cpu", progress=False)
+                                  seed=7, device="cpu", clip=(0.0, 1.0), progress=False)
     ref = _reference_exact(model, x, xi, norm, 0.05, 3, seed=7)
-    assert ours.updates > 0
-    assert torch.allclose(ours.perturbation, ref, atol=1e-5)
+    assert ours.updates > 0 and ours.steps >= ours.updates
+    assert torch.equal(ours.perturbation, ref)
     assert perturbation_norm(ours.perturbation, norm) <= xi + 1e-5
+
+
+@pytest.mark.parametrize("norm", ["2", "inf"])
+def test_exact_mode_returns_arts_perturbation_bit_for_bit(norm):
+    """The paper's code ran ART's UniversalPerturbation; exact mode must reproduce it exactly
+    (same visiting order: ART draws it from Python's global ``random``)."""
+    pytest.importorskip("art")
+    from art.attacks.evasion import UniversalPerturbation
+    from art.estimators.classification import PyTorchClassifier
+
+    model, x = _model(), _images(48)
+    xi = uap_radius(x, 0.1, norm)
+    classifier = PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=(1, 8, 8),
+                                   nb_classes=3, clip_values=(0.0, 1.0), device_type="cpu")
+    attack = UniversalPerturbation(classifier, attacker="fgsm", attacker_params={"eps": 0.02}, delta=1e-6,
+                                   max_iter=3, eps=xi, norm=2 if norm == "2" else float("inf"),
+                                   batch_size=64, verbose=False)
+    random.seed(5)
+    attack.generate(x.numpy())
+    ours = universal_perturbation(model, x, xi, norm, eps_step=0.02, max_passes=3, mode="exact",
+                                  seed=5, device="cpu", clip=(0.0, 1.0), progress=False)
+    assert ours.updates >= 10 and ours.rate_history[-1] < 1  # many kept updates; the ball binds
+    assert torch.equal(ours.perturbation, torch.from_numpy(attack.noise[0]))
 
 
 def test_batched_and_targeted_modes_fool_and_stay_in_the_ball():

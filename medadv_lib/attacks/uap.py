@@ -16,10 +16,14 @@ semantics of ART's ``UniversalPerturbation`` that the paper's code used:
 
 Two modes of :func:`universal_perturbation`:
 
-``exact``  the reference's sequential image-by-image semantics. It is evaluated speculatively in
-           chunks: ``v`` only changes when an update is kept, so the images up to the first kept
-           update of a chunk see exactly the ``v`` the sequential loop would give them; the rest
-           of the chunk is recomputed with the new ``v``. Same decisions, far fewer batch-1 calls.
+``exact``  the reference's sequential loop, image by image at batch 1, with ART 1.20's arithmetic
+           (the FGSM step re-projected onto its own eps-ball, ``v <- P(adv - x)``, the L2
+           projection's norm in float32 and its scale factor in float64). On the CPU it returns
+           ART's perturbation bit for bit for the same visiting order (``benchmarks/uap_vs_art.py``
+           checks it). It is not batched because batched kernels round differently from batch-1
+           ones: one flipped near-tie decision and the two runs part for good. Speed comes from
+           doing only what the decisions need: one forward per visit that also serves the FGSM
+           gradient, no parameter gradients, and no per-image numpy round trips.
 ``batched`` every image of a mini-batch sees the same ``v``; the kept steps of the batch are then
            applied one after another (``v <- P(v + step)``). An approximation that is much faster
            on a GPU or for large models.
@@ -32,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -107,10 +112,18 @@ def perturbation_norm(v: torch.Tensor, norm) -> float:
     return float(v.abs().max() if parse_norm(norm) == "inf" else v.norm())
 
 
-def project_lp(v: torch.Tensor, xi: float, norm) -> torch.Tensor:
-    """Projection onto the Lp ball of radius ``xi`` (ART's ``projection``: clip or rescale)."""
+def project_lp(v: torch.Tensor, xi: float, norm, like_art: bool = False) -> torch.Tensor:
+    """Projection onto the Lp ball of radius ``xi``: clip (inf) or rescale (2), as ART's
+    ``projection``. ``like_art`` reproduces ART's rounding for L2 (numpy's float32 norm, a
+    float64 scale factor, the product cast back to float32), which :func:`universal_perturbation`
+    needs in ``exact`` mode to match ART bit for bit; it runs through numpy on the CPU."""
     if parse_norm(norm) == "inf":
         return v.clamp(-xi, xi)
+    if like_art:
+        flat = v.detach().cpu().numpy().reshape(1, -1)
+        length = np.linalg.norm(flat, ord=2.0, axis=1, keepdims=True)
+        scale = np.where(length, np.minimum(1, np.full(flat.shape, xi) / length), 0)
+        return torch.from_numpy((flat * scale).astype(np.float32).reshape(v.shape)).to(v.device)
     length = v.norm()
     return v * min(1.0, xi / float(length)) if length > 0 else v
 
@@ -170,15 +183,34 @@ def _rate(model, images, v, reference, target, batch_size, device, clip) -> floa
     return float((pred == target).float().mean())
 
 
+def _fgsm_step(xv: torch.Tensor, grad: torch.Tensor, eps_step: float, target: int | None, clip):
+    """ART's ``FastGradientMethod`` step from ``xv``: ``xv +- eps sign(grad)``, clipped to the
+    data range, then re-projected onto the eps-ball around ``xv`` (ART's default ``project``)."""
+    adv = xv + (eps_step * grad.sign() if target is None else -eps_step * grad.sign())
+    if clip is not None:
+        adv = adv.clamp(*clip)
+    return xv + (adv - xv).clamp(-eps_step, eps_step)
+
+
+def _needs_step(label: torch.Tensor, clean: torch.Tensor, target: int | None) -> torch.Tensor:
+    """Nontargeted: still classified as the clean prediction; targeted: not yet the target."""
+    return label == clean if target is None else label != target
+
+
+def _step_kept(new: torch.Tensor, current: torch.Tensor, target: int | None) -> torch.Tensor:
+    """Nontargeted: the step changed the label; targeted: the step reached the target."""
+    return new != current if target is None else new == target
+
+
 def _fgsm_chunk(model, x, v, labels, target, eps_step, clip):
-    """For one chunk with a common ``v``: which images step, their steps, which steps are kept.
+    """For a chunk of images sharing ``v``: which images step, their steps, which steps are kept.
 
     Returns (kept mask, FGSM steps ``adv - x - v``, step mask), all over the chunk.
     """
     xv = (x + v).requires_grad_(True)
     logits = model(xv)
     current = logits.argmax(1)
-    step_mask = current == labels if target is None else current != target
+    step_mask = _needs_step(current, labels, target)
     kept = torch.zeros_like(step_mask)
     steps = torch.zeros_like(x)
     if not bool(step_mask.any()):
@@ -186,14 +218,10 @@ def _fgsm_chunk(model, x, v, labels, target, eps_step, clip):
     goal = labels[step_mask] if target is None else torch.full_like(current[step_mask], target)
     loss = F.cross_entropy(logits[step_mask], goal, reduction="sum")
     (grad,) = torch.autograd.grad(loss, xv)
-    sign = grad[step_mask].sign()
-    adv = xv.detach()[step_mask] + (eps_step * sign if target is None else -eps_step * sign)
-    if clip is not None:
-        adv = adv.clamp(*clip)
+    adv = _fgsm_step(xv.detach()[step_mask], grad[step_mask], eps_step, target, clip)
     with torch.no_grad():
         new = model(adv).argmax(1)
-    ok = new != current[step_mask] if target is None else new == target
-    kept[step_mask] = ok
+    kept[step_mask] = _step_kept(new, current[step_mask], target)
     steps[step_mask] = adv - x[step_mask] - v
     return kept, steps, step_mask
 
@@ -243,7 +271,7 @@ def universal_perturbation(model: nn.Module, data, xi: float, norm=2, *, target:
             order = torch.tensor(rng.sample(range(n), n), device=device)
             if mode == "exact":
                 v = _exact_pass(model, images_dev, clean_dev, order, v, xi, norm, target, eps_step,
-                                batch_size, clip, result)
+                                clip, result)
             else:
                 v = _batched_pass(model, images_dev, clean_dev, order, v, xi, norm, target,
                                   eps_step, batch_size, clip, result)
@@ -260,25 +288,28 @@ def universal_perturbation(model: nn.Module, data, xi: float, norm=2, *, target:
     return result
 
 
-def _exact_pass(model, images, clean, order, v, xi, norm, target, eps_step, max_chunk, clip, result):
-    """One sequential pass, evaluated in speculative chunks (see the module docstring)."""
-    n, pos, chunk = len(order), 0, 4
-    while pos < n:
-        idx = order[pos:pos + chunk]
-        kept, steps, stepped = _fgsm_chunk(model, images[idx], v, clean[idx], target, eps_step, clip)
-        hits = kept.nonzero()
-        if len(hits):
-            j = int(hits[0])
-            # images before j saw this same v and their steps were not kept; the rest is redone
-            result.steps += int(stepped[:j + 1].sum())
-            v = project_lp(v + steps[j:j + 1], xi, norm)
+def _exact_pass(model, images, clean, order, v, xi, norm, target, eps_step, clip, result):
+    """One pass of ART's ``UniversalPerturbation`` loop, image by image (see the module docstring).
+
+    ART runs three model calls per step (predict, loss gradient, predict); here the forward that
+    decides whether the image steps also carries the gradient, so a step costs one forward, one
+    backward (inputs only) and the forward that checks the new label."""
+    for i in order.tolist():
+        x = images[i:i + 1]
+        xv = (x + v).requires_grad_(True)
+        logits = model(xv)
+        current = logits.argmax(1)
+        if not bool(_needs_step(current, clean[i:i + 1], target)):
+            continue
+        result.steps += 1
+        goal = clean[i:i + 1] if target is None else torch.full_like(current, target)
+        (grad,) = torch.autograd.grad(F.cross_entropy(logits, goal), xv)
+        adv = _fgsm_step(xv.detach(), grad, eps_step, target, clip)
+        with torch.no_grad():
+            new = model(adv).argmax(1)
+        if bool(_step_kept(new, current, target)):
+            v = project_lp(adv - x, xi, norm, like_art=True)
             result.updates += 1
-            pos += j + 1
-            chunk = max(4, min(max_chunk, 2 * (j + 1)))
-        else:
-            result.steps += int(stepped.sum())
-            pos += len(idx)
-            chunk = min(max_chunk, chunk * 2)
     return v
 
 
