@@ -32,6 +32,15 @@ def _forward(model: fb.Model, images: torch.Tensor, batch_size: int) -> torch.Te
                           for i in range(0, len(images), batch_size)])
 
 
+def _prepare(model: fb.Model, inputs, criterion, seed: int):
+    """The common start of a Foolbox 3 ``run``: raw input tensor, true labels, the model's bounds,
+    a result tensor to fill (a copy of the inputs), a seeded generator and the type restorer."""
+    x, restore_type = ep.astensor_(inputs)
+    x0 = x.raw
+    return (x0, _labels(get_criterion(criterion)), model.bounds, x0.clone(),
+            np.random.default_rng(seed), restore_type)
+
+
 class SinglePixelAttack(MinimizationAttack):
     """Change one pixel to the bound minimum or maximum (Foolbox 1 semantics)."""
 
@@ -44,12 +53,7 @@ class SinglePixelAttack(MinimizationAttack):
         self.queries = 0
 
     def run(self, model: fb.Model, inputs, criterion, *, early_stop: float | None = None, **kwargs: Any):
-        x, restore_type = ep.astensor_(inputs)
-        labels = _labels(get_criterion(criterion))
-        x0 = x.raw
-        lo, hi = model.bounds
-        result = x0.clone()
-        rng = np.random.default_rng(self.seed)
+        x0, labels, (lo, hi), result, rng, restore_type = _prepare(model, inputs, criterion, self.seed)
         _, _, h, w = x0.shape
         for i in range(len(x0)):
             if _forward(model, x0[i:i + 1], 1).argmax(1).item() != labels[i].item():
@@ -94,12 +98,7 @@ class LocalSearchAttack(MinimizationAttack):
         self.queries = 0
 
     def run(self, model: fb.Model, inputs, criterion, *, early_stop: float | None = None, **kwargs: Any):
-        x, restore_type = ep.astensor_(inputs)
-        labels = _labels(get_criterion(criterion))
-        x0 = x.raw
-        lo, hi = model.bounds
-        result = x0.clone()
-        rng = np.random.default_rng(self.seed)
+        x0, labels, (lo, hi), result, rng, restore_type = _prepare(model, inputs, criterion, self.seed)
         n, c, h, w = x0.shape
         lb, ub = -0.5, 0.5
         to_model = lambda im: im * (hi - lo) + (lo + hi) / 2
