@@ -89,8 +89,10 @@ def _deepfool(steps: int = 100, candidates: int = 10, overshoot: float = 0.02):
     return fb.attacks.L2DeepFoolAttack(steps=steps, candidates=candidates, overshoot=overshoot)
 
 
-def _lbfgs(initial_const: float = 2e-5, search_steps: int = 30, max_iter: int = 150):
-    return LBFGSAttack(initial_const=initial_const, search_steps=search_steps, max_iter=max_iter)
+def _lbfgs(initial_const: float = 2e-5, search_steps: int = 30, max_iter: int = 150, gtol: float = 1e-5,
+           ftol: float = 2.220446049250313e-09):
+    return LBFGSAttack(initial_const=initial_const, search_steps=search_steps, max_iter=max_iter,
+                       gtol=gtol, ftol=ftol)
 
 
 def _local_search(r: float = 1.5, p: float = 10.0, d: int = 5, t: int = 5, R: int = 150,

@@ -1,11 +1,18 @@
 """Box-constrained L-BFGS attack (Szegedy et al. 2014) as a Foolbox 3 attack (G5).
 
 Minimise ``mean((x' - x)^2) + c * CE(f(x'), target)`` over ``x'`` in the box with scipy's
-L-BFGS-B (``minimize``, the solver behind ``fmin_l_bfgs_b``) (m 15, maxiter 150 as in Foolbox 2.4), searching ``c`` per input: start at
+L-BFGS-B (``minimize``, the solver behind ``fmin_l_bfgs_b``; m 15, maxiter 150 and the solver's
+default tolerances ``gtol`` 1e-5 and ``ftol`` 2.2e-9 as in Foolbox 2.4), searching ``c`` per input: start at
 ``initial_const``, double while the attack fails, then bisect between the last failing and the
 first succeeding ``c``; keep the closest adversarial found. Untargeted runs aim at the most
 likely wrong class of the clean input. The objective is separable over inputs, so a batch is
 optimised as one L-BFGS problem whose minimiser is every input's own minimiser.
+
+The solver loop is scipy's own (``_minimize_lbfgsb``) driving its compiled ``setulb`` with the
+box given as arrays: ``minimize`` turns a box into a Python tuple per variable and back, about
+0.6 s per solve for a batch of 32 images at 75 px (20x that at 299 px), which would otherwise
+dominate short solves. Where scipy's private routine is missing or its signature differs,
+:func:`minimize_box` falls back to ``minimize``; a test checks that both give the same iterates.
 """
 from __future__ import annotations
 
@@ -21,18 +28,69 @@ from scipy.optimize import Bounds, minimize
 
 from .minimal_search import subset_criterion
 
-__all__ = ["LBFGSAttack"]
+__all__ = ["LBFGSAttack", "minimize_box"]
+
+
+def minimize_box(objective, start: np.ndarray, lo: float, hi: float, *, memory: int = 10,
+                 max_iter: int = 15000, ftol: float = 2.220446049250313e-09, gtol: float = 1e-5,
+                 max_line_search: int = 20, use_private: bool = True) -> np.ndarray:
+    """L-BFGS-B on ``objective(x) -> (value, gradient)`` over the box ``[lo, hi]^n``, from
+    ``start``; returns the final ``x``. The same iterates as ``scipy.optimize.minimize(...,
+    method="L-BFGS-B", bounds=...)`` without its per-variable Python bounds handling."""
+    start = np.clip(np.asarray(start, dtype=np.float64), lo, hi)
+    if use_private:
+        try:
+            from scipy.optimize import _lbfgsb
+            return _setulb_loop(_lbfgsb.setulb, objective, start, lo, hi, memory, max_iter, ftol, gtol,
+                                max_line_search)
+        except (ImportError, AttributeError, TypeError, ValueError):
+            pass  # scipy without this private routine or with another signature
+    box = Bounds(np.full(start.size, lo), np.full(start.size, hi))
+    return minimize(objective, start, jac=True, method="L-BFGS-B", bounds=box,
+                    options={"maxcor": memory, "maxiter": max_iter, "ftol": ftol, "gtol": gtol,
+                             "maxls": max_line_search}).x
+
+
+def _setulb_loop(setulb, objective, x, lo, hi, m, max_iter, ftol, gtol, max_line_search):
+    """scipy 1.15+'s ``_minimize_lbfgsb`` loop around its compiled ``setulb`` (reverse
+    communication: task 3 asks for f and g at x, task 1 reports a finished iteration)."""
+    n = x.size
+    x = x.copy()
+    f = np.array(0.0, dtype=np.float64)
+    g = np.zeros(n, dtype=np.float64)
+    lower, upper = np.full(n, lo, dtype=np.float64), np.full(n, hi, dtype=np.float64)
+    nbd = np.full(n, 2, dtype=np.int32)                     # 2: both bounds active
+    wa = np.zeros(2 * m * n + 5 * n + 11 * m * m + 8 * m, dtype=np.float64)
+    iwa = np.zeros(3 * n, dtype=np.int32)
+    task, ln_task = np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int32)
+    lsave, isave, dsave = np.zeros(4, dtype=np.int32), np.zeros(44, dtype=np.int32), np.zeros(29)
+    factr = ftol / np.finfo(float).eps
+    iterations = 0
+    while True:
+        g = g.astype(np.float64)
+        setulb(m, x, lower, upper, nbd, f, g, factr, gtol, wa, iwa, task, lsave, isave, dsave,
+               max_line_search, ln_task)
+        if task[0] == 3:
+            f, g = objective(x)
+        elif task[0] == 1:
+            iterations += 1
+            if iterations >= max_iter:
+                task[0], task[1] = 5, 504
+        else:
+            return x
 
 
 class LBFGSAttack(MinimizationAttack):
     distance = fb.distances.l2
 
     def __init__(self, initial_const: float = 2e-5, search_steps: int = 30, max_iter: int = 150,
-                 memory: int = 15):
+                 memory: int = 15, gtol: float = 1e-5, ftol: float = 2.220446049250313e-09):
         if initial_const <= 0 or search_steps < 1 or max_iter < 1:
             raise ValueError("need initial_const > 0, search_steps >= 1 and max_iter >= 1")
+        if gtol < 0 or ftol < 0:
+            raise ValueError(f"gtol and ftol must be >= 0, got gtol={gtol}, ftol={ftol}")
         self.initial_const, self.search_steps = initial_const, search_steps
-        self.max_iter, self.memory = max_iter, memory
+        self.max_iter, self.memory, self.gtol, self.ftol = max_iter, memory, gtol, ftol
         self.gradient_evaluations = 0
 
     def run(self, model: fb.Model, inputs, criterion, *, early_stop: float | None = None, **kwargs: Any):
@@ -82,9 +140,8 @@ class LBFGSAttack(MinimizationAttack):
                 return float(total.detach()), grad.detach().cpu().double().flatten().numpy()
 
             start = xs.detach().cpu().double().flatten().numpy()
-            box = Bounds(np.full(start.size, lo), np.full(start.size, hi))
-            solution = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=box,
-                                options={"maxcor": self.memory, "maxiter": self.max_iter}).x
+            solution = minimize_box(objective, start, lo, hi, memory=self.memory, max_iter=self.max_iter,
+                                    ftol=self.ftol, gtol=self.gtol)
             xp = torch.from_numpy(solution.astype(np.float32)).to(x0.device).view(len(idx), *shape)
             with torch.no_grad():
                 ok = is_adv_fn(xp, idx_dev)
