@@ -80,13 +80,12 @@ def test_lbfgs_finds_small_perturbations(near_boundary):
     assert lbfgs.success.all() and (lbfgs.l2 < fgsm_max.l2).all()
 
 
-def test_lbfgs_box_solver_follows_scipys_iterates():
+def test_lbfgs_box_solver_follows_scipys_iterates(monkeypatch):
     """minimize_box drives scipy's compiled L-BFGS-B directly (arrays for the box); it must take
     the very iterates of scipy.optimize.minimize, and it must not silently fall back here."""
     import numpy as np
-    from scipy.optimize import _lbfgsb
 
-    from medadv_lib.attacks.lbfgs import _setulb_loop, minimize_box
+    import medadv_lib.attacks.lbfgs as lbfgs
 
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(30, 400)) / 10, rng.normal(size=30)
@@ -98,12 +97,17 @@ def test_lbfgs_box_solver_follows_scipys_iterates():
         return float(r @ r + 0.1 * np.cos(3 * x).sum()), 2 * a.T @ r - 0.3 * np.sin(3 * x)
 
     start = rng.uniform(0, 1, 400)
-    direct = _setulb_loop(_lbfgsb.setulb, objective, start, 0.0, 1.0, 15, 40, 2.2e-9, 1e-5, 20)
-    ours = list(evaluations)
+    reference = lbfgs.minimize_box(objective, start, 0.0, 1.0, memory=15, max_iter=40, use_private=False)
+    expected = list(evaluations)
     evaluations.clear()
-    reference = minimize_box(objective, start, 0.0, 1.0, memory=15, max_iter=40, ftol=2.2e-9, use_private=False)
-    assert len(ours) > 10 and len(ours) == len(evaluations)
-    assert all(np.array_equal(p, q) for p, q in zip(ours, evaluations))
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("minimize_box fell back to scipy.optimize.minimize")
+
+    monkeypatch.setattr(lbfgs, "minimize", no_fallback)
+    direct = lbfgs.minimize_box(objective, start, 0.0, 1.0, memory=15, max_iter=40)
+    assert len(expected) > 10 and len(evaluations) == len(expected)
+    assert all(np.array_equal(p, q) for p, q in zip(evaluations, expected))
     assert np.array_equal(direct, reference) and direct.min() >= 0 and direct.max() <= 1
 
 
