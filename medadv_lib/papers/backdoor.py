@@ -1,7 +1,7 @@
 """Nwadike, Miyawaki, Sarkar, Maniatakos, Shamout 2020: backdoor triggers on ChestX-ray14.
 
 Presets: ``smoke`` (CI, one to two minutes on 2 CPU cores: two trigger sizes, two epochs),
-``default`` (the book: a small torchvision DenseNet at 64 px, trigger sizes 1-4 px, a few epochs,
+``default`` (the book: a small torchvision DenseNet at 64 px, 3000 images, 12 epochs, trigger sizes 1-4 px,
 one seed) and ``paper`` (DenseNet-121 at 224 px, 15 epochs, 4 seeds; meant for a GPU and real
 ChestX-ray14 — pass ``-p n_train 0 -p n_test 0`` with ``data_root`` for the full splits).
 
