@@ -85,6 +85,41 @@ def test_retraining_uses_the_uap_subset_and_reports_each_round():
     assert any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), model.state_dict().values()))
 
 
+def test_clean_finetuning_control_trains_on_clean_images_only(monkeypatch, tmp_path):
+    """The control arm: same schedule, clean images, no UAPs beyond each round's evaluation; its
+    weights equal plain fine-tuning of the same start on the clean training set."""
+    import medadv_lib.attacks.uap as uap_module
+    from medadv_lib.training import train_model
+
+    monkeypatch.setenv("MEDADV_CACHE", str(tmp_path))
+    data = _dataset(48)
+    kwargs = {"num_classes": 3, "in_channels": 1, "width": 0.0625, "image_size": 32}
+    full = ImageDataset(torch.nn.functional.interpolate(data.float_images(), size=32).mul(255).to(torch.uint8),
+                        data.targets, list(CLASSES), "upsampled", data.ids)
+    config = TrainConfig(epochs=1, batch_size=16)
+    # a briefly trained start: an untrained COVID-Net answers every image alike, so its UAPs are 0
+    start = train_model("covidnet-small", kwargs, full, TrainConfig(epochs=2, batch_size=16), device="cpu",
+                        tag="start", progress=False, use_cache=False).model.state_dict()
+    calls = []
+    real = uap_module.universal_perturbation
+    monkeypatch.setattr(uap_module, "universal_perturbation", lambda *a, **k: calls.append(1) or real(*a, **k))
+    xi = uap_radius(full.float_images(), 0.05, "inf")
+    common = dict(xi=xi, norm="inf", rounds=1, uaps_per_round=3, uap_kwargs={"max_passes": 2, "eps_step": 0.05},
+                  device="cpu",
+                  progress=False)
+    history, control = adversarial_retraining("covidnet-small", kwargs, start, full, full, config,
+                                              uap_augmented=False, **common)
+    assert float(history[0].uap.abs().max()) > 0
+    assert len(calls) == 2 and [h.round for h in history] == [0, 1]          # one evaluation UAP per round
+    plain = train_model("covidnet-small", kwargs, full, config, device="cpu", init_state=start,
+                        tag="reference", progress=False, use_cache=False).model
+    assert all(torch.equal(a, b) for a, b in zip(control.state_dict().values(), plain.state_dict().values()))
+    calls.clear()
+    _, augmented = adversarial_retraining("covidnet-small", kwargs, start, full, full, config, **common)
+    assert len(calls) == 2 + 3
+    assert any(not torch.equal(a, b) for a, b in zip(augmented.state_dict().values(), plain.state_dict().values()))
+
+
 def test_uap_rate_targeted():
     data, model = _dataset(), _model()
     rate, pred = uap_rate(model, data, None, target=2, device="cpu")

@@ -400,7 +400,8 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
                            norm=2, target: int | None = None, rounds: int = 5,
                            uaps_per_round: int = 10, perturbed_fraction: float = 0.5,
                            uap_kwargs: dict | None = None, uap_data: ImageDataset | None = None,
-                           seed: int = 0, device="auto", progress: bool = True) -> tuple[list[RetrainingRound], nn.Module]:
+                           uap_augmented: bool = True, seed: int = 0, device="auto",
+                           progress: bool = True) -> tuple[list[RetrainingRound], nn.Module]:
     """Sec. 2.4: iterative fine-tuning with UAPs (after Hirano & Takemoto 2020).
 
     Each round: compute ``uaps_per_round`` UAPs on the training images (different seeds), add a
@@ -410,6 +411,10 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
     and report its R_f (nontargeted, on the test images, vs true labels) or R_s (targeted) and the
     clean test accuracy. Round 0 is the model before any fine-tuning. ``uap_data`` (default:
     ``train``) are the images the UAPs are computed on; ``xi`` is in their scale.
+
+    ``uap_augmented=False`` is the control: the same rounds, epochs and evaluation, but fine-tuned
+    on the clean training images, so that a model that is still learning can be told apart from
+    one that learns to resist UAPs.
     """
     from ..metrics.classification import accuracy, fooling_rate, targeted_success_rate
     from ..models import build_model
@@ -440,19 +445,23 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
     history = [evaluate(0)]
     bar = tqdm(range(1, rounds + 1), desc="adversarial retraining", leave=False, disable=not progress)
     for r in bar:
-        uaps = torch.stack([universal_perturbation(model, uap_images, xi, norm, target=target,
-                                                   seed=seed + 1000 * r + k, device=device,
-                                                   **uap_kwargs).perturbation
-                            for k in range(uaps_per_round)])
-        n = len(train)
-        chosen = torch.randperm(n, generator=gen)[: int(round(perturbed_fraction * n))]
-        which = torch.randint(len(uaps), (len(chosen),), generator=gen)
-        images = train_images.clone()
-        images[chosen] = images[chosen] + uaps[which]
-        perturbed = train.with_images(images, f"retraining round {r}: {len(chosen)} images + UAPs")
+        if uap_augmented:
+            uaps = torch.stack([universal_perturbation(model, uap_images, xi, norm, target=target,
+                                                       seed=seed + 1000 * r + k, device=device,
+                                                       **uap_kwargs).perturbation
+                                for k in range(uaps_per_round)])
+            n = len(train)
+            chosen = torch.randperm(n, generator=gen)[: int(round(perturbed_fraction * n))]
+            which = torch.randint(len(uaps), (len(chosen),), generator=gen)
+            images = train_images.clone()
+            images[chosen] = images[chosen] + uaps[which]
+            data = train.with_images(images, f"retraining round {r}: {len(chosen)} images + UAPs")
+        else:
+            data = train
         state = {k: t.detach().cpu() for k, t in model.state_dict().items()}
-        model = train_model(model_name, model_kwargs, perturbed, train_config, device=device,
-                            init_state=state, tag=f"uap-retraining-round{r}", progress=False).model
+        tag = f"uap-retraining-round{r}" if uap_augmented else f"clean-finetuning-round{r}"
+        model = train_model(model_name, model_kwargs, data, train_config, device=device,
+                            init_state=state, tag=tag, progress=False).model
         history.append(evaluate(r))
         bar.set_postfix(rate=f"{history[-1].rate:.3f}", acc=f"{history[-1].clean_accuracy:.3f}")
     return history, model

@@ -103,6 +103,7 @@ SPEC = PaperSpec(
         "retrain_rounds": Rule(min=0, max=20, doc="adversarial retraining rounds (the paper: 5)"),
         "retrain_uaps": Rule(min=1, max=50, doc="UAPs per retraining round (the paper: 10)"),
         "retrain_epochs": Rule(min=1, max=50, doc="fine-tuning epochs per round (the paper: 5)"),
+        "retrain_control": Rule(doc="also fine-tune on clean images with the same schedule (our control)"),
         "retrain_norm": Rule(choices=("2", "inf")),
         "retrain_zeta": Rule(min=1e-4, max=0.5),
     },
