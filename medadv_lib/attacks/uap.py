@@ -202,10 +202,10 @@ def _step_kept(new: torch.Tensor, current: torch.Tensor, target: int | None) -> 
     return new != current if target is None else new == target
 
 
-def _fgsm_chunk(model, x, v, labels, target, eps_step, clip):
-    """For a chunk of images sharing ``v``: which images step, their steps, which steps are kept.
+def _fgsm_batch(model, x, v, labels, target, eps_step, clip):
+    """For a mini-batch sharing ``v`` (batched mode): which images step, their steps, which are kept.
 
-    Returns (kept mask, FGSM steps ``adv - x - v``, step mask), all over the chunk.
+    Returns (kept mask, FGSM steps ``adv - x - v``, step mask), all over the batch.
     """
     xv = (x + v).requires_grad_(True)
     logits = model(xv)
@@ -317,7 +317,7 @@ def _batched_pass(model, images, clean, order, v, xi, norm, target, eps_step, ba
     """One pass in mini-batches that share ``v``; kept steps are applied in visiting order."""
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
-        kept, steps, stepped = _fgsm_chunk(model, images[idx], v, clean[idx], target, eps_step, clip)
+        kept, steps, stepped = _fgsm_batch(model, images[idx], v, clean[idx], target, eps_step, clip)
         result.steps += int(stepped.sum())
         for j in kept.nonzero().flatten().tolist():
             v = project_lp(v + steps[j:j + 1], xi, norm)
