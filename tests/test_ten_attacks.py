@@ -111,6 +111,34 @@ def test_lbfgs_box_solver_follows_scipys_iterates(monkeypatch):
     assert np.array_equal(direct, reference) and direct.min() >= 0 and direct.max() <= 1
 
 
+def test_lbfgs_box_solver_falls_back_only_when_scipys_routine_changed(monkeypatch):
+    import numpy as np
+
+    import medadv_lib.attacks.lbfgs as lbfgs
+    from medadv_lib.attacks.lbfgs import minimize_box
+
+    goal = np.array([-1.0, 0.3, 2.0])
+    quadratic = lambda x: (float(((x - goal) ** 2).sum()), 2 * (x - goal))  # noqa: E731
+    calls = []
+
+    def broken(x):
+        calls.append(1)
+        raise ValueError("objective failed")
+
+    with pytest.raises(ValueError, match="objective failed"):
+        minimize_box(broken, np.zeros(3), 0.0, 1.0)
+    assert len(calls) == 1                     # an error of the objective is not a reason to retry
+    tried = []
+
+    def changed(*args):
+        tried.append(1)
+        raise TypeError("setulb() takes other arguments")
+
+    monkeypatch.setattr(lbfgs, "_private_setulb", lambda: changed)
+    assert np.allclose(minimize_box(quadratic, np.zeros(3), 0.0, 1.0), [0.0, 0.3, 1.0], atol=1e-6)
+    assert tried == [1]                        # tried once, then scipy.optimize.minimize
+
+
 def test_single_pixel_succeeds_and_changes_one_pixel():
     x = torch.full((2, 1, 8, 8), 0.5)
     y = torch.ones(2, dtype=torch.long)

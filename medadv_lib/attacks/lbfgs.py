@@ -46,15 +46,24 @@ def minimize_box(objective, start: np.ndarray, lo: float, hi: float, *, memory: 
     with threadpool_limits(limits=1, user_api="blas"):
         if use_private:
             try:
-                from scipy.optimize import _lbfgsb
-                return _setulb_loop(_lbfgsb.setulb, objective, start, lo, hi, memory, max_iter, ftol, gtol,
+                return _setulb_loop(_private_setulb(), objective, start, lo, hi, memory, max_iter, ftol, gtol,
                                     max_line_search)
-            except (ImportError, AttributeError, TypeError, ValueError):
-                pass  # scipy without this private routine or with another signature
+            except (ImportError, _SolverInterfaceError):
+                pass  # scipy without this private routine, or with another signature
         box = Bounds(np.full(start.size, lo), np.full(start.size, hi))
         return minimize(objective, start, jac=True, method="L-BFGS-B", bounds=box,
                         options={"maxcor": memory, "maxiter": max_iter, "ftol": ftol, "gtol": gtol,
                                  "maxls": max_line_search}).x
+
+
+def _private_setulb():
+    """scipy's compiled L-BFGS-B step (private; ImportError where it moved)."""
+    from scipy.optimize._lbfgsb import setulb
+    return setulb
+
+
+class _SolverInterfaceError(Exception):
+    """scipy's private ``setulb`` does not take the arguments of scipy 1.15+."""
 
 
 def _setulb_loop(setulb, objective, x, lo, hi, m, max_iter, ftol, gtol, max_line_search):
@@ -71,11 +80,17 @@ def _setulb_loop(setulb, objective, x, lo, hi, m, max_iter, ftol, gtol, max_line
     task, ln_task = np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int32)
     lsave, isave, dsave = np.zeros(4, dtype=np.int32), np.zeros(44, dtype=np.int32), np.zeros(29)
     factr = ftol / np.finfo(float).eps
-    iterations = 0
+    iterations, first_call = 0, True
     while True:
         g = g.astype(np.float64)
-        setulb(m, x, lower, upper, nbd, f, g, factr, gtol, wa, iwa, task, lsave, isave, dsave,
-               max_line_search, ln_task)
+        try:
+            setulb(m, x, lower, upper, nbd, f, g, factr, gtol, wa, iwa, task, lsave, isave, dsave,
+                   max_line_search, ln_task)
+        except (TypeError, ValueError) as error:
+            if first_call:  # the routine's interface differs: let minimize_box fall back
+                raise _SolverInterfaceError(str(error)) from error
+            raise
+        first_call = False
         if task[0] == 3:
             f, g = objective(x)
         elif task[0] == 1:
