@@ -234,7 +234,8 @@ def universal_perturbation(model: nn.Module, data, xi: float, norm=2, *, target:
     """Compute a UAP for ``model`` on ``data`` (ImageDataset, DataLoader or image tensor).
 
     ``target`` None: nontargeted (fool the clean prediction); an int: targeted toward that class.
-    ``xi`` is the radius in the image scale of ``data``; see :func:`uap_radius`. Returns the
+    ``xi`` is the radius in the image scale of ``data``; see :func:`uap_radius`. ``batch_size`` is
+    the mini-batch of ``batched`` mode (``exact`` mode runs at batch 1). Returns the
     perturbation and the per-pass fooling (or targeted success) rate on ``data``, measured against
     the clean predictions, the stopping criterion of the reference algorithm.
     """
