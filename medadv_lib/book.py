@@ -16,10 +16,14 @@ from .provenance import read_records
 from .runner import RunError, run_notebook
 from .utils import atomic_write
 
-__all__ = ["BOOK_NOTEBOOKS", "execute_all", "write_status_page", "build_book", "BookError"]
+__all__ = ["BOOK_NOTEBOOKS", "execute_all", "write_status_page", "write_scoreboard", "build_book",
+           "BookError", "collect_claims"]
 
 BOOK_NOTEBOOKS = REPO_ROOT / "book" / "notebooks"
 STATUS_PAGE = REPO_ROOT / "book" / "status.md"
+SCOREBOARD_PAGE = REPO_ROOT / "book" / "scoreboard.md"
+#: One line per chapter (n of m claims hold), included by the intro page.
+CLAIMS_SUMMARY = REPO_ROOT / "book" / "claims-summary.md"
 
 
 class BookError(RuntimeError):
@@ -70,6 +74,74 @@ def write_status_page(folder: Path = BOOK_NOTEBOOKS, path: Path = STATUS_PAGE) -
     return path
 
 
+def collect_claims(folder: Path = BOOK_NOTEBOOKS) -> list[dict]:
+    """Every claim record (see :mod:`medadv_lib.claims`) that the executed notebooks emitted."""
+    import nbformat
+
+    from .claims import read_claims_outputs
+
+    records = []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        if path.name.endswith(".failed.ipynb"):
+            continue
+        for block in read_claims_outputs(nbformat.read(path, as_version=4)):
+            records += [dict(r, page=path.stem) for r in block["claims"]]
+    return records
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE,
+                     summary_path: Path = CLAIMS_SUMMARY) -> Path:
+    """The reproduction scoreboard: every claim of every chapter, the paper's evidence, ours and
+    the verdict of each run (one column per run: synthetic, each real dataset), with a link to the
+    chapter's claims section; and the intro's one-line-per-chapter summary."""
+    records = collect_claims(folder)
+    runs = list(dict.fromkeys(r["run"] for r in records))
+    rows: dict[tuple, dict] = {}
+    for r in records:
+        row = rows.setdefault((r["chapter"], r["id"]), {"record": r, "verdicts": {}, "pages": {}})
+        row["verdicts"][r["run"]] = r["label"]
+        row["pages"][r["run"]] = r["page"]
+    lines = ["# Reproduction scoreboard", "",
+             "Every claim of the four papers, tested by its chapter. *Paper's numbers*: whether the "
+             "claim holds on the numbers the paper itself prints (`stated` where it prints none that "
+             "decide it). The verdicts of our runs use 95 % intervals: *inconclusive at n = ...* means "
+             "our sample cannot decide. The evidence shown is that of the first run listed; each "
+             "chapter's claims section has all of it. Which data each run used is named on its "
+             "page and on the {doc}`status` page.", ""]
+    lines += ["| claim | chapter | where | paper's evidence | paper's numbers | our evidence | "
+              + " | ".join(f"verdict: {run}" for run in runs) + " |",
+              "|" + "---|" * (6 + len(runs))]
+    for (chapter, _), row in rows.items():
+        r = row["record"]
+        first = next(iter(row["pages"].values()))
+        link = f"[{chapter}](notebooks/{first}.ipynb#claims-checked)"
+        cells = [r["claim"], link, r["where"], r["paper_evidence"], r["paper_verdict"], r["evidence"]]
+        cells += [row["verdicts"].get(run, "not run") for run in runs]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    if not records:
+        lines.append("\nNo executed chapter emitted claims yet.")
+    with atomic_write(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    summary = ["| chapter | run | claims that hold on this data |", "|---|---|---|"]
+    for chapter in dict.fromkeys(r["chapter"] for r in records):
+        for run in runs:
+            these = [r for r in records if r["chapter"] == chapter and r["run"] == run]
+            if not these:
+                continue
+            counts = {v: sum(r["verdict"] == v for r in these)
+                      for v in ("holds", "does not hold", "inconclusive", "cannot be tested")}
+            rest = ", ".join(f"{n} {v}" for v, n in counts.items() if n and v != "holds")
+            summary.append(f"| {{doc}}`notebooks/{these[0]['page']}` | {run} | "
+                           f"{counts['holds']} of {len(these)} hold" + (f" ({rest})" if rest else "") + " |")
+    with atomic_write(summary_path, "w") as handle:
+        handle.write("\n".join(summary) + "\n")
+    return path
+
+
 def jupyter_book_command(root: Path) -> list[str]:
     """``jupyter-book build`` with every warning (broken reference, bad notebook) an error."""
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -87,6 +159,7 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     if missing:
         raise BookError(f"no executed notebook for {missing} in {BOOK_NOTEBOOKS}: run `medadv book`")
     write_status_page()
+    write_scoreboard()
     cmd = jupyter_book_command(REPO_ROOT)
     print("== " + " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, cwd=REPO_ROOT)

@@ -125,7 +125,7 @@ def gradcam_per_epoch(result, model_name: str, model_kwargs: dict, clean_images:
     size = clean_images.shape[-1]
     rows, maps = [], {}
     for epoch in tqdm(epochs, desc="Grad-CAM per epoch", leave=False, disable=not progress):
-        model = load_epoch(result, epoch, model_name, model_kwargs, device)
+        model = load_epoch(result, epoch, device)
         for variant, images in (("clean", clean_images), ("infected", infected_images)):
             for label, layer in layers.items():
                 cams = grad_cam(model, images, target, layer, device=device)

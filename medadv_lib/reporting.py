@@ -6,7 +6,7 @@ from typing import Iterable
 
 import pandas as pd
 
-__all__ = ["Claim", "claims_table", "side_by_side", "data_banner", "format_claims"]
+__all__ = ["Claim", "claims_table", "side_by_side", "data_banner", "format_claims", "NOT_PRINTED"]
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,22 @@ def format_claims(claims: Iterable[Claim]) -> str:
     return "\n".join(f"[{c.verdict}] {c.text}" for c in claims)
 
 
+#: What a paper cell shows when the paper's text prints no number for it (never a guess).
+NOT_PRINTED = "not printed"
+
+
 def side_by_side(paper: pd.DataFrame, ours: pd.DataFrame, paper_label: str = "paper",
                  ours_label: str = "ours") -> pd.DataFrame:
-    """One table with the paper's values and ours in adjacent columns (same index and columns)."""
+    """One table with the paper's values and ours in adjacent columns (same rows, same columns).
+
+    A paper cell the paper's text does not print (missing or NaN) reads :data:`NOT_PRINTED`."""
     ours = ours.reindex(index=paper.index.union(ours.index, sort=False))
     paper = paper.reindex(index=ours.index)
     cols = list(dict.fromkeys(list(paper.columns) + list(ours.columns)))
     pieces = {}
     for col in cols:
-        pieces[(col, paper_label)] = paper[col] if col in paper else pd.Series(index=paper.index, dtype=object)
+        theirs = paper[col] if col in paper else pd.Series(index=paper.index, dtype=object)
+        pieces[(col, paper_label)] = theirs.astype(object).where(theirs.notna(), NOT_PRINTED)
         pieces[(col, ours_label)] = ours[col] if col in ours else pd.Series(index=ours.index, dtype=object)
     return pd.DataFrame(pieces)
 

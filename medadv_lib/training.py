@@ -27,7 +27,7 @@ from .models import build_model
 from .utils import atomic_save_torch, atomic_write, cache_dir, config_key, resolve_device, seed_everything
 
 __all__ = ["TrainConfig", "TrainResult", "train_model", "fingerprint", "predict", "evaluate_accuracy",
-           "load_epoch", "augment_batch", "recalibrate_batchnorm"]
+           "load_epoch", "augment_batch", "recalibrate_batchnorm", "code_fingerprint"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LOSSES = ("ce", "bce", "segmentation-ce")
@@ -63,11 +63,32 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """A trained model with what rebuilds it: ``build_model(model_name, **model_kwargs)``."""
+
     model: nn.Module
+    model_name: str
+    model_kwargs: dict
     history: list[dict] = field(default_factory=list)
     checkpoint_dir: Path | None = None
     from_cache: bool = False
     seconds: float = 0.0
+
+    def rebuild(self) -> nn.Module:
+        """A fresh, untrained instance of the same architecture."""
+        return build_model(self.model_name, **self.model_kwargs)
+
+
+def code_fingerprint() -> str:
+    """Hash of the source that defines every model and the training (``models/`` and this
+    module): part of the checkpoint key, so a code change never reuses an old checkpoint."""
+    from . import models
+
+    h = hashlib.sha256()
+    files = sorted(Path(models.__file__).parent.glob("*.py")) + [Path(__file__)]
+    for path in files:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def fingerprint(dataset: ImageDataset) -> str:
@@ -166,15 +187,14 @@ def _checkpoint_path(folder: Path, epoch: int) -> Path:
     return folder / f"epoch_{epoch:03d}.pt"
 
 
-def load_epoch(result: TrainResult, epoch: int, model_name: str, model_kwargs: dict,
-               device="auto") -> nn.Module:
+def load_epoch(result: TrainResult, epoch: int, device="auto") -> nn.Module:
     """Rebuild the model as it was after ``epoch`` (1-based) of a cached training run."""
     if result.checkpoint_dir is None:
         raise ValueError("this training result has no checkpoint directory")
     path = _checkpoint_path(result.checkpoint_dir, epoch)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint for epoch {epoch}: {path}")
-    model = build_model(model_name, **model_kwargs)
+    model = result.rebuild()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
     return model.to(resolve_device(device)).eval()
 
@@ -192,6 +212,7 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
     device = resolve_device(device)
     key_config = {
         "model": model_name, "model_kwargs": model_kwargs, "train": asdict(config),
+        "code": code_fingerprint(),
         "data": fingerprint(train), "tag": tag,
         "init": None if init_state is None else _state_hash(init_state),
         "test": None if test is None else fingerprint(test),
@@ -204,7 +225,7 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
         blob = torch.load(final, map_location="cpu", weights_only=True)
         model.load_state_dict(blob["model"])
         history = json.loads((folder / "history.json").read_text())
-        return TrainResult(model.to(device).eval(), history, folder, True, 0.0)
+        return TrainResult(model.to(device).eval(), model_name, dict(model_kwargs), history, folder, True, 0.0)
 
     start = time.perf_counter()
     generator = seed_everything(config.seed)
@@ -276,7 +297,7 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
         with atomic_write(folder / "config.json", "w") as handle:
             json.dump(key_config, handle, indent=1, default=str)
         atomic_save_torch({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, final)
-    return TrainResult(model, history, folder if use_cache else None, False,
+    return TrainResult(model, model_name, dict(model_kwargs), history, folder if use_cache else None, False,
                        time.perf_counter() - start)
 
 

@@ -56,3 +56,31 @@ def test_golden_smoke_notebook_is_current(name):
         f"{golden} was not made with the current smoke preset: run `make golden`"
     errors = [o for c in gold.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+def _logic_lines(source: str) -> int:
+    return sum(1 for line in source.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+@pytest.mark.parametrize("name", PAPERS)
+def test_notebook_reads_like_a_method_section(name):
+    """Code cells are short library calls (at most 15 lines, the parameters cell aside) and never
+    check parameters themselves (the paper's spec does that before papermill)."""
+    nb = jupytext.read(papers()[name].notebook)
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+        assert _logic_lines(cell.source) <= 15, f"{name}: a code cell of {_logic_lines(cell.source)} lines ({first!r})"
+        assert "raise " not in cell.source, f"{name}: a notebook cell raises ({first!r}); check in the spec"
+        assert "def " not in cell.source, f"{name}: a notebook cell defines a function ({first!r}); it belongs in the library"
+
+
+def test_listing_the_papers_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from medadv_lib.cli import main; main(['list']); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False", "medadv list imported torch"

@@ -30,7 +30,7 @@ def test_trains_above_chance_and_caches(data):
         assert torch.equal(a, b)
     config = json.loads((first.checkpoint_dir / "config.json").read_text())
     assert config["train"]["epochs"] == 6 and config["model"] == "simple-cnn"
-    e2 = load_epoch(first, 2, "simple-cnn", KW, "cpu")
+    e2 = load_epoch(first, 2, "cpu")
     assert isinstance(e2, torch.nn.Module)
 
 

@@ -96,7 +96,7 @@ def evaluate_epochs(result: TrainResult, model_name: str, model_kwargs: dict, cl
     epochs = list(epochs) if epochs is not None else [h["epoch"] for h in result.history]
     rows = []
     for epoch in tqdm(epochs, desc="metrics per epoch", leave=False, disable=not progress):
-        model = load_epoch(result, epoch, model_name, model_kwargs, device)
+        model = load_epoch(result, epoch, device)
         rows.append({"epoch": epoch, **backdoor_metrics(
             predict_probabilities(model, clean_test, device),
             predict_probabilities(model, infected_test, device), clean_test.targets, target)})
@@ -144,7 +144,7 @@ def evaluate_mixed_epochs(result: TrainResult, model_name: str, model_kwargs: di
     epochs = list(epochs) if epochs is not None else [h["epoch"] for h in result.history]
     rows = []
     for epoch in epochs:
-        probs = predict_probabilities(load_epoch(result, epoch, model_name, model_kwargs, device),
+        probs = predict_probabilities(load_epoch(result, epoch, device),
                                       mixed_test, device)
         rows.append({"epoch": epoch, "auroc_true": micro_auroc(labels, probs),
                      "auroc_attacker": micro_auroc(attacker, probs)})

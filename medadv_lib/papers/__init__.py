@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import ast
 import importlib
+import math
+import re
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 __all__ = ["Rule", "PaperSpec", "ParameterError", "papers", "get_paper", "notebook_parameters",
-           "resolve_parameters", "parse_value", "PRESETS", "REPO_ROOT", "COMMON_RULES"]
+           "resolve_parameters", "parse_value", "PRESETS", "REPO_ROOT", "COMMON_RULES", "check_device",
+           "require"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ("smoke", "default", "paper")
@@ -41,6 +44,9 @@ class Rule:
 
     def check(self, name: str, value: Any) -> None:
         values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ParameterError(f"parameter {name!r}: {v!r} is not a finite number")
         if self.choices is not None:
             bad = [v for v in values if v not in self.choices]
             if bad:
@@ -76,6 +82,9 @@ class PaperSpec:
     presets: dict[str, dict] = field(default_factory=dict)
     rules: dict[str, Rule] = field(default_factory=dict)
     source: Path | None = None      # jupytext source; default notebooks/<name>.py
+    #: Cross-parameter checks (``validate(params)`` raises :class:`ParameterError`), run by
+    #: :func:`resolve_parameters` after the per-parameter rules, before papermill starts.
+    validate: Callable[[dict], None] | None = None
 
     @property
     def notebook(self) -> Path:
@@ -130,9 +139,17 @@ def parse_value(text: Any) -> Any:
     if not isinstance(text, str):
         return text
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        value = yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        return float(value)      # YAML 1.1 reads "1e-5" as text; a user means the number
+    if isinstance(value, list):
+        return [float(v) if isinstance(v, str) and _NUMBER.match(v.strip()) else v for v in value]
+    return value
+
+
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
@@ -177,9 +194,30 @@ def resolve_parameters(spec: PaperSpec, preset: str = "default",
         if rule is not None:
             rule.check(name, value)
     if "device" in merged:
+        check_device(merged["device"])
+    if spec.validate is not None:
+        spec.validate(merged)
+    return merged
+
+
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def check_device(device: Any) -> None:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; CUDA must be present when asked for by name.
+
+    torch is imported only for an explicit CUDA request, so that listing and checking stay cheap."""
+    if not isinstance(device, str) or not _DEVICE.match(device):
+        raise ParameterError(f"parameter 'device': {device!r} is not one of auto, cpu, cuda, cuda:N")
+    if device.startswith("cuda"):
         from ..utils import resolve_device
         try:
-            resolve_device(merged["device"])
+            resolve_device(device)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"parameter 'device': {exc}") from exc
-    return merged
+
+
+def require(condition: bool, message: str) -> None:
+    """For a paper's ``validate``: raise :class:`ParameterError` with ``message`` unless ``condition``."""
+    if not condition:
+        raise ParameterError(message)

@@ -7,7 +7,7 @@ findings, and marks every table cell we cannot verify as unavailable.
 """
 from __future__ import annotations
 
-from . import PaperSpec, Rule
+from .. import PaperSpec, Rule
 
 ORDER = 3
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..metrics.backdoor import METRICS
-from . import PaperSpec, Rule
+from ...metrics.backdoor import METRICS
+from .. import PaperSpec, Rule
 
 ORDER = 4
 

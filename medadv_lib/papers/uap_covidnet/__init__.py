@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import PaperSpec, Rule
+from .. import PaperSpec, Rule
 
 ORDER = 1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import PaperSpec, Rule
+from .. import PaperSpec, Rule
 
 ORDER = 2
 
