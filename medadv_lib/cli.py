@@ -11,7 +11,7 @@ import sys
 
 from .papers import PRESETS, ParameterError, get_paper, notebook_parameters, papers
 
-EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
 def _cmd_list(args) -> int:
@@ -62,6 +62,9 @@ def _cmd_run(args) -> int:
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"interrupted; the last good {spec.name}.ipynb is kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"executed notebook: {path}")
     return 0
 
@@ -74,6 +77,9 @@ def _cmd_book(args) -> int:
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; the last good executed notebooks are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -63,7 +63,7 @@ def record(name: str, title: str, preset: str, parameters: dict, started: dateti
 
 def write_record(path: Path, rec: dict) -> None:
     with atomic_write(path, "w") as handle:
-        json.dump(rec, handle, indent=1, default=str)
+        json.dump(rec, handle, indent=1, default=str, allow_nan=False)  # strict JSON
 
 
 def read_records(folder: Path) -> list[dict]:

@@ -1,32 +1,47 @@
 """Execute a paper's notebook with papermill, from its jupytext source, safely.
 
 * Parameters are resolved and checked first (:func:`medadv_lib.papers.resolve_parameters`).
-* The notebook runs into a temporary file; only a successful run replaces
+* The notebook runs in a private work folder; only a successful run replaces
   ``<out>/<name>.ipynb`` (atomic rename), so the last good executed notebook is never lost.
   A failed run is kept as ``<out>/<name>.failed.ipynb`` and :class:`RunError` names the cell.
+  An interrupted run (Ctrl-C) leaves the last good notebook and removes its work folder; work
+  folders of runs that were killed outright are removed by the next run.
+* The kernel talks to the runner over IPC sockets, not TCP: runs need no network, not even
+  loopback.
+* Progress of the library's long loops (training, attack sweeps) is shown on the runner's
+  terminal (:mod:`medadv_lib.progress`), never written into the notebook.
 * The executed copy is made self-describing: papermill's injected-parameters cell is removed and
   the ``parameters`` cell shows the values actually used; provenance goes to
   ``<out>/<name>.provenance.json`` and into the notebook metadata.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import nbformat
 
 from .papers import REPO_ROOT, PaperSpec, get_paper, resolve_parameters
+from .progress import CHANNEL_ENV
 from .provenance import record, write_record
 from .utils import atomic_write
 
-__all__ = ["RunError", "run_notebook", "source_notebook", "finalize_notebook", "DEFAULT_OUT"]
+__all__ = ["RunError", "run_notebook", "source_notebook", "finalize_notebook", "DEFAULT_OUT",
+           "clean_stale_workdirs", "WORKDIR_PREFIX"]
 
 DEFAULT_OUT = REPO_ROOT / "runs"
 KERNEL = "python3"
+WORKDIR_PREFIX = "medadv-run-"
+_OWNER = "owner.pid"
 
 
 class RunError(RuntimeError):
@@ -78,9 +93,184 @@ def _failure_message(name: str, exc: Exception, failed_path: Path) -> str:
             f"  the failed notebook is at {failed_path}; the last good run was left in place")
 
 
+# --------------------------------------------------------------------------- the kernel
+
+class _Kernel:
+    """What the runner knows of the kernel it started: its process and its raw output log."""
+
+    def __init__(self, log_path: Path):
+        self.log_path = log_path
+        self.pid: int | None = None
+
+    def manager_class(self):
+        """A jupyter_client kernel manager whose kernel listens on IPC sockets (no TCP, so no
+        network, not even loopback) and writes its raw stdout/stderr to ``log_path``."""
+        from jupyter_client.manager import AsyncKernelManager
+
+        kernel = self
+
+        class IPCKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs):
+                kwargs.setdefault("transport", "ipc")
+                super().__init__(**kwargs)
+
+            async def _async_launch_kernel(self, kernel_cmd, **kw):
+                log = open(kernel.log_path, "ab")
+                kw["stdout"], kw["stderr"] = log, log
+                try:
+                    await super()._async_launch_kernel(kernel_cmd, **kw)
+                finally:
+                    log.close()
+                kernel.pid = getattr(self.provisioner, "pid", None)
+
+        return IPCKernelManager
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").strip().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class _CtrlC:
+    """First Ctrl-C: interrupt the kernel (its own process group), so the running cell stops
+    cleanly and the runner tidies up; a second Ctrl-C stops the runner at once."""
+
+    def __init__(self, kernel: _Kernel):
+        self.kernel, self.count, self.previous = kernel, 0, None
+
+    def __call__(self, signum, frame):
+        self.count += 1
+        if self.count == 1 and self.kernel.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(self.kernel.pid), signal.SIGINT)
+                return
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+# --------------------------------------------------------------------------- work folders
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_workdirs(root: Path | None = None) -> list[Path]:
+    """Remove the work folders that runs killed outright (SIGKILL, power loss) left behind: those
+    of this user whose owning process is gone. Returns what was removed."""
+    root = Path(root or tempfile.gettempdir())
+    removed = []
+    for folder in root.glob(f"{WORKDIR_PREFIX}*"):
+        try:
+            if not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+            owner = folder / _OWNER
+            pid = int(owner.read_text()) if owner.is_file() else None
+        except (OSError, ValueError):
+            pid = None
+        if pid is None or not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+@contextlib.contextmanager
+def _workdir(name: str) -> Iterator[Path]:
+    """A private work folder that records its owner and is removed however the run ends."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{name}-"))
+    try:
+        (folder / _OWNER).write_text(str(os.getpid()))
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- progress
+
+class _ProgressReporter(threading.Thread):
+    """Shows the latest progress line the kernel wrote to the channel file on our stderr: redrawn
+    in place on a terminal, at most one line every 15 s otherwise (CI logs)."""
+
+    def __init__(self, path: Path, name: str, stream=None):
+        super().__init__(daemon=True)
+        self.path, self.name = path, name
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.done = threading.Event()
+        self.shown = False
+
+    def run(self) -> None:
+        position, pending, last_print = 0, "", 0.0
+        while not self.done.wait(0.5):
+            try:
+                with open(self.path, encoding="utf-8", errors="replace") as handle:
+                    handle.seek(position)
+                    pending += handle.read()
+                    position = handle.tell()
+            except FileNotFoundError:
+                continue
+            parts = [p.strip() for p in pending.replace("\r", "\n").split("\n")]
+            pending = ""
+            latest = next((p for p in reversed(parts) if p), None)
+            if latest is None:
+                continue
+            now = time.monotonic()
+            if self.tty:
+                width = shutil.get_terminal_size((120, 20)).columns - 1
+                self.stream.write("\r\x1b[K" + f"{self.name}: {latest}"[:width])
+                self.stream.flush()
+                self.shown = True
+            elif now - last_print >= 15:
+                self.stream.write(f"{self.name}: {latest}\n")
+                self.stream.flush()
+                last_print = now
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(timeout=2)
+        if self.tty and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# --------------------------------------------------------------------------- running
+
 def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dict[str, Any] | None = None,
                  out_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """Execute a paper's notebook (by name or spec); return the path of the executed notebook."""
+    """Execute a paper's notebook (by name or spec); return the path of the executed notebook.
+
+    Raises :class:`~medadv_lib.papers.ParameterError` before anything runs for bad parameters,
+    :class:`RunError` when a cell fails, and lets ``KeyboardInterrupt`` through after cleaning up
+    (the caller says so in one line)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -89,33 +279,46 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
     parameters = resolve_parameters(spec, preset, overrides)  # all checks before heavy work
     out = Path(out_dir) if out_dir else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
+    clean_stale_workdirs()
     target, failed = out / f"{name}.ipynb", out / f"{name}.failed.ipynb"
-    env_backup = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # progress bars would clutter the saved outputs
     started, t0 = datetime.now().astimezone(), time.perf_counter()
-    try:
-        with tempfile.TemporaryDirectory(prefix=f"medadv-{name}-") as tmp:
-            src, dst = Path(tmp) / "source.ipynb", Path(tmp) / "executed.ipynb"
-            nbformat.write(source_notebook(spec), src)
+    with _workdir(name) as work:
+        channel = work / "progress.log"
+        channel.touch()
+        kernel = _Kernel(work / "kernel.log")
+        reporter = _ProgressReporter(channel, name) if progress else None
+        src, dst = work / "source.ipynb", work / "executed.ipynb"
+        nbformat.write(source_notebook(spec), src)
+        # TQDM_DISABLE silences any foreign bar; the library's bars go to the channel instead.
+        with _environment(TQDM_DISABLE="1", **{CHANNEL_ENV: str(channel)}), _CtrlC(kernel) as ctrl_c:
+            if reporter is not None:
+                reporter.start()
             try:
-                papermill.execute_notebook(str(src), str(dst), parameters=parameters,
-                                           kernel_name=KERNEL, cwd=str(out), progress_bar=progress)
+                papermill.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
+                                           cwd=str(out), progress_bar=False,
+                                           kernel_manager_class=kernel.manager_class())
             except PapermillExecutionError as exc:
+                if ctrl_c.count:
+                    raise KeyboardInterrupt from None
                 executed = nbformat.read(dst, as_version=4) if dst.is_file() else source_notebook(spec)
                 with atomic_write(failed, "w") as handle:
                     nbformat.write(executed, handle)
                 raise RunError(_failure_message(name, exc, failed)) from None
-            seconds = time.perf_counter() - t0
-            prov = record(name, spec.title, preset, parameters, started, seconds, "ok", REPO_ROOT)
-            nb = finalize_notebook(nbformat.read(dst, as_version=4), parameters, preset, prov)
-            with atomic_write(target, "w") as handle:
-                nbformat.write(nb, handle)
-            write_record(out / f"{name}.provenance.json", prov)
-            if failed.exists():
-                failed.unlink()
-    finally:
-        if env_backup is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = env_backup
+            except Exception as exc:          # the kernel died or never started: say why
+                if ctrl_c.count:
+                    raise KeyboardInterrupt from None
+                tail = kernel.log_tail()
+                raise RunError(f"{name}: the kernel failed ({type(exc).__name__}: {exc})"
+                               + (f"; its last output:\n{tail}" if tail else "")) from None
+            finally:
+                if reporter is not None:
+                    reporter.stop()
+        seconds = time.perf_counter() - t0
+        prov = record(name, spec.title, preset, parameters, started, seconds, "ok", REPO_ROOT)
+        nb = finalize_notebook(nbformat.read(dst, as_version=4), parameters, preset, prov)
+        with atomic_write(target, "w") as handle:
+            nbformat.write(nb, handle)
+        write_record(out / f"{name}.provenance.json", prov)
+        if failed.exists():
+            failed.unlink()
     return target

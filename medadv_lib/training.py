@@ -3,10 +3,14 @@
 * ``train_model(...)`` builds a registered model, trains it with tqdm progress, class weights
   and a fixed seed, and returns it in eval mode.
 * Every epoch is checkpointed atomically under ``<cache>/checkpoints/<key>/`` where ``key``
-  hashes the model name and arguments, the training configuration and a fingerprint of the
-  training data. The same configuration never trains twice; an interrupted run resumes from its
-  last finished epoch (optimizer and RNG state included, so the result is the same).
-* Checkpoints are read with ``torch.load(..., weights_only=True)``.
+  hashes the model name and arguments, the training configuration, a fingerprint of the
+  training data and a hash of the model and training code. The same configuration never trains
+  twice; an interrupted run resumes from its last finished epoch (optimizer and RNG state
+  included, so the result is the same).
+* Every checkpoint's SHA-256 is recorded when it is written and checked before it is used
+  (:mod:`medadv_lib.cache`); a damaged one is moved aside with a warning and recomputed from the
+  last good epoch, giving the same numbers. Checkpoints are read with
+  ``torch.load(..., weights_only=True)``.
 """
 from __future__ import annotations
 
@@ -20,11 +24,12 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .data.datasets import ImageDataset
 from .models import build_model
-from .utils import atomic_save_torch, atomic_write, cache_dir, config_key, resolve_device, seed_everything
+from .cache import VerifiedFolder
+from .utils import cache_dir, config_key, resolve_device, seed_everything
 
 __all__ = ["TrainConfig", "TrainResult", "train_model", "fingerprint", "predict", "evaluate_accuracy",
            "load_epoch", "augment_batch", "recalibrate_batchnorm", "code_fingerprint"]
@@ -72,6 +77,9 @@ class TrainResult:
     checkpoint_dir: Path | None = None
     from_cache: bool = False
     seconds: float = 0.0
+    #: Re-runs the same training (resuming from the last good checkpoint): how :func:`load_epoch`
+    #: recovers from a damaged per-epoch file.
+    retrain: Callable[[], "TrainResult"] | None = field(default=None, repr=False, compare=False)
 
     def rebuild(self) -> nn.Module:
         """A fresh, untrained instance of the same architecture."""
@@ -183,31 +191,42 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, device, batch_
     model.train(was_training)
 
 
-def _checkpoint_path(folder: Path, epoch: int) -> Path:
-    return folder / f"epoch_{epoch:03d}.pt"
+def _checkpoint_name(epoch: int) -> str:
+    return f"epoch_{epoch:03d}.pt"
 
 
 def load_epoch(result: TrainResult, epoch: int, device="auto") -> nn.Module:
-    """Rebuild the model as it was after ``epoch`` (1-based) of a cached training run."""
+    """Rebuild the model as it was after ``epoch`` (1-based) of a cached training run.
+
+    The checkpoint is verified first; a damaged one is moved aside (with a warning) and the run is
+    resumed from the last good epoch before it, which recomputes it (same numbers)."""
     if result.checkpoint_dir is None:
         raise ValueError("this training result has no checkpoint directory")
-    path = _checkpoint_path(result.checkpoint_dir, epoch)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint for epoch {epoch}: {path}")
+    if not 1 <= epoch <= len(result.history):
+        raise ValueError(f"epoch {epoch} is not one of the {len(result.history)} trained epochs")
+    store = VerifiedFolder(result.checkpoint_dir)
+    blob = store.read_torch(_checkpoint_name(epoch))
+    if blob is None and result.retrain is not None:
+        result.retrain()
+        blob = store.read_torch(_checkpoint_name(epoch))
+    if blob is None:
+        raise FileNotFoundError(f"no valid checkpoint for epoch {epoch} in {result.checkpoint_dir}")
     model = result.rebuild()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
+    model.load_state_dict(blob["model"])
     return model.to(resolve_device(device)).eval()
 
 
 def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config: TrainConfig,
                 device: str | torch.device = "auto", test: ImageDataset | None = None,
                 init_state: dict | None = None, tag: str = "", use_cache: bool = True,
-                progress: bool = True) -> TrainResult:
+                progress: bool = True, *, recompute: bool = False) -> TrainResult:
     """Train ``build_model(model_name, **model_kwargs)`` on ``train`` (cached by configuration).
 
     ``init_state`` starts from given weights (fine-tuning, adversarial retraining); it is part of
     the key through its hash. ``test``, when given, is evaluated after every epoch into the
-    history (accuracy). ``tag`` separates otherwise identical runs on purpose.
+    history (accuracy). ``tag`` separates otherwise identical runs on purpose. ``recompute``
+    ignores the final checkpoint and resumes after the last verified epoch (how a damaged
+    per-epoch file is recomputed).
     """
     device = resolve_device(device)
     key_config = {
@@ -219,13 +238,19 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
     }
     key = config_key(key_config)
     folder = cache_dir() / "checkpoints" / f"{model_name}-{key}"
-    final = folder / "final.pt"
-    if use_cache and final.is_file():
-        model = build_model(model_name, **model_kwargs)
-        blob = torch.load(final, map_location="cpu", weights_only=True)
-        model.load_state_dict(blob["model"])
-        history = json.loads((folder / "history.json").read_text())
-        return TrainResult(model.to(device).eval(), model_name, dict(model_kwargs), history, folder, True, 0.0)
+    store = VerifiedFolder(folder)
+
+    def again() -> TrainResult:  # recompute whatever a damaged file cost (used by load_epoch)
+        return train_model(model_name, model_kwargs, train, config, device, test, init_state, tag,
+                           use_cache, progress, recompute=True)
+
+    if use_cache and not recompute:
+        final, history = store.read_torch("final.pt"), store.read_json("history.json")
+        if final is not None and history is not None and len(history) == config.epochs:
+            model = build_model(model_name, **model_kwargs)
+            model.load_state_dict(final["model"])
+            return TrainResult(model.to(device).eval(), model_name, dict(model_kwargs), history,
+                               folder, True, 0.0, again)
 
     start = time.perf_counter()
     generator = seed_everything(config.seed)
@@ -238,10 +263,16 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
     loss_fn = _loss_fn(config, train, device)
     history: list[dict] = []
     first_epoch = 1
-    if use_cache:  # resume from the last finished epoch of an interrupted run
-        done = sorted(folder.glob("epoch_*.pt"))
-        if done:
-            blob = torch.load(done[-1], map_location="cpu", weights_only=True)
+    if use_cache:  # resume after the last epoch that, with every epoch before it, passes its check
+        blob = None
+        for epoch in range(1, config.epochs + 1):
+            if not store.exists(_checkpoint_name(epoch)):
+                break
+            checked = store.read_torch(_checkpoint_name(epoch))
+            if checked is None:
+                break
+            blob = checked
+        if blob is not None:
             model.load_state_dict(blob["model"])
             opt.load_state_dict(blob["optimizer"])
             sched.load_state_dict(blob["scheduler"])
@@ -252,14 +283,15 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
 
     n = len(train)
     images_all, targets_all = train.float_images(), train.targets
+    per_epoch = len(range(0, n, config.batch_size))
+    bar = tqdm(total=per_epoch * config.epochs, initial=per_epoch * (first_epoch - 1),
+               desc=f"training {model_name}", unit="batch", leave=False, disable=not progress)
     for epoch in range(first_epoch, config.epochs + 1):
         model.train()
         order = torch.randperm(n, generator=generator)
         total, seen = 0.0, 0
-        batches = range(0, n, config.batch_size)
-        bar = tqdm(batches, desc=f"{model_name} epoch {epoch}/{config.epochs}", leave=False,
-                   disable=not progress)
-        for i in bar:
+        for i in range(0, n, config.batch_size):
+            bar.update(1)
             idx = order[i:i + config.batch_size]
             if len(idx) < 2 and n > 1:  # batch norm needs two samples
                 continue
@@ -276,7 +308,7 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
             opt.step()
             total += loss.item() * len(idx)
             seen += len(idx)
-            bar.set_postfix(loss=f"{total / max(seen, 1):.4f}")
+            bar.set_postfix_str(f"epoch {epoch}/{config.epochs}, loss {total / max(seen, 1):.4f}", refresh=False)
         sched.step()
         recalibrate_batchnorm(model, images_all, device, config.batch_size)
         record = {"epoch": epoch, "loss": total / max(seen, 1), "lr": opt.param_groups[0]["lr"]}
@@ -284,21 +316,20 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
             record["test_accuracy"] = evaluate_accuracy(model, test, device)
         history.append(record)
         if use_cache:
-            atomic_save_torch({
+            store.write_torch(_checkpoint_name(epoch), {
                 "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
                 "history": json.dumps(history),
-            }, _checkpoint_path(folder, epoch))
+            })
+    bar.close()
     model.eval()
     if use_cache:
-        with atomic_write(folder / "history.json", "w") as handle:
-            json.dump(history, handle)
-        with atomic_write(folder / "config.json", "w") as handle:
-            json.dump(key_config, handle, indent=1, default=str)
-        atomic_save_torch({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, final)
+        store.write_json("config.json", key_config)
+        store.write_json("history.json", history)
+        store.write_torch("final.pt", {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}})
     return TrainResult(model, model_name, dict(model_kwargs), history, folder if use_cache else None, False,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, again if use_cache else None)
 
 
 def _state_hash(state: dict) -> str:

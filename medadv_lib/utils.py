@@ -17,7 +17,7 @@ __all__ = [
     "seed_everything",
     "resolve_device",
     "atomic_write",
-    "atomic_save_torch",
+    "file_mode",
     "cache_dir",
     "config_key",
     "stable_json",
@@ -66,12 +66,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
     """Write to a temporary file beside ``path`` and rename it into place only on success.
 
     A crash or an exception part-way never leaves a truncated file at ``path`` and never
-    destroys the previous good copy.
+    destroys the previous good copy. The file gets the mode a plain ``open`` would give it (the
+    user's umask), not ``mkstemp``'s private 0600, so a book built by one user can be served.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -83,10 +85,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
         raise
 
 
-def atomic_save_torch(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` through :func:`atomic_write`."""
-    with atomic_write(path, "wb") as handle:
-        torch.save(obj, handle)
+def file_mode() -> int:
+    """The permission bits a new file gets from ``open``: 0o666 minus the process's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def cache_dir() -> Path:

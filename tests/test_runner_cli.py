@@ -69,9 +69,7 @@ def test_run_success_then_failure_keeps_last_good(tmp_path):
 
 
 def test_cli_rejects_bad_input_before_running(capsys, tmp_path):
-    name = next(iter(papers()), None)
-    if name is None:
-        pytest.skip("no paper registered yet")
+    name = next(iter(papers()))
     code = cli.main(["run", name, "-p", "no_such_param", "1", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "unknown parameter 'no_such_param'" in err and "valid names:" in err

@@ -49,13 +49,16 @@ def test_same_seed_same_numbers_different_config_different_key(data):
 def test_resume_after_interruption_gives_the_same_model(data):
     train, _ = data
     full = train_model("simple-cnn", KW, train, TrainConfig(epochs=3, seed=2), "cpu", progress=False)
-    # simulate a crash after epoch 1: keep only the first epoch checkpoint
+    # simulate a crash after epoch 1: keep only the first epoch checkpoint (and the manifest)
     folder = full.checkpoint_dir
     for p in folder.iterdir():
-        if p.name not in ("epoch_001.pt",):
+        if p.name not in ("epoch_001.pt", "manifest.json"):
             p.unlink()
+    kept = (folder / "epoch_001.pt").stat().st_mtime_ns
     resumed = train_model("simple-cnn", KW, train, TrainConfig(epochs=3, seed=2), "cpu", progress=False)
     assert not resumed.from_cache and len(resumed.history) == 3
+    assert (folder / "epoch_001.pt").stat().st_mtime_ns == kept, "epoch 1 was retrained, not resumed"
+    assert not (folder / "quarantine").exists()
     for x, y in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(x, y)
 
@@ -88,9 +91,15 @@ def test_bad_config_and_model_names():
 
 
 def test_class_weights_enter_the_loss():
-    train, _ = covidx_splits(None, 32, 60, 3, seed=0, imbalance=True)
+    train, _ = covidx_splits(None, 32, 300, 3, seed=0, imbalance=True)
     w = train.class_weights()
-    counts = train.class_counts()
-    assert (counts > 0).all() is not None
-    order = torch.argsort(counts[counts > 0])
-    assert w[counts > 0][order[0]] >= w[counts > 0][order[-1]]
+    counts = train.class_counts().float()
+    assert bool((counts > 0).all()), f"every class should occur in 300 imbalanced images: {counts}"
+    assert counts.max() > 2 * counts.min(), "the imbalance option should make the classes unequal"
+    # inverse frequency, normalised to mean 1: weight x count is the same for every class
+    assert torch.allclose(w * counts, (w * counts)[0].expand(3), rtol=1e-5)
+    assert float(w.mean()) == pytest.approx(1.0)
+    from medadv_lib.training import _loss_fn
+    loss = _loss_fn(TrainConfig(), train, "cpu")
+    assert torch.equal(loss.weight, w)
+    assert _loss_fn(TrainConfig(class_weighted=False), train, "cpu").weight is None
