@@ -13,9 +13,9 @@ PIP := env PIP_FIND_LINKS= PIP_CONFIG_FILE=/dev/null $(VENV)/bin/pip
 STAMP := $(VENV)/.medadv-installed
 PAPERS = $$($(VENV)/bin/medadv list | grep -E '^[a-z0-9-]+:' | cut -d: -f1)
 
-.PHONY: setup env book test test-lib test-notebooks test-book golden bench clean
+.PHONY: setup env browser book test test-lib test-notebooks test-book test-browser golden bench clean
 
-setup: env book
+setup: env browser book
 
 env: $(STAMP)
 
@@ -29,12 +29,20 @@ $(STAMP): pyproject.toml
 	  '| CUDA available:', torch.cuda.is_available())"
 	touch $(STAMP)
 
-book: env
+book: env browser
 	$(VENV)/bin/medadv book --preset default
+	$(VENV)/bin/medadv check-book --html _build/html --screenshots _build/screenshots
 
-test: test-lib test-notebooks test-book
+test: test-lib test-notebooks test-book test-browser
 
-test-lib: env
+# Headless Chromium from Debian's packages, for the browser test of the book (Playwright drives it).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version
+
+test-lib: env browser
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
 # nbval replays the goldens on the CPU with an EMPTY model cache: every model is retrained, so a
@@ -49,6 +57,10 @@ test-notebooks: env
 test-book: env
 	cache=$$(mktemp -d) && trap 'rm -rf "$$cache"' EXIT && \
 	  MEDADV_CACHE=$$cache $(VENV)/bin/medadv book --preset smoke
+
+# Every page of the built book in headless Chromium; screenshots in _build/screenshots/.
+test-browser: env browser
+	$(VENV)/bin/medadv check-book --html _build/html --screenshots _build/screenshots
 
 # Refresh the golden smoke notebooks after an intended change of results (review the diff!).
 golden: env

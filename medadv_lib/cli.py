@@ -3,11 +3,13 @@
     medadv list
     medadv run PAPER [--preset smoke|default|paper] [-p NAME VALUE]... [--out DIR]
     medadv book [--preset P] [--no-execute]
+    medadv check-book [--html DIR] [--screenshots DIR]
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .papers import PRESETS, ParameterError, get_paper, notebook_parameters, papers
 
@@ -83,6 +85,27 @@ def _cmd_book(args) -> int:
     return 0
 
 
+def _cmd_check_book(args) -> int:
+    from .browser import BrowserUnavailable, check_book
+    from .papers import REPO_ROOT
+
+    html = Path(args.html)
+    if not (html / "index.html").is_file():
+        print(f"error: no built book at {html} (run `medadv book` first)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        problems = check_book(html, args.screenshots, extra_paths=(str(REPO_ROOT), str(Path.home())))
+    except BrowserUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for problem in problems:
+        print(problem)
+    pages = len({p.page for p in problems})
+    print(f"{len(problems)} problem(s) on {pages} page(s); screenshots in {args.screenshots}"
+          if problems else f"every page is clean; screenshots in {args.screenshots}")
+    return EXIT_FAILED if problems else 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medadv", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,6 +136,15 @@ def make_parser() -> argparse.ArgumentParser:
     p_book.add_argument("--no-execute", action="store_true",
                         help="build from the notebooks already executed in book/notebooks/")
     p_book.set_defaults(func=_cmd_book)
+    p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
+                             description="Open every page of a built book in headless Chromium and fail "
+                                         "on a page that does not load, a console error, a broken image, "
+                                         "raw TeX, a progress bar, a warning, a traceback, a machine path "
+                                         "or an empty chapter. Saves one screenshot per page.")
+    p_check.add_argument("--html", default="_build/html", help="the built book (default: _build/html)")
+    p_check.add_argument("--screenshots", default="_build/screenshots",
+                         help="where the screenshots go (default: _build/screenshots)")
+    p_check.set_defaults(func=_cmd_check_book)
     return parser
 
 
