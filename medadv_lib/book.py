@@ -7,6 +7,7 @@ notebook) fails it, and a notebook that failed to execute stops the build before
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,42 +31,76 @@ class BookError(RuntimeError):
     pass
 
 
+DATA_DIR_ENV = "MEDADV_DATA_DIR"
+
+
+def book_runs(data_dir: Path | None = None, names: list[str] | None = None) -> list[tuple[str, dict]]:
+    """Every run of the book: each chapter on the synthetic default, then on every real dataset it
+    accepts whose folder (named as in ``../shared/data/``) is found under ``data_dir``.
+    Returns ``(paper, overrides)`` pairs."""
+    from .data.registry import find_data
+
+    found = find_data(data_dir) if data_dir else {}
+    runs = []
+    for name, spec in papers().items():
+        if names and name not in names:
+            continue
+        runs.append((name, {}))
+        for dataset in spec.datasets:
+            if dataset != "synthetic" and dataset in found:
+                runs.append((name, {"dataset": dataset, "data_root": str(found[dataset])}))
+    return runs
+
+
 def execute_all(preset: str, names: list[str] | None = None, out_dir: Path = BOOK_NOTEBOOKS,
-                progress: bool = True) -> list[str]:
-    """Execute the notebooks (all by default); return the failure messages (empty: all good)."""
-    failures = []
-    for name in names or list(papers()):
-        print(f"== executing {name} (preset {preset})", flush=True)
+                progress: bool = True, data_dir: Path | None = None) -> list[str]:
+    """Execute every run (see :func:`book_runs`); return the failure messages (empty: all good).
+    Executed real-data runs that this build did not make (another data folder) are removed, so the
+    book shows exactly this build's runs."""
+    failures, made = [], set()
+    for name, overrides in book_runs(data_dir, names):
+        label = name + (f" on {overrides['dataset']}" if overrides else "")
+        print(f"== executing {label} (preset {preset})", flush=True)
         try:
-            run_notebook(name, preset, out_dir=out_dir, progress=progress)
+            made.add(run_notebook(name, preset, overrides, out_dir=out_dir, progress=progress).stem)
         except RunError as exc:
             print(f"FAILED: {exc}", file=sys.stderr, flush=True)
             failures.append(str(exc))
+    if not failures and not names:
+        for stale in Path(out_dir).glob("*--*.ipynb"):
+            if stale.stem not in made and not stale.name.endswith(".failed.ipynb"):
+                stale.unlink()
+                stale.with_name(f"{stale.stem}.provenance.json").unlink(missing_ok=True)
     return failures
 
 
 def _fmt_params(params: dict) -> str:
-    return ", ".join(f"`{k}={v!r}`" for k, v in params.items() if k not in ("preset",))
+    shown = {k: (Path(str(v)).name + "/" if k == "data_root" and v else v) for k, v in params.items()}
+    return ", ".join(f"`{k}={v!r}`" for k, v in shown.items() if k not in ("preset",))
 
 
 def write_status_page(folder: Path = BOOK_NOTEBOOKS, path: Path = STATUS_PAGE) -> Path:
-    """Markdown page with each notebook's provenance (from ``*.provenance.json``)."""
+    """Markdown page with each run's provenance (from ``*.provenance.json``): every chapter, on
+    the synthetic default and on each real dataset of this build."""
     records = {r["notebook"]: r for r in read_records(folder)}
+    order = {name: k for k, name in enumerate(papers())}
+    runs = sorted(records, key=lambda run: (order.get(run.split("--")[0], 99), run))
     lines = ["# Status and provenance", "",
              "Every chapter of this book was executed by papermill from its jupytext source, then "
-             "rendered without re-execution. This page records, for each executed notebook, what "
-             "produced the numbers you read.", ""]
-    lines += ["| notebook | preset | data | seed | device | run time | git | status |",
+             "rendered without re-execution. This page records, for each executed run (a chapter on "
+             "the synthetic default, or on a real dataset), what produced the numbers you read.", ""]
+    lines += ["| run | preset | data | seed | device | run time | git | status |",
               "|---|---|---|---|---|---|---|---|"]
-    for name, spec in papers().items():
-        r = records.get(name)
-        if r is None:
+    for name in papers():
+        if name not in records:
             lines.append(f"| {name} | not executed | | | | | | missing |")
-            continue
-        lines.append(f"| [{name}](notebooks/{name}.ipynb) | {r['preset']} | {r['data']} | {r['seed']} | "
+    for run in runs:
+        r = records[run]
+        lines.append(f"| [{run}](notebooks/{run}.ipynb) | {r['preset']} | {r['data']} | {r['seed']} | "
                      f"{r['device']} | {r['wall_seconds']:.0f} s | {r['git']} | {r['status']} |")
-    for name, r in records.items():
-        lines += ["", f"## {name}", "", f"*{r['title']}*", "",
+    for run in runs:
+        r = records[run]
+        lines += ["", f"## {run}", "", f"*{r['title']}*", "",
                   f"- started (UTC): {r['started_utc']}; wall time {r['wall_seconds']:.0f} s",
                   f"- parameters: {_fmt_params(r['parameters'])}",
                   "- versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items())]
@@ -148,10 +183,16 @@ def jupyter_book_command(root: Path) -> list[str]:
     return [str(jb), "build", str(root), "--builder", "html", "-W", "--keep-going"]
 
 
-def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None) -> Path:
-    """Execute (unless ``execute`` is False), write the status page, build HTML; return its folder."""
+def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None,
+               data_dir: str | Path | None = None) -> Path:
+    """Execute (unless ``execute`` is False) every run, write the status and scoreboard pages,
+    build HTML; return its folder. ``data_dir`` (default ``$MEDADV_DATA_DIR``) adds the real-data
+    runs of every chapter whose data it finds."""
+    data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
+    if data_dir and not Path(data_dir).is_dir():
+        raise BookError(f"data folder not found: {data_dir}")
     if execute:
-        failures = execute_all(preset, names)
+        failures = execute_all(preset, names, data_dir=Path(data_dir) if data_dir else None)
         if failures:
             raise BookError(f"{len(failures)} notebook(s) failed; the book was not built:\n"
                             + "\n".join(failures))

@@ -75,7 +75,7 @@ def _cmd_book(args) -> int:
     from .book import BookError, build_book
 
     try:
-        build_book(args.preset, execute=not args.no_execute)
+        build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir)
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -135,6 +135,10 @@ def make_parser() -> argparse.ArgumentParser:
     p_book.add_argument("--preset", default="default", choices=PRESETS)
     p_book.add_argument("--no-execute", action="store_true",
                         help="build from the notebooks already executed in book/notebooks/")
+    p_book.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="also run every chapter on each real dataset found in DIR (folder names "
+                             "as in ../shared/data: nih-cxr14-1000, kermany-cxr, medmnist, "
+                             "covidx-sample, covid-ct-infection); default: $MEDADV_DATA_DIR")
     p_book.set_defaults(func=_cmd_book)
     p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
                              description="Open every page of a built book in headless Chromium and fail "

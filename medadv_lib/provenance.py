@@ -54,11 +54,23 @@ def record(name: str, title: str, preset: str, parameters: dict, started: dateti
     return {
         "notebook": name, "title": title, "preset": preset, "status": status,
         "seed": parameters.get("seed"), "device": device_description(parameters.get("device", "auto")),
-        "data": parameters.get("data_root") or "synthetic (embedded default)",
+        "dataset": parameters.get("dataset", "synthetic" if not parameters.get("data_root") else "real data"),
+        "data": _data_description(parameters),
         "parameters": parameters, "started_utc": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(seconds, 1), "versions": package_versions(), "git": git_commit(root),
         "command": " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv)),
     }
+
+
+def _data_description(parameters: dict) -> str:
+    """Which data: the embedded default, or the dataset and its folder's name (never a path of the
+    build machine: the book is read elsewhere)."""
+    root = parameters.get("data_root")
+    if not root:
+        return "synthetic (embedded default)"
+    dataset = parameters.get("dataset")
+    folder = Path(str(root)).name
+    return f"{dataset} ({folder}/)" if dataset else f"{folder}/"
 
 
 def write_record(path: Path, rec: dict) -> None:

@@ -2,7 +2,8 @@
 
 * Parameters are resolved and checked first (:func:`medadv_lib.papers.resolve_parameters`).
 * The notebook runs in a private work folder; only a successful run replaces
-  ``<out>/<name>.ipynb`` (atomic rename), so the last good executed notebook is never lost.
+  ``<out>/<name>.ipynb`` (atomic rename; ``<name>`` is the paper's name, with ``--<dataset>`` for
+  a run on a real dataset), so the last good executed notebook is never lost.
   A failed run is kept as ``<out>/<name>.failed.ipynb`` and :class:`RunError` names the cell.
   An interrupted run (Ctrl-C) leaves the last good notebook and removes its work folder; work
   folders of runs that were killed outright are removed by the next run.
@@ -61,10 +62,18 @@ def source_notebook(spec: PaperSpec) -> nbformat.NotebookNode:
     return nb
 
 
+def _shown(name: str, value: Any) -> Any:
+    """A value as the rendered page shows it: a data folder relative to the project, never an
+    absolute path of the build machine."""
+    if name == "data_root" and value and Path(str(value)).is_absolute():
+        return os.path.relpath(str(value), REPO_ROOT)
+    return value
+
+
 def _parameters_source(parameters: dict[str, Any], preset: str) -> str:
     lines = [f"# Parameters of this run (preset {preset!r}); change them with",
              "# `medadv run NAME -p NAME VALUE` or papermill's -p."]
-    lines += [f"{name} = {value!r}" for name, value in parameters.items()]
+    lines += [f"{name} = {_shown(name, value)!r}" for name, value in parameters.items()]
     return "\n".join(lines)
 
 
@@ -275,8 +284,8 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
     from papermill.exceptions import PapermillExecutionError
 
     spec = paper if isinstance(paper, PaperSpec) else get_paper(paper)
-    name = spec.name
     parameters = resolve_parameters(spec, preset, overrides)  # all checks before heavy work
+    name = spec.run_name(parameters)                          # NAME, or NAME--DATASET on real data
     out = Path(out_dir) if out_dir else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_workdirs()
@@ -315,6 +324,7 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
                     reporter.stop()
         seconds = time.perf_counter() - t0
         prov = record(name, spec.title, preset, parameters, started, seconds, "ok", REPO_ROOT)
+        prov["paper"] = spec.name
         nb = finalize_notebook(nbformat.read(dst, as_version=4), parameters, preset, prov)
         with atomic_write(target, "w") as handle:
             nbformat.write(nb, handle)

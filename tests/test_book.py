@@ -19,6 +19,7 @@ def mini_book(tmp_path_factory):
     root = tmp_path_factory.mktemp("book")
     shutil.copy(REPO / "_config.yml", root / "_config.yml")
     (root / "book").mkdir()
+    shutil.copytree(REPO / "book" / "_ext", root / "book" / "_ext")
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
                                    "  - file: book/notebooks/mini\n  - file: book/status\n")
     run_notebook(MINI, "smoke", {}, root / "book" / "notebooks", progress=False)

@@ -85,13 +85,28 @@ class PaperSpec:
     #: Cross-parameter checks (``validate(params)`` raises :class:`ParameterError`), run by
     #: :func:`resolve_parameters` after the per-parameter rules, before papermill starts.
     validate: Callable[[dict], None] | None = None
+    #: The datasets the chapter runs on (``dataset`` parameter): ``synthetic`` (the embedded
+    #: default) first, then the real ones whose task fits (names of :mod:`medadv_lib.data.registry`).
+    datasets: tuple[str, ...] = ("synthetic",)
+    #: Per real dataset, per preset: parameter values that fit that data (resolution, sizes),
+    #: applied after the preset and before the command line.
+    dataset_presets: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     @property
     def notebook(self) -> Path:
         return self.source or REPO_ROOT / "notebooks" / f"{self.name}.py"
 
     def rule(self, name: str) -> Rule | None:
+        if name == "dataset":
+            return Rule(choices=self.datasets, doc="synthetic (the embedded default) or a real dataset "
+                                                   "(with data_root); see `medadv list`")
         return self.rules.get(name) or COMMON_RULES.get(name)
+
+    def run_name(self, parameters: dict) -> str:
+        """The name of a run's executed notebook: ``NAME`` on synthetic data, ``NAME--DATASET``
+        on a real dataset."""
+        dataset = parameters.get("dataset", "synthetic")
+        return self.name if dataset == "synthetic" else f"{self.name}--{dataset}"
 
 
 def papers() -> dict[str, PaperSpec]:
@@ -181,8 +196,11 @@ def resolve_parameters(spec: PaperSpec, preset: str = "default",
         raise ParameterError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
     defaults = notebook_parameters(spec)
     merged: dict[str, Any] = dict(defaults)
-    for source, values in (("preset " + preset, spec.presets.get(preset, {})),
-                           ("command line", overrides or {})):
+    dataset = parse_value((overrides or {}).get("dataset", defaults.get("dataset", "synthetic")))
+    layers = [("preset " + preset, spec.presets.get(preset, {})),
+              (f"dataset {dataset!r}", spec.dataset_presets.get(str(dataset), {}).get(preset, {})),
+              ("command line", overrides or {})]
+    for source, values in layers:
         for name, raw in values.items():
             if name not in defaults:
                 raise ParameterError(f"unknown parameter {name!r} for {spec.name} (from {source}); "
@@ -195,9 +213,31 @@ def resolve_parameters(spec: PaperSpec, preset: str = "default",
             rule.check(name, value)
     if "device" in merged:
         check_device(merged["device"])
+    if "dataset" in merged:
+        check_dataset(merged["dataset"], merged.get("data_root", ""))
     if spec.validate is not None:
         spec.validate(merged)
     return merged
+
+
+def check_dataset(dataset: str, data_root: str) -> None:
+    """A real dataset needs its folder, and the folder must hold that dataset: the registry's
+    cheap check (label files, headers, labels, listed images present; no image decoded) runs here,
+    before the kernel starts, so a damaged dataset is refused with exit 2 like a bad parameter."""
+    if dataset == "synthetic":
+        if data_root:
+            raise ParameterError("data_root is given but dataset is 'synthetic': name the dataset "
+                                 "with -p dataset NAME (see `medadv list`)")
+        return
+    if not data_root:
+        raise ParameterError(f"dataset {dataset!r} needs data_root: the folder that holds it")
+    from ..data.datasets import DataFileError
+    from ..data.registry import get_dataset
+
+    try:
+        get_dataset(dataset).check(Path(str(data_root)).expanduser())
+    except DataFileError as exc:
+        raise ParameterError(f"dataset {dataset!r} at {data_root}: {exc}") from exc
 
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
