@@ -120,7 +120,7 @@ def collect_claims(folder: Path = BOOK_NOTEBOOKS) -> list[dict]:
         if path.name.endswith(".failed.ipynb"):
             continue
         for block in read_claims_outputs(nbformat.read(path, as_version=4)):
-            records += [dict(r, page=path.stem) for r in block["claims"]]
+            records += [dict(r, page=path.stem, headline=block.get("headline", "")) for r in block["claims"]]
     return records
 
 
@@ -161,7 +161,7 @@ def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE
         lines.append("\nNo executed chapter emitted claims yet.")
     with atomic_write(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
-    summary = ["| chapter | run | claims that hold on this data |", "|---|---|---|"]
+    summary = ["| chapter | run | headline result | claims that hold on this data |", "|---|---|---|---|"]
     for chapter in dict.fromkeys(r["chapter"] for r in records):
         for run in runs:
             these = [r for r in records if r["chapter"] == chapter and r["run"] == run]
@@ -170,7 +170,7 @@ def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE
             counts = {v: sum(r["verdict"] == v for r in these)
                       for v in ("holds", "does not hold", "inconclusive", "cannot be tested")}
             rest = ", ".join(f"{n} {v}" for v, n in counts.items() if n and v != "holds")
-            summary.append(f"| {{doc}}`notebooks/{these[0]['page']}` | {run} | "
+            summary.append(f"| {{doc}}`notebooks/{these[0]['page']}` | {run} | {_cell(these[0]['headline'])} | "
                            f"{counts['holds']} of {len(these)} hold" + (f" ({rest})" if rest else "") + " |")
     with atomic_write(summary_path, "w") as handle:
         handle.write("\n".join(summary) + "\n")

@@ -179,16 +179,17 @@ def format_claims(checked: Iterable[CheckedClaim]) -> str:
 
 
 def claims_report(checked: Sequence[CheckedClaim], chapter: str, run: str = "synthetic",
-                  published: Mapping | None = None):
+                  published: Mapping | None = None, headline: str = ""):
     """Display the claims table in a notebook and emit the machine-readable record (mime type
-    :data:`CLAIMS_MIME`) from which ``medadv book`` builds the scoreboard page."""
+    :data:`CLAIMS_MIME`) from which ``medadv book`` builds the scoreboard page and the intro's
+    summary. ``headline``: the run's main result in one line (with its data and n), for the intro."""
     from IPython.display import display
 
     frame = claims_frame(checked, published)
     counts = count_verdicts(checked)
     records = [c.record(chapter, run, published) for c in checked]
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    display({CLAIMS_MIME: {"chapter": chapter, "run": run, "claims": records},
+    display({CLAIMS_MIME: {"chapter": chapter, "run": run, "headline": headline, "claims": records},
              "text/plain": f"{len(records)} claims checked: {summary}"}, raw=True)
     return frame
 
