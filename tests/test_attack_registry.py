@@ -1,0 +1,101 @@
+"""One attack interface: every registered attack on every task it applies to, the same way."""
+import pytest
+import torch
+import torch.nn as nn
+
+from medadv_lib.attacks.registry import ATTACKS, TAGHANAKI, AttackResult, attack_names, run_attack
+
+SMALL = {  # small searches, so that the whole matrix of attacks x tasks runs in seconds
+    "lbfgs": {"max_iter": 5, "search_steps": 2}, "minimal-fgsm": {"steps": 10}, "blur": {"steps": 10},
+    "contrast": {"steps": 10}, "gaussian-noise": {"steps": 10}, "local-search": {"R": 3},
+    "single-pixel": {"max_pixels": 20}, "minimal-pgd": {"iterations": 5, "search_steps": 2},
+    "minimal-bim": {"iterations": 5, "search_steps": 2}, "minimal-deepfool": {"steps": 10},
+    "uap-targeted": {"target": 0, "max_passes": 2}, "uap": {"max_passes": 2}, "pgd": {"steps": 10},
+    "apgd-ce": {"steps": 20}, "apgd-margin": {"steps": 20},
+}
+
+
+def _model(task, channels=1):
+    torch.manual_seed(1)
+    if task == "segmentation":
+        return nn.Conv2d(channels, 2, 3, padding=1).eval()
+    outputs = {"binary": 1, "multiclass": 3, "multilabel": 4}[task]
+    return nn.Sequential(nn.Flatten(), nn.Linear(channels * 144, 32), nn.ReLU(), nn.Linear(32, outputs)).eval()
+
+
+def _labels(model, x, task):
+    """The model's own clean decisions: every input starts correct."""
+    with torch.no_grad():
+        out = model(x)
+    return {"binary": lambda: (out[:, 0] > 0).long(), "multiclass": lambda: out.argmax(1),
+            "multilabel": lambda: (out > 0).float(), "segmentation": lambda: out.argmax(1)}[task]()
+
+
+CASES = [(task, name) for task in ("binary", "multiclass", "multilabel", "segmentation")
+         for name in attack_names(task=task)]
+
+
+@pytest.mark.parametrize("task, name", CASES, ids=[f"{t}-{n}" for t, n in CASES])
+def test_every_attack_on_every_task_it_applies_to(task, name):
+    channels = 3 if task == "multiclass" else 1          # colour and gray inputs
+    model = _model(task, channels)
+    x = torch.rand(6, channels, 12, 12, generator=torch.Generator().manual_seed(0))
+    y = _labels(model, x, task)
+    result = run_attack(name, model, x, y, eps=0.1, norm="Linf", batch_size=4, device="cpu", **SMALL.get(name, {}))
+    assert isinstance(result, AttackResult) and result.task == task
+    assert result.adversarial.shape == x.shape and result.success.shape == (6,) and result.clean_correct.all()
+    assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+    assert result.model_calls >= 2 * 2 and result.seconds > 0   # two batches: a clean and an attacked call each
+    if ATTACKS[name].kind != "minimal":
+        assert float(result.linf.max()) <= 0.1 + 1e-5, f"{name} left its L-inf budget"
+    if ATTACKS[name].kind == "universal":
+        assert result.perturbation.shape == x.shape[1:] and float(result.perturbation.abs().max()) <= 0.1 + 1e-6
+    assert all(p.requires_grad for p in model.parameters()), "parameters must be restored"
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("name", ["fgsm", "pgd", "apgd-ce", "apgd-margin"])
+def test_gradient_attacks_reach_zero_robust_accuracy_at_a_large_budget(task, name):
+    model = _model(task)
+    x = torch.rand(16, 1, 12, 12, generator=torch.Generator().manual_seed(2))
+    y = _labels(model, x, task)
+    result = run_attack(name, model, x, y, eps=0.5, device="cpu", **SMALL.get(name, {}))
+    noise = run_attack("noise", model, x, y, eps=0.5, device="cpu")
+    if name == "fgsm":       # one step: beats noise of the same size, need not reach 0
+        assert result.robust_accuracy < noise.robust_accuracy
+    else:
+        assert result.robust_accuracy == 0.0 and noise.robust_accuracy > 0
+
+
+def test_l2_budget_seed_and_universal_fit_on_one_set_apply_to_another():
+    model = _model("multiclass")
+    fit = torch.rand(20, 1, 12, 12, generator=torch.Generator().manual_seed(3))
+    x = torch.rand(10, 1, 12, 12, generator=torch.Generator().manual_seed(4))
+    y = _labels(model, x, "multiclass")
+    a = run_attack("pgd", model, x, y, eps=1.0, norm="L2", device="cpu", steps=10, seed=5)
+    b = run_attack("pgd", model, x, y, eps=1.0, norm="L2", device="cpu", steps=10, seed=5)
+    assert torch.equal(a.adversarial, b.adversarial) and float(a.l2.max()) <= 1.0 + 1e-4
+    universal = run_attack("uap", model, x, y, eps=0.2, fit_images=fit, device="cpu", max_passes=3)
+    again = run_attack("uap", model, x, y, eps=0.2, fit_images=fit, device="cpu", max_passes=3)
+    assert torch.equal(universal.perturbation, again.perturbation)
+    assert torch.allclose(universal.adversarial, (x + universal.perturbation).clamp(0, 1))
+
+
+def test_clear_errors_before_any_work():
+    model = _model("multiclass")
+    x, y = torch.rand(2, 1, 12, 12), torch.tensor([0, 1])
+    with pytest.raises(ValueError, match="unknown attack 'nope'; registered: fgsm"):
+        run_attack("nope", model, x, y, eps=0.1)
+    with pytest.raises(ValueError, match="needs a budget"):
+        run_attack("pgd", model, x, y)
+    with pytest.raises(ValueError, match="norms"):
+        run_attack("smia", model, x, y, eps=0.1, norm="L2")
+    with pytest.raises(ValueError, match="applies to"):
+        run_attack("dag", model, x, y, eps=0.1)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        run_attack("fgsm", model, x * 3, y, eps=0.1)
+
+
+def test_the_ten_attacks_of_taghanaki_are_registered_by_their_ids():
+    assert list(TAGHANAKI) == ["G1", "G2", "G3", "G4", "G5", "S1", "S2", "D1", "D2", "D3"]
+    assert all(ATTACKS[name].kind == "minimal" for name in TAGHANAKI.values())
