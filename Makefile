@@ -70,6 +70,7 @@ golden: env
 bench: env
 	$(PY) benchmarks/attack_throughput.py
 	$(PY) benchmarks/uap_vs_art.py
+	$(PY) benchmarks/matrix_throughput.py
 
 clean:
 	rm -rf _build runs book/notebooks book/status.md
