@@ -1,6 +1,7 @@
 """``medadv``: list the papers, run one notebook, build the book.
 
     medadv list
+    medadv attacks
     medadv run PAPER [--preset smoke|default|paper] [-p NAME VALUE]... [--out DIR]
     medadv book [--preset P] [--no-execute]
     medadv check-book [--html DIR] [--screenshots DIR]
@@ -8,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +22,7 @@ def _cmd_list(args) -> int:
     for name, spec in papers().items():
         print(f"{name}: {spec.title}\n    {spec.citation}")
         defaults = notebook_parameters(spec)
+        print(f"    datasets: {', '.join(spec.datasets)} (-p dataset NAME -p data_root DIR)")
         print(f"    presets: {', '.join(PRESETS)}")
         for preset in PRESETS:
             if spec.presets.get(preset):
@@ -40,6 +43,16 @@ def _cmd_list(args) -> int:
                 extra = "  # " + "; ".join(bits) if bits else ""
             print(f"      {pname} = {value!r}{extra}")
         print()
+    return 0
+
+
+def _cmd_attacks(args) -> int:
+    from .attacks.registry import ATTACKS
+
+    print("attacks of the registry (medadv_lib.attacks.registry.run_attack(name, model, images, labels, ...)):")
+    for name, attack in ATTACKS.items():
+        norms = "/".join(attack.norms) if attack.norms else "minimal perturbation"
+        print(f"  {name:16s} {attack.kind:9s} {norms:22s} {', '.join(attack.tasks)}\n      {attack.description}")
     return 0
 
 
@@ -114,6 +127,10 @@ def make_parser() -> argparse.ArgumentParser:
                             description="List the papers, their presets and each notebook's "
                                         "parameters with defaults and allowed values.")
     p_list.set_defaults(func=_cmd_list)
+    p_attacks = sub.add_parser("attacks", help="the attacks of the registry, with their kind, norms and tasks",
+                               description="List every attack of the registry: name, kind (budget, minimal, "
+                                           "universal), norms, the model tasks it applies to.")
+    p_attacks.set_defaults(func=_cmd_attacks)
     p_run = sub.add_parser("run", help="execute one paper's notebook with papermill",
                            description="Execute one notebook (from its jupytext source) with "
                                        "papermill. Parameters are checked before anything runs; "
@@ -159,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:        # `medadv list | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
