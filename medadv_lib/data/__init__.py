@@ -1,11 +1,21 @@
-"""Data: the synthetic embedded default and the real-dataset loaders, all returning ImageDataset."""
-from .datasets import DataFileError, ImageDataset, read_grayscale
-from .covidx import (COVIDX_CLASSES, covidnet_preprocess, covidx_splits, load_covidx,
-                     parse_split_line, read_split_file, synthetic_covidx)
-from .synthetic import CHESTXRAY14_FINDINGS
+"""Data: the synthetic embedded default and the real-dataset loaders, all returning ImageDataset.
 
-__all__ = [
-    "DataFileError", "ImageDataset", "read_grayscale", "COVIDX_CLASSES", "CHESTXRAY14_FINDINGS",
-    "covidnet_preprocess", "covidx_splits", "load_covidx", "parse_split_line", "read_split_file",
-    "synthetic_covidx",
-]
+Imports are lazy (PEP 562), so that the torch-free parts (:mod:`.registry`, :mod:`.errors` and the
+datasets' cheap checks) can be used before torch is loaded, e.g. by ``medadv list`` and by the
+parameter checks that run before a notebook starts.
+"""
+from importlib import import_module
+
+_EXPORTS = {
+    "DataFileError": ".errors", "ImageDataset": ".datasets", "read_grayscale": ".datasets",
+    "COVIDX_CLASSES": ".covidx", "covidnet_preprocess": ".covidx", "covidx_splits": ".covidx",
+    "load_covidx": ".covidx", "parse_split_line": ".covidx", "read_split_file": ".covidx",
+    "synthetic_covidx": ".covidx", "CHESTXRAY14_FINDINGS": ".synthetic",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from . import synthetic
 from .datasets import DataFileError, ImageDataset, read_grayscale
 
 __all__ = ["CHESTXRAY14_FINDINGS", "BINARY_CLASSES", "read_data_entry", "patient_split",
-           "load_chestxray14", "synthetic_chestxray14", "chestxray14_splits"]
+           "load_chestxray14", "synthetic_chestxray14", "chestxray14_splits", "check_chestxray14",
+           "official_split"]
 
 CHESTXRAY14_FINDINGS = synthetic.CHESTXRAY14_FINDINGS
 BINARY_CLASSES = ["No Finding", "Finding"]
@@ -94,7 +95,7 @@ def load_chestxray14(data_root: str | Path, rows: list[dict], image_size: int, t
         images[k, 0] = np.asarray(gray)
     classes = list(CHESTXRAY14_FINDINGS) if task == "multilabel" else list(BINARY_CLASSES)
     return ImageDataset(torch.from_numpy(images), _targets(rows, task), classes,
-                        f"NIH ChestX-ray14 ({split}) at {root}", [r["Image Index"] for r in rows])
+                        f"NIH ChestX-ray14 ({split}, {len(rows)} images) from {root.name}/", [r["Image Index"] for r in rows])
 
 
 def synthetic_chestxray14(n: int, image_size: int, seed: int, task: str = "multilabel",
@@ -110,6 +111,38 @@ def synthetic_chestxray14(n: int, image_size: int, seed: int, task: str = "multi
     return ImageDataset(torch.from_numpy(images), targets, classes,
                         f"synthetic ChestX-ray14-style radiographs (medadv generator, seed {seed}, {split})",
                         [f"syn14-{split}-{i}" for i in range(n)])
+
+
+def official_split(root: Path, rows: list[dict]) -> tuple[list[dict], list[dict]] | None:
+    """The rows of ``train_val_list.txt`` and ``test_list.txt`` when both are there (every listed name
+    must be a row of the label file), else None."""
+    lists = root / "train_val_list.txt", root / "test_list.txt"
+    if not all(p.is_file() for p in lists):
+        return None
+    by_name = {r["Image Index"]: r for r in rows}
+    parts = []
+    for path in lists:
+        names = path.read_text().split()
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise DataFileError(f"{path}: {len(unknown)} image(s) not in Data_Entry_2017.csv, e.g. {unknown[0]!r}")
+        if not names:
+            raise DataFileError(f"{path}: the split is empty")
+        parts.append([by_name[n] for n in names])
+    return parts[0], parts[1]
+
+
+def check_chestxray14(root: str | Path) -> None:
+    """Cheap check, no image decoded: the label file's header and findings, the split lists, and
+    every image they name present under ``images/`` (or ``images_*/images/``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataFileError(f"ChestX-ray14 data folder not found: {root}")
+    rows = read_data_entry(root / "Data_Entry_2017.csv")
+    split = official_split(root, rows)
+    listed = rows if split is None else split[0] + split[1]
+    for row in listed:
+        _image_path(root, row["Image Index"])
 
 
 def chestxray14_splits(data_root: str | None, image_size: int, n_train: int, n_test: int, seed: int,
@@ -129,13 +162,8 @@ def chestxray14_splits(data_root: str | None, image_size: int, n_train: int, n_t
     if not root.is_dir():
         raise DataFileError(f"data_root is not a directory: {root}")
     rows = read_data_entry(root / "Data_Entry_2017.csv")
-    official = root / "train_val_list.txt", root / "test_list.txt"
-    if all(p.is_file() for p in official):
-        names = [set(p.read_text().split()) for p in official]
-        train_rows = [r for r in rows if r["Image Index"] in names[0]]
-        test_rows = [r for r in rows if r["Image Index"] in names[1]]
-    else:
-        train_rows, test_rows = patient_split(rows, test_fraction, seed)
+    split = official_split(root, rows)
+    train_rows, test_rows = split if split is not None else patient_split(rows, test_fraction, seed)
     train_rows = train_rows[:n_train] if n_train else train_rows
     test_rows = test_rows[:n_test] if n_test else test_rows
     return (load_chestxray14(root, train_rows, image_size, task, "train"),

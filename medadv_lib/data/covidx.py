@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from . import synthetic
 from .datasets import DataFileError, ImageDataset, read_grayscale
 
 __all__ = [
     "SplitEntry", "parse_split_line", "read_split_file", "covidnet_preprocess", "load_covidx",
-    "synthetic_covidx", "covidx_splits", "COVIDX_CLASSES", "COVIDX_BINARY_CLASSES",
+    "synthetic_covidx", "covidx_splits", "COVIDX_CLASSES", "COVIDX_BINARY_CLASSES", "check_covidx",
 ]
 
 COVIDX_CLASSES = synthetic.COVIDX_CLASSES
@@ -102,6 +102,16 @@ def _split_file(root: Path, split: str, split_file: str | None) -> Path:
                         f"{split}_COVIDx*.txt")
 
 
+def check_covidx(data_root: str | Path) -> None:
+    """Cheap check, no image decoded: both split files parse and every image they list is on disk."""
+    root = Path(data_root)
+    if not root.is_dir():
+        raise DataFileError(f"COVIDx data folder not found: {root}")
+    for split in ("train", "test"):
+        for entry in read_split_file(_split_file(root, split, None)):
+            _find_image(root, split, entry.filename)
+
+
 def load_covidx(data_root: str | Path, split: str = "train", image_size: int = 224,
                 split_file: str | None = None, limit: int | None = None) -> ImageDataset:
     """Load a real COVIDx split into memory as uint8, preprocessed like COVID-Net.
@@ -127,7 +137,7 @@ def load_covidx(data_root: str | Path, split: str = "train", image_size: int = 2
     except ValueError as exc:
         raise DataFileError(f"{root}: split mixes binary and three-class labels") from exc
     return ImageDataset(torch.from_numpy(images), torch.tensor(targets, dtype=torch.long),
-                        list(classes), f"COVIDx ({split}) at {root}", [e.filename for e in entries])
+                        list(classes), f"COVIDx ({split}, {len(entries)} images) from {root.name}/", [e.filename for e in entries])
 
 
 def synthetic_covidx(n: int, image_size: int, seed: int, imbalance: bool = False,

@@ -19,15 +19,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
-from .datasets import DataFileError, ImageDataset
+from .datasets import DataFileError, ImageDataset, read_grayscale
 from .synthetic import Canvas, check_size, image_rng
 
-__all__ = ["LUNG_CLASSES", "hu_window", "ct_slice", "ct_slices", "synthetic_ct", "find_ct_pairs",
-           "load_ct_volumes", "ct_lung_splits"]
+__all__ = ["LUNG_CLASSES", "INFECTION_CLASSES", "hu_window", "ct_slice", "ct_slices", "synthetic_ct",
+           "find_ct_pairs", "load_ct_volumes", "ct_lung_splits", "ct_folder_pairs", "check_ct_folders",
+           "load_ct_folder", "ct_infection_splits"]
 
 LUNG_CLASSES = ["background", "lung"]
+INFECTION_CLASSES = ["background", "infection"]
 LUNG_WINDOW = (-600.0, 1500.0)  # level, width in HU
 
 
@@ -194,7 +196,7 @@ def load_ct_volumes(pairs: list[tuple[Path, Path]], image_size: int, n_slices: i
         ids.append(f"{_stem(pairs[v][0])}:{z}")
     return ImageDataset(torch.from_numpy(np.stack(images)[:, None].clip(0, 1)),
                         torch.from_numpy(np.stack(masks).astype(np.int64)), list(LUNG_CLASSES),
-                        source or f"COVID-19 CT lung segmentation volumes at {pairs[0][0].parent.parent}",
+                        source or f"COVID-19 CT lung segmentation volumes from {pairs[0][0].parent.parent.name}/",
                         ids)
 
 
@@ -214,5 +216,63 @@ def ct_lung_splits(data_root: str | None, image_size: int, n_train: int, n_test:
     test_pairs = [pairs[i] for i in order[:n_test_volumes]]
     train_pairs = [pairs[i] for i in order[n_test_volumes:]]
     root = Path(data_root)
-    return (load_ct_volumes(train_pairs, image_size, n_train, seed, source=f"COVID-19 CT lung volumes at {root} (train)"),
-            load_ct_volumes(test_pairs, image_size, n_test, seed + 1, source=f"COVID-19 CT lung volumes at {root} (test)"))
+    return (load_ct_volumes(train_pairs, image_size, n_train, seed, source=f"COVID-19 CT lung volumes from {root.name}/ (train)"),
+            load_ct_volumes(test_pairs, image_size, n_test, seed + 1, source=f"COVID-19 CT lung volumes from {root.name}/ (test)"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Real data: image/mask folder pairs (COVID-19 CT infection segmentation, Inf-Net crops)
+# ---------------------------------------------------------------------------------------------
+INFECTION_SOURCE = ("COVID-19 CT slices with INFECTION masks (MedSeg, Inf-Net crops): the SMIA paper "
+                    "segments lungs, not infections")
+
+
+def ct_folder_pairs(root: str | Path, split: str) -> list[tuple[Path, Path]]:
+    """(image, mask) pairs of ``root/<split>/images/N.jpg`` and ``root/<split>/masks/N.png``,
+    matched by file stem; an image without its mask (or a mask without its image) is an error."""
+    folder = Path(root) / split
+    images_dir, masks_dir = folder / "images", folder / "masks"
+    if not images_dir.is_dir() or not masks_dir.is_dir():
+        raise DataFileError(f"{folder}: expected the folders images/ and masks/")
+    images = {p.stem: p for p in images_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
+    masks = {p.stem: p for p in masks_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")}
+    lonely = sorted(set(images) ^ set(masks))
+    if lonely:
+        name = lonely[0]
+        where = images.get(name) or masks.get(name)
+        raise DataFileError(f"{where} has no {'mask' if name in images else 'image'} of the same name")
+    if not images:
+        raise DataFileError(f"{images_dir}: the {split} split holds no image")
+    key = lambda stem: (0, int(stem)) if stem.isdigit() else (1, stem)  # noqa: E731
+    return [(images[k], masks[k]) for k in sorted(images, key=key)]
+
+
+def check_ct_folders(root: str | Path) -> None:
+    """Cheap check, no image decoded: both splits present, every image paired with its mask."""
+    for split in ("train", "test"):
+        ct_folder_pairs(root, split)
+
+
+def load_ct_folder(root: str | Path, split: str, image_size: int, n: int = 0) -> ImageDataset:
+    """Slices and binary masks (mask > 127: infection) of one split, resized to ``image_size``
+    (bilinear image, nearest mask); ``n`` > 0 keeps the first ``n`` pairs."""
+    check_size(image_size)
+    pairs = ct_folder_pairs(root, split)
+    pairs = pairs[:n] if n else pairs
+    images = np.empty((len(pairs), 1, image_size, image_size), np.float32)
+    masks = np.empty((len(pairs), image_size, image_size), np.int64)
+    for k, (image_path, mask_path) in enumerate(pairs):
+        image, mask = read_grayscale(image_path), read_grayscale(mask_path)
+        if image.shape != mask.shape:
+            raise DataFileError(f"{image_path} is {image.shape} but its mask {mask_path} is {mask.shape}")
+        images[k, 0] = _resize(image / 255.0, image_size, "bilinear")
+        masks[k] = _resize((mask > 127).astype(np.float32), image_size, "nearest") > 0.5
+    return ImageDataset(torch.from_numpy(images.clip(0, 1)), torch.from_numpy(masks), list(INFECTION_CLASSES),
+                        f"{INFECTION_SOURCE} ({split}, {len(pairs)} slices) from {Path(root).name}/",
+                        [f"{split}/{p.name}" for p, _ in pairs])
+
+
+def ct_infection_splits(root: str | Path, image_size: int, n_train: int, n_test: int, seed: int = 0
+                        ) -> tuple[ImageDataset, ImageDataset]:
+    """(train, test): the official folders (50 and 48 slices in ``covid-ct-infection``)."""
+    return load_ct_folder(root, "train", image_size, n_train), load_ct_folder(root, "test", image_size, n_test)

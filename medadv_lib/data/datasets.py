@@ -10,11 +10,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["ImageDataset", "read_grayscale", "DataFileError"]
+from .errors import DataFileError
 
-
-class DataFileError(ValueError):
-    """A data file is missing, unreadable or malformed; the message names the path."""
+__all__ = ["ImageDataset", "read_grayscale", "DataFileError", "stratified_subset"]
 
 
 @dataclass
@@ -115,3 +113,18 @@ def read_grayscale(path: str | Path) -> np.ndarray:
             return np.asarray(im.convert("L"))
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DataFileError(f"cannot read image {path}: {exc}") from exc
+
+
+def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` indices (sorted) drawn so that each class keeps its share (seeded); all when ``n`` is 0
+    or not smaller than the set."""
+    labels = np.asarray(labels)
+    if not n or n >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = np.floor(counts / counts.sum() * n).astype(int)
+    for k in np.argsort(-(counts / counts.sum() * n - quota))[: n - quota.sum()]:
+        quota[k] += 1
+    chosen = [rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, quota)]
+    return np.sort(np.concatenate(chosen))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from .datasets import DataFileError, ImageDataset
 from .synthetic import Canvas, check_size, image_rng
@@ -234,7 +234,7 @@ def load_aptos(data_root: str | Path, image_size: int, limit: int | None = None,
     for k, path in enumerate(tqdm(paths, desc="APTOS", leave=False)):
         images[k] = read_fundus(path, image_size).transpose(2, 0, 1)
     return ImageDataset(torch.from_numpy(images), torch.tensor([g for _, g in rows], dtype=torch.long),
-                        list(DR_GRADES), f"APTOS 2019 fundus photographs at {root}",
+                        list(DR_GRADES), f"APTOS 2019 fundus photographs from {root.name}/",
                         [i for i, _ in rows])
 
 
