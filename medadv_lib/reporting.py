@@ -52,8 +52,11 @@ def side_by_side(paper: pd.DataFrame, ours: pd.DataFrame, paper_label: str = "pa
     return pd.DataFrame(pieces)
 
 
-def data_banner(*datasets) -> str:
-    """Markdown stating where this page's numbers come from, and what they are not."""
+def data_banner(*datasets, dataset: str = "synthetic") -> str:
+    """Markdown stating where this page's numbers come from, and what they are not: the synthetic
+    default, or a real dataset of :mod:`medadv_lib.data.registry` with its attribution."""
+    from .data.registry import attribution
+
     sources = list(dict.fromkeys(d.source for d in datasets))
     synthetic = any(d.is_synthetic for d in datasets)
     text = "**Data behind every number on this page:** " + "; ".join(sources) + "."
@@ -61,4 +64,7 @@ def data_banner(*datasets) -> str:
         text += (" These are synthetic images drawn by the library, not the paper's data: our "
                  "numbers test whether the paper's *method and claims* carry over; they are not "
                  "the paper's results reproduced.")
+    elif dataset != "synthetic":
+        text += ("\n\n" + attribution(dataset) + " Our numbers test whether the paper's claims hold on "
+                 "these real images; they are not the paper's results reproduced.")
     return text

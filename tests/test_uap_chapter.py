@@ -8,16 +8,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from medadv_lib.attacks.uap import (adversarial_retraining, rate_table, uap_radius, uap_rate,
-                                    uap_sweep, universal_perturbation)
+from medadv_lib.attacks.uap import uap_radius
 from medadv_lib.data.datasets import ImageDataset
 from medadv_lib.metrics.classification import fooling_rate
 from medadv_lib.models import build_model
 from medadv_lib.papers import ParameterError, get_paper, resolve_parameters
-from medadv_lib.papers.uap_covidnet import CLASSES, paper_table1, paper_targeted_table
-from medadv_lib.plotting.uap import plot_confusion_matrices, plot_retraining, plot_uaps, scale_for_display
+from medadv_lib.papers.uap_covidnet import experiment as ex
+from medadv_lib.papers.uap_covidnet.experiment import ChapterData, adversarial_retraining
+from medadv_lib.papers.uap_covidnet.figures import (plot_confusion_matrices, plot_retraining, plot_uaps,
+                                                    scale_for_display)
 from medadv_lib.training import TrainConfig
 
+CLASSES = ("normal", "pneumonia", "COVID-19")
 matplotlib.use("Agg")
 
 
@@ -33,38 +35,43 @@ def _model(seed=0):
     return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 3)).eval()
 
 
+def _chapter_data(n=48):
+    data = _dataset(n)
+    return ChapterData(data, _dataset(n, seed=2), data, CLASSES, "synthetic")
+
+
 def test_sweep_rows_controls_and_rates_are_consistent():
-    data, model = _dataset(), _model()
-    sweep, uaps = uap_sweep({"m": model}, data, {"train": data}, norms=("2", "inf"), zetas=(0.05, 0.3),
-                            targets=(None, 1), eps_step=0.05, max_passes=2, device="cpu", progress=False)
-    assert len(sweep) == 2 * 2 * 2 and len(uaps) == 8
-    assert set(sweep["norm"]) == {"L2", "Linf"} and set(sweep["target"]) == {"none", 1}
-    assert sweep["rate"].between(0, 1).all() and sweep["random_rate"].between(0, 1).all()
-    row = sweep[(sweep["norm"] == "Linf") & (sweep["zeta"] == 0.3) & (sweep["target"] == "none")].iloc[0]
-    v = uaps[("m", "inf", 0.3, None)].perturbation
-    assert row["xi"] == pytest.approx(uap_radius(data.float_images(), 0.3, "inf"))
-    assert float(v.abs().max()) <= row["xi"] + 1e-6
-    pred = model(data.float_images() + v).argmax(1)
-    assert row["rate"] == pytest.approx(fooling_rate(pred, data.targets))   # R_f vs TRUE labels
-    targeted = sweep[(sweep["target"] == 1) & (sweep["zeta"] == 0.3)]
-    assert (targeted["rate"] >= targeted["random_rate"]).all()
+    data, model = _chapter_data(), _model()
+    sweep = ex.uap_sweep({"Small": model}, data, norms=("2", "inf"), zetas=(0.05, 0.3), targets=(None, 1),
+                         eps_step=0.05, max_passes=2, device="cpu", progress=False)
+    p = sweep.predictions
+    assert len(sweep.uaps) == 2 * 2 * 2 and len(sweep.runs) == 8
+    assert set(p["kind"]) == {"clean", "uap", "random"} and set(p["target"]) == {"none", "pneumonia"}
+    assert len(p) == 2 * 48 + 8 * 2 * 2 * 48                  # clean once per split, then UAP and control
+    v = sweep.uaps[("Small", "inf", 0.3, None)].perturbation
+    xi = sweep.runs.set_index(["norm", "zeta", "target"]).loc[("Linf", 0.3, "none"), "xi"]
+    assert xi == pytest.approx(uap_radius(data.uap_set.float_images(), 0.3, "inf"))
+    assert float(v.abs().max()) <= xi + 1e-6
+    rows = p[(p["norm"] == "Linf") & (p["zeta"] == 0.3) & (p["target"] == "none") & (p["split"] == "test")
+             & (p["kind"] == "uap")]
+    pred = model(data.test.float_images() + v).argmax(1)
+    assert (rows["pred"].to_numpy() == pred.numpy()).all()
+    assert float((rows["pred"] != rows["true"]).mean()) == pytest.approx(fooling_rate(pred, data.test.targets))
 
 
-def test_rate_table_has_the_papers_layout():
-    sweep = pd.DataFrame([{"model": "Small", "norm": "L2", "zeta": 0.02, "split": s, "rate": r,
-                           "random_rate": c} for s, r, c in [("train", 0.876, 0.1), ("test", 0.85, 0.125)]])
-    table = rate_table(sweep)
-    assert list(table.columns) == ["train", "test"]
-    assert table.loc[("Small", "L2", "2%"), "train"] == "87.6 (10.0)"
-    assert table.loc[("Small", "L2", "2%"), "test"] == "85.0 (12.5)"
-
-
-def test_paper_tables_hold_only_the_abstracts_bounds():
-    t1 = paper_table1(["Small", "Large"], ["2", "inf"], [0.01, 0.02])
-    assert t1.loc[("Small", "L2", "2%"), "test"] == "> 85"
-    assert pd.isna(t1.loc[("Large", "Linf", "1%"), "train"])
-    t2 = paper_targeted_table(["Small"], ["2"], [0.01, 0.02], CLASSES)
-    assert (t2.xs("2%", level="zeta")["test"] == "> 90").all()
+def test_tables_put_the_papers_cells_beside_ours():
+    data = _chapter_data(60)
+    sweep = ex.uap_sweep({"Small": _model(), "Large": _model(1)}, data, norms=("2",), zetas=(0.01, 0.05),
+                         targets=(None, 0), eps_step=0.05, max_passes=1, device="cpu", progress=False)
+    t1 = ex.table1(sweep, CLASSES, ["Small", "Large"], ["2"], [0.01, 0.05])
+    assert t1.loc[("Small", "L2", "1%"), ("test", "paper")] == "58.0 (0.4)"
+    assert t1.loc[("Large", "L2", "1%"), ("train", "paper")] == "90.0 (2.5)"
+    assert t1.loc[("Small", "L2", "5%"), ("test", "paper")] == "not printed"     # the paper has no zeta 5 %
+    assert t1.loc[("Small", "L2", "1%"), ("test", "n")] == 60
+    assert t1.loc[("Small", "L2", "1%"), ("test", "ours [95% CI]")].count("[") == 1
+    t2 = ex.targeted_table(sweep, CLASSES, "Small", ["2"], [0.01])
+    assert t2.loc[("L2", "1%", "normal"), ("test", "paper")] == "78.4 (46.3)"
+    assert t2.loc[("L2", "1%", "pneumonia"), ("test", "paper")] == "71.4 (41.6)"
 
 
 def test_retraining_uses_the_uap_subset_and_reports_each_round():
@@ -88,7 +95,7 @@ def test_retraining_uses_the_uap_subset_and_reports_each_round():
 def test_clean_finetuning_control_trains_on_clean_images_only(monkeypatch, tmp_path):
     """The control arm: same schedule, clean images, no UAPs beyond each round's evaluation; its
     weights equal plain fine-tuning of the same start on the clean training set."""
-    import medadv_lib.attacks.uap as uap_module
+    import medadv_lib.papers.uap_covidnet.experiment as uap_module
     from medadv_lib.training import train_model
 
     monkeypatch.setenv("MEDADV_CACHE", str(tmp_path))
@@ -101,8 +108,8 @@ def test_clean_finetuning_control_trains_on_clean_images_only(monkeypatch, tmp_p
     start = train_model("covidnet-small", kwargs, full, TrainConfig(epochs=2, batch_size=16), device="cpu",
                         tag="start", progress=False, use_cache=False).model.state_dict()
     calls = []
-    real = uap_module.universal_perturbation
-    monkeypatch.setattr(uap_module, "universal_perturbation", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = uap_module.fit_universal
+    monkeypatch.setattr(uap_module, "fit_universal", lambda *a, **k: calls.append(1) or real(*a, **k))
     xi = uap_radius(full.float_images(), 0.05, "inf")
     common = dict(xi=xi, norm="inf", rounds=1, uaps_per_round=3, uap_kwargs={"max_passes": 2, "eps_step": 0.05},
                   device="cpu",
@@ -118,12 +125,6 @@ def test_clean_finetuning_control_trains_on_clean_images_only(monkeypatch, tmp_p
     _, augmented = adversarial_retraining("covidnet-small", kwargs, start, full, full, config, **common)
     assert len(calls) == 2 + 3
     assert any(not torch.equal(a, b) for a, b in zip(augmented.state_dict().values(), plain.state_dict().values()))
-
-
-def test_uap_rate_targeted():
-    data, model = _dataset(), _model()
-    rate, pred = uap_rate(model, data, None, target=2, device="cpu")
-    assert rate == pytest.approx(float((pred == 2).float().mean()))
 
 
 def test_covidnet_learns_a_batch():
@@ -168,10 +169,23 @@ def test_spec_presets_resolve_and_bad_values_fail():
     for preset in ("smoke", "default", "paper"):
         params = resolve_parameters(spec, preset)
         assert params["preset"] == preset
-    assert resolve_parameters(spec, "paper")["uap_mode"] == "exact"
+    paper = resolve_parameters(spec, "paper")
+    assert (paper["n_train"], paper["n_test"], paper["image_size"], paper["max_passes"]) == (13569, 231, 224, 15)
     with pytest.raises(ParameterError, match="'norms'.*'3' is not one of"):
         resolve_parameters(spec, "default", {"norms": "['2', '3']"})
     with pytest.raises(ParameterError, match="'zetas'.*above the maximum"):
         resolve_parameters(spec, "default", {"zetas": "[0.01, 0.9]"})
     with pytest.raises(ParameterError, match="'uap_mode'"):
         resolve_parameters(spec, "default", {"uap_mode": "fast"})
+    with pytest.raises(ParameterError, match="multiple of 32"):
+        resolve_parameters(spec, "default", {"image_size": "48"})
+    with pytest.raises(ParameterError, match="needs a real dataset"):
+        resolve_parameters(spec, "default", {"n_train": "0"})
+    with pytest.raises(ParameterError, match="retrain_target must be 'none' or one of"):
+        resolve_parameters(spec, "default", {"retrain_target": "cancer"})
+    with pytest.raises(ParameterError, match="retrain_models"):
+        resolve_parameters(spec, "default", {"retrain_models": "[Medium]"})
+    with pytest.raises(ParameterError, match="dataset 'kermany' needs data_root"):
+        resolve_parameters(spec, "default", {"dataset": "kermany"})
+    with pytest.raises(ParameterError, match="'dataset'.*not one of"):
+        resolve_parameters(spec, "default", {"dataset": "retinamnist"})

@@ -34,7 +34,7 @@ import torch.nn as nn
 
 from .apgd import apgd, attack_loss, infer_task, is_fooled
 
-__all__ = ["AttackResult", "Attack", "ATTACKS", "attack_names", "get_attack", "run_attack",
+__all__ = ["AttackResult", "Attack", "ATTACKS", "attack_names", "get_attack", "run_attack", "fit_universal",
            "CountingModel", "TASKS"]
 
 TASKS = ("binary", "multiclass", "multilabel", "segmentation")
@@ -264,7 +264,9 @@ def _uap_fit(targeted: bool):
         result = universal_perturbation(
             _two_logits_model(ctx), images, ctx.eps, "inf" if ctx.norm == "Linf" else "2", target=target,
             eps_step=float(ctx.params.get("eps_step", 0.001)), max_passes=int(ctx.params.get("max_passes", 15)),
-            mode=ctx.params.get("mode", "batched"), seed=ctx.seed, device=images.device, progress=False)
+            mode=ctx.params.get("mode", "batched"), batch_size=int(ctx.params.get("batch_size", 64)),
+            seed=ctx.seed, device=images.device, progress=False)
+        ctx.state["fit_result"] = result
         return result.perturbation
     return fit
 
@@ -337,6 +339,29 @@ def get_attack(name: str) -> Attack:
     if name not in ATTACKS:
         raise ValueError(f"unknown attack {name!r}; registered: {', '.join(ATTACKS)}")
     return ATTACKS[name]
+
+
+def fit_universal(name: str, model: nn.Module, fit_images: torch.Tensor, *, eps: float, norm: str = "Linf",
+                  seed: int = 0, device: str | torch.device = "auto", **params):
+    """Fit a universal attack (``uap``, ``uap-targeted``) on ``fit_images`` without applying it:
+    returns the attack's own result (for the UAPs: :class:`~.uap.UAPResult`, with the perturbation,
+    the per-pass rates and the counts), for chapters that apply it their own way (Hirano et al.
+    added the UAP without clipping)."""
+    from ..utils import resolve_device
+
+    attack = get_attack(name)
+    if attack.kind != "universal":
+        raise ValueError(f"attack {name!r} is not universal; universal attacks: {attack_names(kind='universal')}")
+    if norm not in attack.norms or not eps > 0:
+        raise ValueError(f"attack {name!r} needs eps > 0 and a norm of {attack.norms}")
+    device = resolve_device(device)
+    counting = CountingModel(model).to(device).eval()
+    with torch.no_grad():
+        outputs = int(counting(fit_images[:1].float().to(device)).shape[1])
+    ctx = _Context(counting, "binary" if outputs == 1 else "multiclass", eps, norm, dict(params), seed,
+                   torch.Generator().manual_seed(seed))
+    attack.fit(ctx, fit_images.float().to(device))
+    return ctx.state["fit_result"]
 
 
 def _norms(delta: torch.Tensor):

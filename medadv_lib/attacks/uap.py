@@ -41,15 +41,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from ..data.datasets import ImageDataset
+from ..progress import tqdm
 from ..utils import resolve_device
 
 __all__ = ["UAPResult", "universal_perturbation", "random_perturbation", "uap_radius",
            "mean_image_norm", "project_lp", "perturbation_norm", "apply_perturbation",
-           "predict_labels", "as_image_tensor", "parse_norm", "RetrainingRound",
-           "adversarial_retraining", "uap_rate", "uap_sweep", "rate_table"]
+           "predict_labels", "as_image_tensor", "parse_norm"]
 
 MODES = ("exact", "batched")
 
@@ -324,145 +323,3 @@ def _batched_pass(model, images, clean, order, v, xi, norm, target, eps_step, ba
             v = project_lp(v + steps[j:j + 1], xi, norm)
             result.updates += 1
     return v
-
-
-# --------------------------------------------------------------------------- experiments
-
-def uap_rate(model: nn.Module, dataset: ImageDataset, v: torch.Tensor | None, target: int | None = None,
-             device="auto") -> tuple[float, torch.Tensor]:
-    """R_f (``target`` None: share not classified as the *true* label) or R_s (share classified as
-    ``target``) of ``dataset`` + ``v``, Sec. 2.3; also returns the predictions."""
-    from ..metrics.classification import fooling_rate, targeted_success_rate
-
-    pred = predict_labels(model, dataset.float_images(), v, device=device)
-    rate = fooling_rate(pred, dataset.targets) if target is None else targeted_success_rate(pred, target)
-    return rate, pred
-
-
-def uap_sweep(models: dict, uap_data: ImageDataset, eval_sets: dict, norms: Sequence = (2, "inf"),
-              zetas: Sequence[float] = (0.01, 0.02), targets: Sequence[int | None] = (None,), *,
-              seed: int = 0, device="auto", progress: bool = True, **uap_kwargs):
-    """UAPs for every model x norm x zeta x target (None: nontargeted), with random controls.
-
-    The radius is ``xi = zeta x mean image norm`` of ``uap_data`` (the images the UAPs are computed
-    on). Each UAP and a random control of the same norm (:func:`random_perturbation`) are
-    evaluated on every dataset of ``eval_sets`` (e.g. train and test). Returns a long DataFrame
-    (model, norm, zeta, target, split, xi, rate, random_rate, passes, seconds) and the
-    :class:`UAPResult` of each configuration keyed ``(model, norm, zeta, target)``.
-    """
-    import pandas as pd
-
-    device = resolve_device(device)
-    images = uap_data.float_images()
-    combos = [(m, parse_norm(p), float(z), t) for m in models for p in norms for z in zetas for t in targets]
-    rows, results = [], {}
-    bar = tqdm(combos, desc="UAP sweep", leave=False, disable=not progress)
-    for name, norm, zeta, target in bar:
-        bar.set_postfix(model=name, norm=norm, zeta=zeta, target=target)
-        xi = uap_radius(images, zeta, norm)
-        result = universal_perturbation(models[name], images, xi, norm, target=target, seed=seed,
-                                        device=device, progress=False, **uap_kwargs)
-        control = random_perturbation(images.shape[1:], xi, norm, seed=seed + 7)
-        results[(name, norm, zeta, target)] = result
-        for split, dataset in eval_sets.items():
-            rate, _ = uap_rate(models[name], dataset, result.perturbation, target, device)
-            random_rate, _ = uap_rate(models[name], dataset, control, target, device)
-            rows.append({"model": name, "norm": f"L{norm}", "zeta": zeta,
-                         "target": "none" if target is None else target, "split": split, "xi": xi,
-                         "rate": rate, "random_rate": random_rate, "passes": result.passes,
-                         "seconds": result.seconds})
-    return pd.DataFrame(rows), results
-
-
-def rate_table(sweep, index: Sequence[str] = ("model", "norm", "zeta"), percent: bool = True):
-    """The paper's table layout: one row per ``index``, one column per split, each cell
-    ``"rate (random control)"`` in percent, as Table 1 of Hirano et al. prints them."""
-    scale = 100.0 if percent else 1.0
-    frame = sweep.copy()
-    frame["zeta"] = frame["zeta"].map(lambda z: f"{z:.0%}" if percent else z)
-    frame["cell"] = [f"{scale * r:.1f} ({scale * c:.1f})" for r, c in zip(frame["rate"], frame["random_rate"])]
-    table = frame.pivot_table(index=list(index), columns="split", values="cell", aggfunc="first", sort=False)
-    table.columns.name = None
-    return table
-
-
-# --------------------------------------------------------------------------- adversarial retraining
-
-@dataclass
-class RetrainingRound:
-    round: int
-    rate: float            # R_f (nontargeted, vs true labels) or R_s (targeted) of a new UAP
-    clean_accuracy: float  # on the test images
-    uap: torch.Tensor | None = None
-
-
-def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: dict,
-                           train: ImageDataset, test: ImageDataset, train_config, *, xi: float,
-                           norm=2, target: int | None = None, rounds: int = 5,
-                           uaps_per_round: int = 10, perturbed_fraction: float = 0.5,
-                           uap_kwargs: dict | None = None, uap_data: ImageDataset | None = None,
-                           uap_augmented: bool = True, seed: int = 0, device="auto",
-                           progress: bool = True) -> tuple[list[RetrainingRound], nn.Module]:
-    """Sec. 2.4: iterative fine-tuning with UAPs (after Hirano & Takemoto 2020).
-
-    Each round: compute ``uaps_per_round`` UAPs on the training images (different seeds), add a
-    randomly chosen one of them to a random ``perturbed_fraction`` of the training images (labels
-    unchanged), fine-tune with ``train_config`` (5 epochs in the paper) from the current weights
-    via :func:`medadv_lib.training.train_model` (so each round is cached), then compute a new UAP
-    and report its R_f (nontargeted, on the test images, vs true labels) or R_s (targeted) and the
-    clean test accuracy. Round 0 is the model before any fine-tuning. ``uap_data`` (default:
-    ``train``) are the images the UAPs are computed on; ``xi`` is in their scale.
-
-    ``uap_augmented=False`` is the control: the same rounds, epochs and evaluation, but fine-tuned
-    on the clean training images, so that a model that is still learning can be told apart from
-    one that learns to resist UAPs.
-    """
-    from ..metrics.classification import accuracy, fooling_rate, targeted_success_rate
-    from ..models import build_model
-    from ..training import train_model
-
-    if rounds < 0 or uaps_per_round < 1 or not 0 < perturbed_fraction <= 1:
-        raise ValueError("rounds >= 0, uaps_per_round >= 1 and perturbed_fraction in (0, 1] required")
-    uap_kwargs = dict(uap_kwargs or {})
-    uap_kwargs.setdefault("progress", False)
-    device = resolve_device(device)
-    model = build_model(model_name, **model_kwargs)
-    model.load_state_dict(initial_state)
-    model.to(device).eval()
-    test_images = test.float_images()
-    train_images = train.float_images()
-    gen = torch.Generator().manual_seed(seed)
-    uap_images = (uap_data if uap_data is not None else train).float_images()
-
-    def evaluate(r: int) -> RetrainingRound:
-        uap = universal_perturbation(model, uap_images, xi, norm, target=target, seed=seed + 1000 * r,
-                                     device=device, **uap_kwargs).perturbation
-        pred_adv = predict_labels(model, test_images, uap, device=device)
-        rate = (fooling_rate(pred_adv, test.targets) if target is None
-                else targeted_success_rate(pred_adv, target))
-        clean_acc = accuracy(predict_labels(model, test_images, None, device=device), test.targets)
-        return RetrainingRound(r, rate, clean_acc, uap)
-
-    history = [evaluate(0)]
-    bar = tqdm(range(1, rounds + 1), desc="adversarial retraining", leave=False, disable=not progress)
-    for r in bar:
-        if uap_augmented:
-            uaps = torch.stack([universal_perturbation(model, uap_images, xi, norm, target=target,
-                                                       seed=seed + 1000 * r + k, device=device,
-                                                       **uap_kwargs).perturbation
-                                for k in range(uaps_per_round)])
-            n = len(train)
-            chosen = torch.randperm(n, generator=gen)[: int(round(perturbed_fraction * n))]
-            which = torch.randint(len(uaps), (len(chosen),), generator=gen)
-            images = train_images.clone()
-            images[chosen] = images[chosen] + uaps[which]
-            data = train.with_images(images, f"retraining round {r}: {len(chosen)} images + UAPs")
-        else:
-            data = train
-        state = {k: t.detach().cpu() for k, t in model.state_dict().items()}
-        tag = f"uap-retraining-round{r}" if uap_augmented else f"clean-finetuning-round{r}"
-        model = train_model(model_name, model_kwargs, data, train_config, device=device,
-                            init_state=state, tag=tag, progress=False).model
-        history.append(evaluate(r))
-        bar.set_postfix(rate=f"{history[-1].rate:.3f}", acc=f"{history[-1].clean_accuracy:.3f}")
-    return history, model

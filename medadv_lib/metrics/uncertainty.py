@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["Estimate", "CONFIDENCE", "wilson", "rate", "auroc", "bootstrap", "mean",
-           "paired_difference", "point"]
+           "paired_difference", "independent_difference", "point"]
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 2000
@@ -188,3 +188,25 @@ def paired_difference(a, b, seed: int = 0, confidence: float = CONFIDENCE,
         raise ValueError(f"paired outcomes need the same images: {a.shape} vs {b.shape}")
     d = a - b
     return bootstrap(lambda idx: float(d[idx].mean()), len(d), seed, confidence, n_resamples)
+
+
+def _mean_difference(a, b, axis=-1):
+    return a.mean(axis=axis) - b.mean(axis=axis)
+
+
+def independent_difference(a, b, seed: int = 0, confidence: float = CONFIDENCE,
+                           n_resamples: int = N_RESAMPLES) -> Estimate:
+    """``mean(a) - mean(b)`` for outcomes on two *different* sets of images (e.g. the training and
+    the test images), each resampled on its own (percentile bootstrap); ``n`` is the smaller set."""
+    a = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=float).reshape(-1)
+    b = np.asarray(b.detach().cpu() if hasattr(b, "detach") else b, dtype=float).reshape(-1)
+    n = min(len(a), len(b))
+    if n == 0:
+        return _nan(0, "bootstrap")
+    value = float(a.mean() - b.mean())
+    if n < 2:
+        return Estimate(value, float("nan"), float("nan"), n, "bootstrap")
+    result = stats.bootstrap((a, b), _mean_difference, vectorized=True, paired=False, n_resamples=n_resamples,
+                             confidence_level=confidence, method="percentile",
+                             random_state=np.random.default_rng(seed))
+    return _interval(result, value, n, "bootstrap")

@@ -1,72 +1,37 @@
 """Hirano, Koga & Takemoto 2020: universal adversarial perturbations against COVID-Net.
 
-Presets: ``smoke`` (CI: tiny COVID-Nets at 32 px, a few UAP passes, one retraining round),
+Presets: ``smoke`` (CI: COVID-Nets at 64 px trained briefly with SGD, L-inf UAPs from a few passes, one
+retraining round),
 ``default`` (the book: COVID-Net Small and Large at width 1/8 and 64 px, trained from scratch on
 synthetic radiographs, UAPs in batched mode on a few hundred images) and ``paper`` (full-width
-COVID-Nets at 224 px, exact-mode UAPs with the paper's i_max = 15 on the training images, 5
-retraining rounds of 10 UAPs; meant for a GPU and real COVIDx via ``data_root``).
+COVID-Nets at 224 px on COVIDx's counts, 13,569 training and 231 test images with its class
+imbalance, UAPs with the paper's i_max = 15 on every training image (batched mode; ``-p uap_mode
+exact`` runs ART's sequential loop), 5 retraining rounds of 10 UAPs; meant for a GPU; on a real
+dataset every image of its splits).
 
-Paper values: the abstract states that at zeta = 2 % the nontargeted UAPs reach R_f > 85 % and
-the targeted ones R_s > 90 %, and that the nontargeted UAPs send most images to COVID-19. The
-individual cells of Tables 1-3 were not available to us offline; they are left empty (NaN) rather
-than guessed, and the abstract's bounds are shown as their own rows.
+Datasets: ``synthetic`` (the embedded default: three COVIDx-like classes), ``kermany`` (real
+pediatric radiographs, normal against pneumonia: a two-class COVID-Net) and ``covidx`` (the real
+COVIDx sample: a pipeline check on 187 images). The paper's numbers are in :mod:`.published`, its
+claims in :mod:`.claims`, the experiments in :mod:`.experiment` and the figures in :mod:`.figures`.
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
-from .. import PaperSpec, Rule
+from .. import PaperSpec, Rule, require
 
 ORDER = 1
 
-#: Classes of COVIDx split_v3 in the paper's label order.
-CLASSES = ("normal", "pneumonia", "COVID-19")
 
-#: Settings of the paper (Sec. 2.2-2.4) and of its code (hkthirano/UAP-COVID-Net).
-PAPER_SETTINGS = {
-    "zetas": (0.01, 0.02),
-    "norms": ("2", "inf"),
-    "fgsm_strength": 0.001,
-    "i_max": 15,
-    "input": "224 x 224 x 3, top sixth cropped, divided by 255",
-    "mean image norm (0-255 scale)": {"L2": 32589, "Linf": 237},
-    "retraining": "5 rounds; each: 10 UAPs, half the training images perturbed, 5 fine-tuning epochs",
-}
-
-#: What the abstract states, as bounds (the only paper numbers we could verify offline).
-PAPER_ABSTRACT_BOUNDS = {
-    "nontargeted R_f at zeta 2%": 0.85,
-    "targeted R_s at zeta 2%": 0.90,
-}
-
-PAPER_NOTE = ("Paper column: the table cells of Hirano et al. were not available to us offline and "
-              "are left empty rather than guessed. What the abstract states: at zeta = 2 %, "
-              "nontargeted UAPs reach R_f > 85 % and targeted UAPs R_s > 90 % (both models, both "
-              "norms), and the nontargeted UAPs make the models classify most images as COVID-19.")
-
-
-def paper_table1(models, norms, zetas) -> pd.DataFrame:
-    """Table 1 (R_f, %) with the abstract's lower bound at zeta = 2 % and NaN elsewhere."""
-    index = pd.MultiIndex.from_tuples([(m, f"L{p}", f"{z:.0%}") for m in models for p in norms
-                                       for z in zetas], names=["model", "norm", "zeta"])
-    frame = pd.DataFrame(np.nan, index=index, columns=["train", "test"], dtype=object)
-    for m, p, z in index:
-        if z == "2%":
-            frame.loc[(m, p, z), :] = "> 85"
-    return frame
-
-
-def paper_targeted_table(models, norms, zetas, targets) -> pd.DataFrame:
-    """Tables 2-3 (R_s, %) with the abstract's lower bound at zeta = 2 % and NaN elsewhere."""
-    index = pd.MultiIndex.from_tuples([(m, f"L{p}", f"{z:.0%}", t) for m in models for p in norms
-                                       for z in zetas for t in targets],
-                                      names=["model", "norm", "zeta", "target"])
-    frame = pd.DataFrame(np.nan, index=index, columns=["train", "test"], dtype=object)
-    for key in index:
-        if key[2] == "2%":
-            frame.loc[key, :] = "> 90"
-    return frame
+def validate(p: dict) -> None:
+    """Constraints between parameters, checked before the notebook starts."""
+    require(p["image_size"] % 32 == 0,
+            f"image_size must be a multiple of 32 (COVID-Net pools five times), got {p['image_size']}")
+    require(p["dataset"] != "synthetic" or (p["n_train"] > 0 and p["n_test"] > 0),
+            "n_train = 0 / n_test = 0 (the whole split) needs a real dataset: set dataset and data_root")
+    classes = ("normal", "pneumonia") if p["dataset"] == "kermany" else ("normal", "pneumonia", "COVID-19")
+    require(p["retrain_target"] == "none" or p["retrain_target"] in classes,
+            f"retrain_target must be 'none' or one of {classes} for dataset {p['dataset']!r}, got {p['retrain_target']!r}")
+    bad = [m for m in p["retrain_models"] if m not in ("Small", "Large")]
+    require(not bad, f"retrain_models: {bad} not in ['Small', 'Large']")
 
 
 SPEC = PaperSpec(
@@ -76,13 +41,27 @@ SPEC = PaperSpec(
               "COVID-19 cases from chest X-ray images to universal adversarial attacks. PLoS ONE "
               "15(12): e0243963, 2020. arXiv:2005.11061."),
     presets={
-        "smoke": {"image_size": 32, "n_train": 240, "n_test": 60, "width": 0.0625, "epochs": 3,
-                  "uap_images": 60, "max_passes": 2, "retrain_rounds": 1, "retrain_uaps": 1,
+        # smoke: SGD without augmentation leaves chance within 6 short epochs (Adam with shifts and
+        # flips, the default, needs about 6 epochs of 1,800 images first); one norm and a larger FGSM
+        # step, so that a few passes over 100 images move the UAPs
+        "smoke": {"image_size": 64, "n_train": 800, "n_test": 150, "width": 0.125, "epochs": 6,
+                  "optimizer": "sgd", "lr": 0.05, "augment": False, "norms": ["inf"], "uap_images": 100,
+                  "max_passes": 3, "fgsm_strength": 0.005, "retrain_rounds": 1, "retrain_uaps": 1,
                   "retrain_epochs": 1},
         "default": {},
-        "paper": {"image_size": 224, "width": 1.0, "n_train": 0, "n_test": 0, "epochs": 10,
-                  "batch_size": 8, "lr": 2e-5, "imbalance": True, "uap_images": 0, "uap_mode": "exact",
+        "paper": {"image_size": 224, "width": 1.0, "n_train": 13569, "n_test": 231, "epochs": 10,
+                  "batch_size": 8, "lr": 2e-5, "imbalance": True, "uap_images": 0, "uap_mode": "batched",
                   "max_passes": 15, "retrain_rounds": 5, "retrain_uaps": 10, "retrain_epochs": 5},
+    },
+    validate=validate,
+    datasets=("synthetic", "kermany", "covidx"),
+    dataset_presets={
+        "kermany": {"smoke": {"n_train": 600, "n_test": 150},
+                    "default": {"image_size": 64, "n_train": 2000, "n_test": 624, "uap_images": 300},
+                    "paper": {"image_size": 224, "n_train": 0, "n_test": 0, "imbalance": False}},
+        "covidx": {"smoke": {"n_train": 0, "n_test": 0, "uap_images": 0},
+                   "default": {"image_size": 64, "n_train": 0, "n_test": 0, "uap_images": 0},
+                   "paper": {"image_size": 224, "n_train": 0, "n_test": 0, "imbalance": False}},
     },
     rules={
         "image_size": Rule(min=32, max=512, doc="model input side (a multiple of 32; the paper: 224)"),
@@ -93,6 +72,8 @@ SPEC = PaperSpec(
         "epochs": Rule(min=1, max=200),
         "batch_size": Rule(min=2, max=1024),
         "lr": Rule(min=1e-7, max=1.0),
+        "optimizer": Rule(choices=("adam", "sgd"), doc="optimizer of the COVID-Nets (the paper: Adam)"),
+        "augment": Rule(doc="COVID-Net's training augmentation (small shifts and flips)"),
         "zetas": Rule(min=1, item_min=1e-4, item_max=0.5,
                       doc="UAP norm / mean image norm (the paper: 0.01 and 0.02)"),
         "norms": Rule(min=1, choices=("2", "inf"), doc="Lp norms of the UAPs"),

@@ -10,7 +10,8 @@ import pandas as pd
 import torch
 from sklearn.metrics import ConfusionMatrixDisplay
 
-__all__ = ["plot_confusion_matrices", "plot_uaps", "plot_retraining", "scale_for_display"]
+__all__ = ["plot_confusion_matrices", "plot_uaps", "plot_retraining", "scale_for_display", "figure1",
+           "figure2", "figure3", "figure4", "figure5"]
 
 
 def scale_for_display(v: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -90,3 +91,65 @@ def plot_retraining(history: pd.DataFrame, rate_label: str):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- the chapter's figures
+
+def _label(predictions: pd.DataFrame, classes, image: int = 0, **where) -> str:
+    from .experiment import _selection
+
+    rows = _selection(predictions, split="test", image=image, **where)
+    return classes[int(rows["pred"].iloc[0])]
+
+
+def figure1(sweep, classes, models, norms, zeta: float):
+    """Fig. 1: test confusion matrices, clean and under the nontargeted UAP of each norm at ``zeta``."""
+    from .experiment import confusion
+
+    panels = {}
+    for model in models:
+        panels[f"{model}, clean"] = confusion(sweep.predictions, classes, model=model, split="test", kind="clean")
+        for p in norms:
+            panels[f"{model}, L{p} UAP, zeta {zeta:.0%}"] = confusion(
+                sweep.predictions, classes, model=model, norm=f"L{p}", zeta=zeta, target="none", split="test",
+                kind="uap")
+    return plot_confusion_matrices(panels, classes, columns=1 + len(norms))
+
+
+def figure2(sweep, test_image: torch.Tensor, classes, model: str, norms, zeta: float):
+    """Fig. 2: the nontargeted UAPs of ``model`` (scaled to [0, 1]) and the first test image with each."""
+    uaps = {f"{model}, L{p}, {zeta:.0%}": sweep.uaps[(model, p, zeta, None)].perturbation for p in norms}
+    labels = {key: _label(sweep.predictions, classes, model=model, norm=f"L{p}", zeta=zeta, target="none", kind="uap")
+              for key, p in zip(uaps, norms)}
+    clean = _label(sweep.predictions, classes, model=model, kind="clean")
+    return plot_uaps(uaps, test_image, clean, labels)
+
+
+def figure3(sweep, classes, models, norm: str, zeta: float):
+    """Fig. 3: test confusion matrices under the targeted UAP toward each class."""
+    from .experiment import confusion
+
+    panels = {f"{m}, target {t}": confusion(sweep.predictions, classes, model=m, norm=f"L{norm}", zeta=zeta,
+                                            target=t, split="test", kind="uap") for m in models for t in classes}
+    return plot_confusion_matrices(panels, classes, columns=len(classes))
+
+
+def figure4(sweep, test_image: torch.Tensor, classes, model: str, norm: str, zeta: float):
+    """Fig. 4: the targeted UAPs of ``model`` and the first test image with each."""
+    uaps = {f"{model} -> {t}": sweep.uaps[(model, norm, zeta, k)].perturbation for k, t in enumerate(classes)}
+    labels = {f"{model} -> {t}": _label(sweep.predictions, classes, model=model, norm=f"L{norm}", zeta=zeta, target=t,
+                                        kind="uap") for t in classes}
+    return plot_uaps(uaps, test_image, _label(sweep.predictions, classes, model=model, kind="clean"), labels)
+
+
+def figure5(summary: pd.DataFrame, retraining: pd.DataFrame, classes, rate_label: str):
+    """Fig. 5: the new UAP's rate and the clean accuracy per round (A/B), and the confusion matrix of
+    the test images under the last round's UAP for each retrained model (C/D)."""
+    from ...metrics.classification import confusion_matrix
+
+    curves = plot_retraining(summary.assign(model=summary["model"] + ", " + summary["arm"]), rate_label)
+    last = retraining[(retraining["arm"] == "UAP-augmented") & (retraining["round"] == retraining["round"].max())]
+    panels = {f"{m} after round {int(part['round'].iloc[0])}, with its new UAP":
+              confusion_matrix(part["true"].to_numpy(), part["pred_uap"].to_numpy(), len(classes))
+              for m, part in last.groupby("model")}
+    return curves, plot_confusion_matrices(panels, classes)

@@ -1,0 +1,457 @@
+"""Every claim of Hirano, Koga & Takemoto 2020's abstract and results (Sec. 3), as tests of our results.
+
+The tests read the chapter's result tables (:func:`.experiment.claim_results`):
+
+* ``predictions``: one row per image and configuration: model, norm ("L2"/"Linf"), zeta, target
+  ("none" or a class name), split ("train" = the UAP images, "test"), kind ("uap", "random",
+  "clean"), image, true, pred;
+* ``retraining`` (or None): model, arm ("UAP-augmented", "clean control"), round, image, true,
+  pred_clean, pred_uap;
+* ``classes`` (the disease class last: COVID-19, or pneumonia with two classes), ``models``,
+  ``norms``, ``zetas`` (sorted), ``retrain_target`` ("none" or a class), ``visibility`` (model, norm,
+  zeta, target, linf_255, ssim).
+
+Every verdict uses 95 % intervals: Wilson for a rate, a paired bootstrap for two rates on the same
+images, an independent bootstrap for two sets of images. Where the paper says "at zeta = 1 %" and
+"2 %" we read our lowest and highest zeta. ``paper_check`` applies each claim's reading to the
+paper's own printed cells.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from ...claims import FAILS, HOLDS, INCONCLUSIVE, Claim, Outcome, combine, verdict_above
+from ...metrics.uncertainty import Estimate, independent_difference, paired_difference, rate
+
+__all__ = ["CLAIMS", "outcomes"]
+
+FAR = 0.20          # "far above" the random control: at least 20 points more, per image pair
+ABSTRACT_RF, ABSTRACT_RS = 0.85, 0.90
+NEAR_ALL = 0.90     # "almost all"
+NEAR_100 = 0.93     # "about 100 %": the paper's own lowest such cell is 93.9 %
+
+
+def _select(frame, **where):
+    mask = np.ones(len(frame), bool)
+    for column, value in where.items():
+        mask &= frame[column].to_numpy() == value
+    return frame[mask]
+
+
+def outcomes(r: Mapping, model, norm, zeta, target="none", split="test", kind="uap", among=None) -> np.ndarray:
+    """Per image: fooled (not its true label; R_f) or sent to ``target`` (R_s); ``among`` keeps the
+    images of those true classes only."""
+    rows = _select(r["predictions"], model=model, norm=norm, zeta=zeta, target=target, split=split, kind=kind)
+    if among is not None:
+        rows = rows[rows["true"].isin([list(r["classes"]).index(c) for c in among])]
+    if target == "none":
+        return (rows["pred"] != rows["true"]).to_numpy()
+    return (rows["pred"] == list(r["classes"]).index(target)).to_numpy()
+
+
+def _to_class(r, model, norm, zeta, cls, among, split="test", target="none") -> np.ndarray:
+    rows = _select(r["predictions"], model=model, norm=norm, zeta=zeta, target=target, split=split, kind="uap")
+    rows = rows[rows["true"].isin([list(r["classes"]).index(c) for c in among])]
+    return (rows["pred"] == list(r["classes"]).index(cls)).to_numpy()
+
+
+def _pct(estimate: Estimate) -> str:
+    return estimate.fmt(percent=True)
+
+
+def _greater(diff: Estimate, margin: float = 0.0, label: str = "") -> Outcome:
+    return verdict_above(diff, margin, f"{label}{_pct(diff)} points".strip())
+
+
+def _within(diff: Estimate, bound: float, stated: float, label: str = "") -> Outcome:
+    """Holds when the whole interval lies within ``+-bound``; does not hold when it lies wholly
+    beyond ``+-stated`` (the paper's own number); inconclusive otherwise."""
+    evidence = f"{label}{_pct(diff)} points"
+    if -bound <= diff.low and diff.high <= bound:
+        return Outcome(HOLDS, evidence, diff.n)
+    if diff.low > stated or diff.high < -stated:
+        return Outcome(FAILS, evidence, diff.n)
+    return Outcome(INCONCLUSIVE, evidence, diff.n)
+
+
+def _zetas(r, need_two=True):
+    zetas = r["zetas"]
+    if need_two and len(zetas) < 2:
+        return None
+    return zetas[0], zetas[-1]
+
+
+def _untested_zetas():
+    return Outcome.untested("this run has one zeta; the claim compares two (the paper: 1 % and 2 %)")
+
+
+def _cases(r):
+    return [(m, p) for m in r["models"] for p in r["norms"]]
+
+
+def _targets(r):
+    return sorted(set(r["predictions"]["target"]) - {"none"}, key=list(r["classes"]).index)
+
+
+# --------------------------------------------------------------------------- Sec. 3.1 and 3.2
+
+def _clean_accuracy(r):
+    return combine({m: verdict_above(rate(_select(r["predictions"], model=m, split="test", kind="clean")
+                                          .eval("pred == true").to_numpy()), 0.90,
+                                     None) for m in r["models"]})
+
+
+def _rf_grows(r):
+    z = _zetas(r)
+    if z is None:
+        return _untested_zetas()
+    return combine({f"{m} {p}": _greater(paired_difference(outcomes(r, m, p, z[1]), outcomes(r, m, p, z[0])))
+                    for m, p in _cases(r)})
+
+
+def _rf_abstract(r):
+    top = r["zetas"][-1]
+    return combine({f"{m} {p}": verdict_above(rate(outcomes(r, m, p, top)), ABSTRACT_RF)
+                    for m, p in _cases(r)})
+
+
+def _far_above_random(r, zeta, target="none"):
+    return combine({f"{m} {p}": _greater(paired_difference(outcomes(r, m, p, zeta, target),
+                                                           outcomes(r, m, p, zeta, target, kind="random")), FAR)
+                    for m, p in _cases(r)})
+
+
+def _rf_norms(r):
+    if len(r["norms"]) < 2:
+        return Outcome.untested("this run uses one norm; the claim compares p = 2 and p = inf")
+    return combine({f"{m} {z:.0%}": _within(paired_difference(outcomes(r, m, "L2", z), outcomes(r, m, "Linf", z)),
+                                            0.10, 0.07) for m in r["models"] for z in r["zetas"]})
+
+
+def _models_needed(r):
+    return Outcome.untested("this run has one model; the claim compares Small and Large")
+
+
+def _rf_large_above_small(r):
+    if not {"Small", "Large"} <= set(r["models"]):
+        return _models_needed(r)
+    low = r["zetas"][0]
+    return combine({p: _greater(paired_difference(outcomes(r, "Large", p, low), outcomes(r, "Small", p, low)))
+                    for p in r["norms"]})
+
+
+def _rf_models_alike(r):
+    if not {"Small", "Large"} <= set(r["models"]):
+        return _models_needed(r)
+    top = r["zetas"][-1]
+    return combine({p: _within(paired_difference(outcomes(r, "Large", p, top), outcomes(r, "Small", p, top)),
+                               0.10, 0.10) for p in r["norms"]})
+
+
+def _rf_train_above_test(r):
+    return combine({f"{m} {p} {z:.0%}": _greater(independent_difference(outcomes(r, m, p, z, split="train"),
+                                                                        outcomes(r, m, p, z)))
+                    for m, p in _cases(r) for z in r["zetas"]})
+
+
+def _others(r):
+    return [c for c in r["classes"] if c != r["classes"][-1]]
+
+
+def _most_to_disease(r):
+    top, disease = r["zetas"][-1], r["classes"][-1]
+    return combine({f"{m} {p}": verdict_above(rate(_to_class(r, m, p, top, disease, r["classes"])), 0.5)
+                    for m, p in _cases(r)})
+
+
+def _norm_for_figure(r):
+    return "Linf" if "Linf" in r["norms"] else r["norms"][0]
+
+
+def _all_others_to_disease(r):
+    top, p = r["zetas"][-1], _norm_for_figure(r)
+    return combine({m: verdict_above(rate(_to_class(r, m, p, top, r["classes"][-1], _others(r))), NEAR_ALL)
+                    for m in r["models"]})
+
+
+def _others_to_disease_low(r):
+    z = _zetas(r)
+    if z is None:
+        return _untested_zetas()
+    p = _norm_for_figure(r)
+    bars = {"Small": 0.70, "Large": 0.80}
+    return combine({m: verdict_above(rate(_to_class(r, m, p, z[0], r["classes"][-1], _others(r))), bars.get(m, 0.7))
+                    for m in r["models"]})
+
+
+# --------------------------------------------------------------------------- Sec. 3.3 (targeted)
+
+def _needs_targets(test):
+    def wrapped(r):
+        if not _targets(r):
+            return Outcome.untested("this run computed no targeted UAPs")
+        return test(r)
+    return wrapped
+
+
+def _rs_above(threshold, low=False):
+    def test(r):
+        zeta = r["zetas"][0 if low else -1]
+        return combine({f"{m} {p} -> {t}": verdict_above(rate(outcomes(r, m, p, zeta, t)), threshold)
+                        for m, p in _cases(r) for t in _targets(r)})
+    return _needs_targets(test)
+
+
+def _rs_grows(r):
+    z = _zetas(r)
+    if z is None:
+        return _untested_zetas()
+    return combine({f"{m} {p} -> {t}": _greater(paired_difference(outcomes(r, m, p, z[1], t), outcomes(r, m, p, z[0], t)))
+                    for m, p in _cases(r) for t in _targets(r)})
+
+
+def _rs_p2_above_pinf(r):
+    if len(r["norms"]) < 2:
+        return Outcome.untested("this run uses one norm; the claim compares p = 2 and p = inf")
+    a = np.concatenate([outcomes(r, m, "L2", z, t) for m in r["models"] for z in r["zetas"] for t in _targets(r)])
+    b = np.concatenate([outcomes(r, m, "Linf", z, t) for m in r["models"] for z in r["zetas"] for t in _targets(r)])
+    return _greater(paired_difference(a, b), 0.0, "pooled over every model, zeta and target: ")
+
+
+def _rs_far_above_random(r):
+    top = r["zetas"][-1]
+    return combine({f"{m} {p} -> {t}": _greater(paired_difference(outcomes(r, m, p, top, t),
+                                                                  outcomes(r, m, p, top, t, kind="random")), FAR)
+                    for m, p in _cases(r) for t in _targets(r)})
+
+
+def _disease_target_easiest(r):
+    z = _zetas(r)
+    if z is None:
+        return _untested_zetas()
+    model = "Small" if "Small" in r["models"] else r["models"][0]
+    p, disease = _norm_for_figure(r), r["classes"][-1]
+    to_disease = outcomes(r, model, p, z[0], disease, among=_others(r))
+    return combine({f"-> {disease} vs -> {t}": _greater(independent_difference(
+        to_disease, outcomes(r, model, p, z[0], t, among=[c for c in r["classes"] if c != t])))
+        for t in _others(r)})
+
+
+def _disease_images_resist(r):
+    z = _zetas(r)
+    if z is None:
+        return _untested_zetas()
+    model = "Small" if "Small" in r["models"] else r["models"][0]
+    p, disease = _norm_for_figure(r), r["classes"][-1]
+    return combine({f"-> {t}": verdict_above(rate(_to_class(r, model, p, z[0], disease, [disease], target=t)),
+                                             NEAR_ALL) for t in _others(r)})
+
+
+# --------------------------------------------------------------------------- Sec. 3.4 (retraining)
+
+def _retraining(r, targeted: bool):
+    frame = r.get("retraining")
+    if frame is None or frame.empty or frame["round"].max() == 0:
+        return None, Outcome.untested("this run has no adversarial retraining rounds (retrain_rounds = 0)")
+    if targeted and r["retrain_target"] == "none":
+        return None, Outcome.untested("this run retrains against nontargeted UAPs; the claim is about targeted "
+                                      "UAPs (-p retrain_target COVID-19 -p retrain_zeta 0.01)")
+    if not targeted and r["retrain_target"] != "none":
+        return None, Outcome.untested("this run retrains against targeted UAPs; the claim is about nontargeted "
+                                      "UAPs (-p retrain_target none)")
+    return _select(frame, arm="UAP-augmented"), None
+
+
+def _hit(rows, r):
+    target = r["retrain_target"]
+    if target == "none":
+        return (rows["pred_uap"] != rows["true"]).to_numpy()
+    return (rows["pred_uap"] == list(r["classes"]).index(target)).to_numpy()
+
+
+def _retrain_lowers(targeted):
+    def test(r):
+        frame, skip = _retraining(r, targeted)
+        if skip:
+            return skip
+        last = frame["round"].max()
+        return combine({m: _greater(paired_difference(_hit(_select(part, round=0), r), _hit(_select(part, round=last), r)),
+                                    0.0, f"round 0 minus round {last}: ")
+                        for m, part in frame.groupby("model")})
+    return test
+
+
+def _retrain_keeps_accuracy(r):
+    frame = r.get("retraining")
+    if frame is None or frame.empty or frame["round"].max() == 0:
+        return Outcome.untested("this run has no adversarial retraining rounds (retrain_rounds = 0)")
+    frame = _select(frame, arm="UAP-augmented")
+    last = frame["round"].max()
+    correct = lambda rows: (rows["pred_clean"] == rows["true"]).to_numpy()  # noqa: E731
+    return combine({m: _within(paired_difference(correct(_select(part, round=last)), correct(_select(part, round=0))),
+                               0.05, 0.05, f"round {last} minus round 0: ")
+                    for m, part in frame.groupby("model")})
+
+
+def _pneumonia_remains(r):
+    frame, skip = _retraining(r, False)
+    if skip:
+        return skip
+    if len(r["classes"]) < 3 or "pneumonia" not in r["classes"]:
+        return Outcome.untested("needs the three COVIDx classes (this run has two)")
+    last = _select(frame, round=frame["round"].max())
+    fooled = {c: (last["pred_uap"] != last["true"]).to_numpy()[last["true"].to_numpy() == k]
+              for k, c in enumerate(r["classes"])}
+    return combine({f"pneumonia vs {c}": _greater(independent_difference(fooled["pneumonia"], fooled[c]))
+                    for c in r["classes"] if c != "pneumonia"})
+
+
+def _beats_control(r):
+    frame = r.get("retraining")
+    if frame is None or frame.empty or "clean control" not in set(frame["arm"]):
+        return Outcome.untested("the clean fine-tuning control was not run (retrain_control = false)")
+    last = frame["round"].max()
+    cases = {}
+    for m, part in frame.groupby("model"):
+        control = _hit(_select(part, arm="clean control", round=last), r)
+        augmented = _hit(_select(part, arm="UAP-augmented", round=last), r)
+        cases[m] = _greater(paired_difference(control, augmented), 0.0, "control minus UAP-augmented: ")
+    return combine(cases)
+
+
+# --------------------------------------------------------------------------- Figs. 2 and 4
+
+def _imperceptible(r):
+    table = r.get("visibility")
+    if table is None or table.empty:
+        return Outcome.untested("no UAP at the largest zeta was measured")
+    worst_ssim, worst_linf = float(table["ssim"].min()), float(table["linf_255"].max())
+    evidence = f"lowest mean SSIM {worst_ssim:.3f}, largest L-inf {worst_linf:.1f}/255 over {len(table)} UAPs"
+    return Outcome(HOLDS if worst_ssim >= 0.95 and worst_linf <= 8 else FAILS, evidence)
+
+
+# --------------------------------------------------------------------------- paper checks (printed cells)
+
+def _cells(published, table, model=None):
+    """(norm, zeta, model or target, split, [uap, random]) of a published table."""
+    out = []
+    for norm, by_zeta in published[table].items():
+        for zeta, by_key in by_zeta.items():
+            for key, by_split in by_key.items():
+                for split, cell in by_split.items():
+                    out.append((norm, zeta, key, split, cell))
+    return out
+
+
+def _t1(p, norm, zeta, model, split="test"):
+    return p["table1_nontargeted_Rf_percent"][norm][zeta][model][split]
+
+
+_NORMS, _MODELS = ("2", "inf"), ("Small", "Large")
+_TARGETED = ("table2_targeted_Rs_percent_Small", "table3_targeted_Rs_percent_Large")
+
+CLAIMS = [
+    Claim("hirano-clean-accuracy", "The attacked COVID-Nets are accurate: test accuracy of at least 90 % "
+          "(the premise of every attack result)", "Sec. 3.1",
+          "test accuracy 92.6 % (Small), 94.4 % (Large); train 95.8 %, 94.1 %", _clean_accuracy,
+          {"accuracy": 0.90},
+          lambda p: all(v["test"] >= 90 for v in p["clean_accuracy_percent"].values())),
+    Claim("hirano-rf-grows-with-zeta", "A larger UAP (zeta 2 % against 1 %) fools more test images, every model "
+          "and norm", "Table 1; Sec. 3.2", "test R_f 58.0-81.0 % at zeta 1 %, 85.7-87.4 % at 2 %", _rf_grows, {},
+          lambda p: all(_t1(p, n, "2", m)[0] > _t1(p, n, "1", m)[0] for n in _NORMS for m in _MODELS)),
+    Claim("hirano-rf-above-85", "Nontargeted UAPs with zeta = 2 % reach R_f > 85 % (test, every model and norm)",
+          "Abstract; Table 1", "test R_f 85.7-87.4 % at zeta 2 %", _rf_abstract, {"R_f": ABSTRACT_RF},
+          lambda p: all(_t1(p, n, "2", m)[0] > 85 for n in _NORMS for m in _MODELS)),
+    Claim("hirano-rf-far-above-random", "UAPs at zeta 2 % fool far more test images than random noise of the same "
+          "norm (at least 20 points more)", "Table 1; Sec. 3.2",
+          "test R_f 85.7-87.4 % against at most 22.1 % for the random controls",
+          lambda r: _far_above_random(r, r["zetas"][-1]), {"margin": FAR},
+          lambda p: all(_t1(p, n, "2", m)[0] - _t1(p, n, "2", m)[1] >= 100 * FAR for n in _NORMS for m in _MODELS)),
+    Claim("hirano-small-uaps-fool", "Even small UAPs (zeta 1 %) fool far more test images than random noise "
+          "(at least 20 points more)", "Abstract; Table 1", "test R_f 58.0-81.0 % at 1 % against 0.4-3.9 % random",
+          lambda r: _far_above_random(r, r["zetas"][0]), {"margin": FAR},
+          lambda p: all(_t1(p, n, "1", m)[0] - _t1(p, n, "1", m)[1] >= 100 * FAR for n in _NORMS for m in _MODELS)),
+    Claim("hirano-rf-norm-independent", "R_f barely depends on the norm: p = 2 and p = inf differ by about 7 "
+          "points at most (test)", "Sec. 3.2", "largest test difference 6.9 points (Small, zeta 1 %)", _rf_norms,
+          {"within": 0.10, "stated": 0.07},
+          lambda p: all(abs(_t1(p, "2", z, m)[0] - _t1(p, "inf", z, m)[0]) <= 7 for z in ("1", "2") for m in _MODELS)),
+    Claim("hirano-rf-large-above-small-1pct", "At zeta 1 %, R_f of COVIDNet-CXR Small is lower than that of "
+          "Large (test)", "Sec. 3.2", "test R_f 58.0 / 64.9 % (Small) against 81.0 / 77.1 % (Large)",
+          _rf_large_above_small, {},
+          lambda p: all(_t1(p, n, "1", "Large")[0] > _t1(p, n, "1", "Small")[0] for n in _NORMS)),
+    Claim("hirano-rf-models-alike-2pct", "At zeta 2 %, R_f of Small and Large do not differ remarkably "
+          "(here: within 10 points, test)", "Sec. 3.2", "test R_f 87.4 % (Small) and 85.7 % (Large)",
+          _rf_models_alike, {"within": 0.10},
+          lambda p: all(abs(_t1(p, n, "2", "Large")[0] - _t1(p, n, "2", "Small")[0]) <= 10 for n in _NORMS)),
+    Claim("hirano-rf-train-above-test", "R_f is higher on the images the UAPs were computed on than on the test "
+          "images", "Sec. 3.2; Table 1", "train 61.4-98.5 % against test 58.0-87.4 %", _rf_train_above_test, {},
+          lambda p: all(_t1(p, n, z, m, "train")[0] > _t1(p, n, z, m)[0] for n in _NORMS for z in ("1", "2")
+                        for m in _MODELS)),
+    Claim("hirano-most-to-disease", "Nontargeted UAPs make the models classify most test images as COVID-19 "
+          "(with two classes: as pneumonia)", "Abstract; Sec. 3.2; Fig. 1",
+          "prose of Fig. 1 (p = inf): > 70 % (Small) and about 90 % (Large) of the other classes at 1 %, almost all at 2 %",
+          _most_to_disease, {"share": 0.5}),
+    Claim("hirano-all-to-disease-2pct", "At zeta 2 % (p = inf) almost all normal and pneumonia test images are "
+          "classified as COVID-19 (here: at least 90 %)", "Sec. 3.2; Fig. 1", "\"almost all\" (no number printed)",
+          _all_others_to_disease, {"share": NEAR_ALL}),
+    Claim("hirano-to-disease-1pct", "At zeta 1 % (p = inf) more than 70 % (Small) and about 90 % (Large; here: "
+          "more than 80 %) of normal and pneumonia test images are classified as COVID-19", "Sec. 3.2; Fig. 1",
+          "> 70 % (Small), about 90 % (Large)", _others_to_disease_low, {"Small": 0.70, "Large": 0.80}),
+    Claim("hirano-rs-above-90", "Targeted UAPs with zeta = 2 % reach R_s > 90 % for every target (test, every "
+          "model and norm)", "Abstract; Tables 2-3", "test R_s 93.9-100 % at zeta 2 %", _rs_above(ABSTRACT_RS),
+          {"R_s": ABSTRACT_RS},
+          lambda p: all(c[0] > 90 for t in _TARGETED for (_, z, _, s, c) in _cells(p, t) if z == "2" and s == "test")),
+    Claim("hirano-rs-near-100", "At zeta 2 % R_s is about 100 % for every target (here: above 93 %, the lowest "
+          "cell the paper calls so)", "Sec. 3.3; Tables 2-3", "test R_s 93.9-100 %", _rs_above(NEAR_100),
+          {"R_s": NEAR_100},
+          lambda p: all(c[0] > 100 * NEAR_100 for t in _TARGETED for (_, z, _, s, c) in _cells(p, t)
+                        if z == "2" and s == "test")),
+    Claim("hirano-rs-1pct", "Even at zeta 1 % targeted UAPs send most test images to the target (R_s above "
+          "50 %; the paper: about 60-85 % Small, 55-95 % Large)", "Sec. 3.3; Tables 2-3",
+          "test R_s 53.2-95.2 % at 1 %", _rs_above(0.50, low=True), {"R_s": 0.50},
+          lambda p: all(c[0] > 50 for t in _TARGETED for (_, z, _, s, c) in _cells(p, t) if z == "1" and s == "test")),
+    Claim("hirano-rs-grows-with-zeta", "A larger zeta gives a higher R_s, every model, norm and target (test)",
+          "Sec. 3.3", "test R_s 53.2-95.2 % at 1 %, 93.9-100 % at 2 %", _needs_targets(_rs_grows), {},
+          lambda p: all(p[t][n]["2"][c]["test"][0] >= p[t][n]["1"][c]["test"][0] for t in _TARGETED
+                        for n in _NORMS for c in ("normal", "pneumonia", "covid19"))),
+    Claim("hirano-rs-p2-above-pinf", "R_s of UAPs with p = 2 is generally higher than with p = inf (here: on "
+          "average over every model, zeta and target, test)", "Sec. 3.3",
+          "9 of 12 test cells higher with p = 2, one equal", _needs_targets(_rs_p2_above_pinf), {},
+          lambda p: sum(p[t]["2"][z][c]["test"][0] > p[t]["inf"][z][c]["test"][0] for t in _TARGETED
+                        for z in ("1", "2") for c in ("normal", "pneumonia", "covid19")) > 6),
+    Claim("hirano-rs-far-above-random", "Targeted UAPs at zeta 2 % reach the target far more often than random "
+          "noise of the same norm (at least 20 points more)", "Tables 2-3; Sec. 3.3",
+          "test R_s 93.9-100 % against 22.9-39.4 % random", _needs_targets(_rs_far_above_random), {"margin": FAR},
+          lambda p: all(c[0] - c[1] >= 100 * FAR for t in _TARGETED for (_, z, _, s, c) in _cells(p, t)
+                        if z == "2" and s == "test")),
+    Claim("hirano-disease-target-easiest", "Targeting COVID-19 is easier than targeting another class: at zeta 1 % "
+          "(Small, p = inf) more images of the other classes reach COVID-19 than reach normal or pneumonia",
+          "Sec. 3.3; Fig. 3", "about 80 % of normal and pneumonia images to COVID-19 against about 50 % to the "
+          "other non-COVID class", _needs_targets(_disease_target_easiest), {}),
+    Claim("hirano-disease-images-resist-1pct", "At zeta 1 % (Small, p = inf) almost all COVID-19 test images stay "
+          "COVID-19 under UAPs targeting normal or pneumonia (here: at least 90 %)", "Sec. 3.3; Fig. 3",
+          "\"almost all\" (no number printed)", _needs_targets(_disease_images_resist), {"share": NEAR_ALL}),
+    Claim("hirano-retrain-lowers-rf", "Adversarial retraining lowers the R_f of a new nontargeted UAP (zeta 2 %): "
+          "lower after the last round than before", "Sec. 3.4; Fig. 5A", "test R_f 22.1 % after five rounds "
+          "(from 85.7-87.4 % before)", _retrain_lowers(False), {},
+          lambda p: p["retraining"]["nontargeted_zeta2_Rf_test_after_5_rounds_percent"]
+          < _t1(p, "inf", "2", "Small")[0]),
+    Claim("hirano-retrain-keeps-accuracy", "Adversarial retraining leaves the clean test accuracy constant (here: "
+          "the change stays within 5 points)", "Sec. 3.4; Figs. 5A-B", "about 90 %, constant over the rounds",
+          _retrain_keeps_accuracy, {"within": 0.05}),
+    Claim("hirano-retrain-pneumonia-remains", "After retraining, pneumonia images remain the most fooled class "
+          "(normal and COVID-19 are almost all correct)", "Sec. 3.4; Fig. 5C",
+          "45 % of pneumonia test images still misclassified", _pneumonia_remains, {}),
+    Claim("hirano-retrain-lowers-rs", "Adversarial retraining lowers R_s of a new targeted UAP toward COVID-19 "
+          "(zeta 1 %)", "Sec. 3.4; Figs. 5B and 5D", "test R_s 16.5 % after five rounds; 15 % of pneumonia images "
+          "still sent to COVID-19", _retrain_lowers(True), {}),
+    Claim("hirano-retrain-beats-control", "The drop comes from the UAP-perturbed images, not from extra training: "
+          "after the last round, a new UAP fools fewer test images of the UAP-retrained model than of a model "
+          "fine-tuned on clean images with the same schedule", "ours: control, not a claim of the paper",
+          "not in the paper (its models were converged)", _beats_control, {}),
+    Claim("hirano-imperceptible", "UAPs with zeta <= 2 % are almost imperceptible (our proxy: mean SSIM >= 0.95 "
+          "and L-inf <= 8/255 for every UAP at the largest zeta)", "Sec. 3.2-3.3; Figs. 2 and 4",
+          "\"almost imperceptible\" (judged by eye)", _imperceptible, {"ssim": 0.95, "linf_255": 8}),
+]
