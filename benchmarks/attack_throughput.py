@@ -24,6 +24,7 @@ import time
 
 import torch
 import torch.nn as nn
+from _timing import Counting, sync
 
 from medadv_lib.attacks.foolbox_attacks import TwoLogits, run_attack
 from medadv_lib.models import build_model
@@ -42,37 +43,19 @@ SETTINGS = {  # one fixed-size run of each gradient attack (no epsilon search)
 }
 
 
-class Counting(nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model, self.grad_passes, self.forward_passes = model, 0, 0
-
-    def forward(self, x):
-        if torch.is_grad_enabled() and x.requires_grad:
-            self.grad_passes += 1
-        else:
-            self.forward_passes += 1
-        return self.model(x)
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def reference_times(model, x, device, repeats=3):
     wrapped = TwoLogits(model).eval()
     fb, fw = [], []
     for _ in range(repeats + 1):
         xi = x.clone().requires_grad_(True)
-        _sync(device); t = time.perf_counter()
+        sync(device); t = time.perf_counter()
         loss = nn.functional.cross_entropy(wrapped(xi), torch.zeros(len(x), dtype=torch.long, device=device))
         torch.autograd.grad(loss, xi)
-        _sync(device); fb.append(time.perf_counter() - t)
+        sync(device); fb.append(time.perf_counter() - t)
         with torch.no_grad():
-            _sync(device); t = time.perf_counter()
+            sync(device); t = time.perf_counter()
             wrapped(x)
-            _sync(device); fw.append(time.perf_counter() - t)
+            sync(device); fw.append(time.perf_counter() - t)
     return statistics.median(fb[1:]), statistics.median(fw[1:])  # first repeat: warm-up
 
 
@@ -100,9 +83,9 @@ def main():
                 continue
             run_attack(attack_id, model, x.cpu(), labels, device=device, batch_size=args.batch, **params)  # warm-up
             counter = Counting(model)
-            _sync(device); t = time.perf_counter()
+            sync(device); t = time.perf_counter()
             run_attack(attack_id, counter, x.cpu(), labels, device=device, batch_size=args.batch, **params)
-            _sync(device); total = time.perf_counter() - t
+            sync(device); total = time.perf_counter() - t
             grads, fwds = counter.grad_passes, counter.forward_passes
             step = (total - fwds * t_f) / max(grads, 1) / t_fb
             raw = total / (grads * t_fb + fwds * t_f)

@@ -25,6 +25,7 @@ import time
 
 import torch
 import torch.nn as nn
+from _timing import Counting, sync
 
 from medadv_lib.attacks.apgd import attack_loss
 from medadv_lib.attacks.foolbox_attacks import TwoLogits
@@ -44,24 +45,6 @@ ATTACK_SETTINGS = {"fgsm": {}, "pgd": {"steps": 10}, "bim": {"steps": 10}, "apgd
                    "apgd-margin": {"steps": 10}, "smia": {"steps": 10}}
 
 
-class Counting(nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model, self.grad_passes, self.forward_passes = model, 0, 0
-
-    def forward(self, x):
-        if torch.is_grad_enabled() and x.requires_grad:
-            self.grad_passes += 1
-        else:
-            self.forward_passes += 1
-        return self.model(x)
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def _labels(model, x, task):
     with torch.no_grad():
         out = model(x)
@@ -74,17 +57,17 @@ def reference_times(model, x, y, task, device, repeats=5):
     fb, fw = [], []
     for _ in range(repeats + 1):
         xi = x.clone().requires_grad_(True)
-        _sync(device); t = time.perf_counter()
+        sync(device); t = time.perf_counter()
         if task == "binary":
             loss = nn.functional.cross_entropy(head(xi), y)
         else:
             loss = attack_loss(head(xi), y, task, "ce").sum()
         torch.autograd.grad(loss, xi)
-        _sync(device); fb.append(time.perf_counter() - t)
+        sync(device); fb.append(time.perf_counter() - t)
         with torch.no_grad():
-            _sync(device); t = time.perf_counter()
+            sync(device); t = time.perf_counter()
             head(x)
-            _sync(device); fw.append(time.perf_counter() - t)
+            sync(device); fw.append(time.perf_counter() - t)
     return statistics.median(fb[1:]), statistics.median(fw[1:])
 
 
@@ -110,9 +93,9 @@ def main():
                 continue
             run_attack(attack, model, x.cpu(), y.cpu(), eps=4 / 255, device=device, batch_size=args.batch, **params)
             counter = Counting(model)
-            _sync(device); t = time.perf_counter()
+            sync(device); t = time.perf_counter()
             run_attack(attack, counter, x.cpu(), y.cpu(), eps=4 / 255, device=device, batch_size=args.batch, **params)
-            _sync(device); total = time.perf_counter() - t
+            sync(device); total = time.perf_counter() - t
             grads, fwds = counter.grad_passes, counter.forward_passes
             step = (total - fwds * t_f) / max(grads, 1) / t_fb
             worst = max(worst, step)

@@ -115,7 +115,7 @@ def gradcam_per_epoch(result, model_name: str, model_kwargs: dict, clean_images:
     image size, scaled to [0, 1] (for Figure 1).
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     from .training import load_epoch
 
@@ -132,6 +132,7 @@ def gradcam_per_epoch(result, model_name: str, model_kwargs: dict, clean_images:
                 share, chance = trigger_mass_share(cams, boxes, trigger_size, size)
                 rows.append({"epoch": epoch, "images": variant, "layer": label,
                              "mass_share": float(np.nanmean(share)) if np.isfinite(share).any() else np.nan,
-                             "chance_share": float(chance.mean())})
+                             "chance_share": float(chance.mean()), "n": int(np.isfinite(share).sum()),
+                             "per_image": np.asarray(share, dtype=float)})
                 maps[(epoch, variant, label)] = upsample(cams[example:example + 1], size)[0].numpy()
     return pd.DataFrame(rows), maps

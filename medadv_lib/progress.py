@@ -14,7 +14,14 @@ Callers keep their own ``disable=`` (a ``progress=False`` argument still silence
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
+
+# Other libraries import tqdm.auto too (timm through huggingface_hub); in a kernel without ipywidgets its import
+# warns "IProgress not found" into the notebook. Import it once here, silenced; later imports reuse the module.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import tqdm.auto  # noqa: F401
 
 __all__ = ["tqdm", "CHANNEL_ENV", "channel_path"]
 

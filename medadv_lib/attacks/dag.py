@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..utils import resolve_device
 from .smia import AttackRun, check_attack_args

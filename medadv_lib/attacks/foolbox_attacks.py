@@ -242,7 +242,7 @@ def run_all_attacks(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
                     device: str | torch.device = "auto", seed: int = 0, desc: str = "attacks"
                     ) -> dict[str, AttackResult]:
     """:func:`run_attack` for each id (all ten by default), ``params[id]`` overriding defaults."""
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     params = params or {}
     ids = attack_ids or ATTACK_IDS

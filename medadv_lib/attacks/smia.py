@@ -37,13 +37,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from foolbox.attacks.base import FixedEpsilonAttack, get_criterion, raise_if_kwargs, verify_input_bounds
-from tqdm.auto import tqdm
 
+from ..progress import tqdm
 from ..utils import resolve_device
 
 __all__ = ["gaussian_kernel", "smooth_perturbation", "attack_loss", "AttackRun", "smia", "fgsm",
-           "pgd", "SMIAAttack", "check_attack_args", "run_method", "performance",
-           "CLASSIFICATION_METHODS", "SEGMENTATION_METHODS", "summarize_run"]
+           "pgd", "SMIAAttack", "check_attack_args"]
 
 
 def gaussian_kernel(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
@@ -218,101 +217,3 @@ class SMIAAttack(FixedEpsilonAttack):
                                   self.alpha, gaussian_kernel(self.kernel_size, self.sigma).to(x.raw.device),
                                   epsilon, False, model.bounds, None, False)
         return restore_type(ep.astensor(adv))
-
-
-# ---------------------------------------------------------------------------------------------
-# All methods of the paper's Table 6 at one step size, number of iterations and L-inf budget
-# ---------------------------------------------------------------------------------------------
-CLASSIFICATION_METHODS = ("FGSM", "PGD", "DeepFool", "DEV", "SMIA")
-SEGMENTATION_METHODS = ("FGSM", "PGD", "DAG", "DEV", "SMIA")
-
-
-def _foolbox_attack(method: str, model: nn.Module, images, labels, *, epsilon: float, iterations: int,
-                    budget: float, device, seed: int, batch_size: int = 64) -> torch.Tensor:
-    """Foolbox 3's FGSM, PGD and DeepFool (L-inf) at radius ``budget``; PGD steps ``epsilon``."""
-    fmodel = fb.PyTorchModel(model.eval(), bounds=(0, 1), device=device)
-    if method == "FGSM":
-        attack = fb.attacks.LinfFastGradientAttack(random_start=False)
-    elif method == "PGD":
-        attack = fb.attacks.LinfPGD(abs_stepsize=epsilon, steps=iterations, random_start=True)
-    elif method == "DeepFool":
-        with torch.no_grad():
-            num_classes = model(images[:1].float().to(device)).shape[1]
-        attack = fb.attacks.LinfDeepFoolAttack(steps=iterations, candidates=min(10, num_classes))
-    else:
-        raise ValueError(f"no Foolbox attack for {method!r}")
-    torch.manual_seed(seed)  # PGD's random start draws from torch's global generator
-    out = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].float().to(device)
-        y = labels[i:i + batch_size].to(device)
-        _, clipped, _ = attack(fmodel, x, y, epsilons=budget)
-        out.append(clipped.detach().cpu())
-    return torch.cat(out)
-
-
-def run_method(method: str, model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *,
-               epsilon: float, iterations: int, alpha: float = 1.0, kernel_size: int = 5,
-               sigma: float = 1.0, device="auto", seed: int = 0, record: bool = False,
-               batch_size: int = 64) -> AttackRun:
-    """One method of the comparison at step ``epsilon``, ``iterations`` steps and the L-inf
-    budget ``iterations * epsilon`` (the largest perturbation the unprojected SMIA can reach).
-
-    Classification (targets (N,)): FGSM, PGD and DeepFool from Foolbox 3; segmentation (targets
-    (N, H, W)): FGSM and PGD with the per-pixel loss (this module's step) and DAG. ``DEV`` is
-    SMIA with ``alpha = 0`` (iterative FGSM on L_DEV), ``SMIA`` the full objective.
-    """
-    check_attack_args(epsilon, iterations, alpha)
-    device = resolve_device(device)
-    segmentation = targets.ndim == 3
-    known = SEGMENTATION_METHODS if segmentation else CLASSIFICATION_METHODS
-    if method not in known:
-        raise ValueError(f"unknown method {method!r} for {'segmentation' if segmentation else 'classification'};"
-                         f" choose from {known}")
-    budget = iterations * epsilon
-    common = dict(device=device, seed=seed, batch_size=batch_size)
-    if method in ("DEV", "SMIA"):
-        return smia(model, images, targets, epsilon=epsilon, iterations=iterations,
-                    alpha=0.0 if method == "DEV" else alpha, kernel_size=kernel_size, sigma=sigma,
-                    record=record, desc=method, **common)
-    if method == "DAG":
-        from .dag import dag
-        return dag(model, images, targets, epsilon=epsilon, iterations=iterations, record=record, **common)
-    if segmentation:
-        if method == "FGSM":
-            return fgsm(model, images, targets, budget=budget, record=record, **common)
-        return pgd(model, images, targets, epsilon=epsilon, iterations=iterations, budget=budget,
-                   record=record, **common)
-    return AttackRun(_foolbox_attack(method, model, images, targets, epsilon=epsilon,
-                                     iterations=iterations, budget=budget, **common))
-
-
-def performance(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, device="auto",
-                batch_size: int = 128) -> float:
-    """The paper's score of a task: accuracy for classification (targets (N,)), mean foreground
-    Jaccard index (IoU) for segmentation (targets (N, H, W))."""
-    from ..metrics.segmentation import jaccard
-    from ..training import predict
-
-    logits = predict(model, images.float(), batch_size, device)
-    predictions = logits.argmax(1)
-    if targets.ndim == 3:
-        return jaccard(predictions, targets, num_classes=logits.shape[1])
-    return float((predictions == targets).double().mean())
-
-
-def summarize_run(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, run: AttackRun,
-                  clean_score: float, device="auto") -> dict:
-    """One table row: attacked score, drop from ``clean_score``, the mean per-image variance of
-    the final perturbation and, for recorded runs, the share of positive cosine similarities
-    between consecutive updates (Table 1 and Table 6 of the paper)."""
-    from ..metrics.perturbation import perturbation_variance, share_positive_cosine
-
-    score = performance(model, run.adversarial, targets, device)
-    perturbation = run.adversarial - images.float()
-    row = {"score": score, "drop": clean_score - score,
-           "variance": float(perturbation_variance(perturbation).mean()),
-           "linf": float(perturbation.abs().flatten(1).amax(1).max())}
-    if run.history is not None and len(run.history) >= 3:
-        row["positive_cosine"] = share_positive_cosine(run.history)
-    return row

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..data.datasets import ImageDataset
 from ..training import TrainResult, load_epoch, predict

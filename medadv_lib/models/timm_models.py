@@ -3,8 +3,9 @@
 Taghanaki et al. 2018 (Sec. 2) train both networks from scratch on ChestX-ray14 and compare each
 with a copy whose max-pooling layers are replaced by average pooling. Here:
 
-* ``inception-resnet-v2``: timm's ``inception_resnet_v2`` unchanged (54M parameters); its
-  smallest input is 75x75 (the stem and the three reductions need it).
+* ``inception-resnet-v2``: timm's ``inception_resnet_v2`` (54M parameters); its smallest input is
+  75x75 (the stem and the three reductions need it). ``depth="reduced"`` repeats its residual
+  Inception blocks 2/4/2 times instead of 10/20/9 (same blocks and reductions, 15M parameters).
 * ``nasnet-large``: timm's ``nasnetalarge``. ``width="full"`` is the published network (4032
   features, 85M parameters, input >= 32 px); ``width="reduced"`` builds the same cell structure
   through timm's own ``NASNetALarge`` arguments with ``num_features=192`` and ``stem_size=16``
@@ -29,11 +30,13 @@ from timm.layers.pool2d_same import MaxPool2dSame
 
 from . import register_model
 
-__all__ = ["MIN_INPUT_SIZE", "NASNET_WIDTHS", "swap_max_to_avg_pooling", "max_pooling_layers",
+__all__ = ["MIN_INPUT_SIZE", "NASNET_WIDTHS", "IRV2_DEPTHS", "swap_max_to_avg_pooling", "max_pooling_layers",
            "AvgPool2dSameExcludePad", "AdaptiveAvgLike", "inception_resnet_v2", "nasnet_large"]
 
 #: Smallest square input each network accepts (measured: smaller inputs fail in a reduction).
 MIN_INPUT_SIZE = {"inception-resnet-v2": 75, "nasnet-large": 32}
+#: Inception-ResNet-v2 depths: repeats of its Block35, Block17 and Block8 stages.
+IRV2_DEPTHS = {"full": (10, 20, 9), "reduced": (2, 4, 2)}
 #: NASNet-Large widths: timm ``NASNetALarge`` (num_features, stem_size).
 NASNET_WIDTHS = {"full": (4032, 96), "reduced": (192, 16)}
 POOLINGS = ("max", "avg")
@@ -149,10 +152,21 @@ def _finish(model: nn.Module, pooling: str) -> nn.Module:
 
 @register_model("inception-resnet-v2")
 def inception_resnet_v2(num_classes: int = 1, in_chans: int = 1, pooling: str = "max",
-                        drop_rate: float = 0.0) -> nn.Module:
-    """timm ``inception_resnet_v2`` from scratch (Szegedy et al. 2017); input >= 75x75."""
+                        drop_rate: float = 0.0, depth: str = "full") -> nn.Module:
+    """timm ``inception_resnet_v2`` from scratch (Szegedy et al. 2017); input >= 75x75.
+
+    ``depth="reduced"`` keeps every kind of block and each reduction but repeats the residual
+    Inception blocks 2, 4 and 2 times instead of 10, 20 and 9 (15M parameters instead of 54M): the
+    same architecture family at a depth a CPU trains in minutes. Chapters say which was used."""
+    if depth not in IRV2_DEPTHS:
+        raise ValueError(f"depth must be one of {list(IRV2_DEPTHS)}, got {depth!r}")
     model = timm.create_model("inception_resnet_v2", pretrained=False, num_classes=num_classes,
                               in_chans=in_chans, drop_rate=drop_rate)
+    if depth != "full":
+        repeats = IRV2_DEPTHS[depth]
+        model.repeat = model.repeat[:repeats[0]]
+        model.repeat_1 = model.repeat_1[:repeats[1]]
+        model.repeat_2 = model.repeat_2[:repeats[2]]
     return _finish(model, pooling)
 
 

@@ -5,20 +5,28 @@ Presets: ``smoke`` (CI, one to two minutes on 2 CPU cores: two trigger sizes, tw
 one seed) and ``paper`` (DenseNet-121 at 224 px, 15 epochs, 4 seeds; meant for a GPU and real
 ChestX-ray14 — pass ``-p n_train 0 -p n_test 0`` with ``data_root`` for the full splits).
 
-Paper values: only the numbers stated in the abstract are recorded here (the 3 x 3 trigger reaches
-up to 1.00 AUROC on infected images; the backdoored network still reaches up to 0.85 AUROC on
-clean images). The cells of Tables 1-3 were not available to us when this chapter was written;
-they are left empty (NaN) rather than guessed.
+Datasets: ``synthetic`` (ChestX-ray14-style radiographs with the same 14 finding names) and
+``nih-cxr14`` (the paper's data). The paper's numbers are in :mod:`.published`, its claims in
+:mod:`.claims`, the experiments in :mod:`.experiment`; the figures are drawn by
+:mod:`medadv_lib.papers.backdoor.figures`.
 """
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
-from ...metrics.backdoor import METRICS
-from .. import PaperSpec, Rule
+from .. import PaperSpec, Rule, require
 
 ORDER = 4
+
+
+
+def validate(p: dict) -> None:
+    """Constraints between parameters, checked before the notebook starts."""
+    require(p["dataset"] != "synthetic" or (p["n_train"] > 0 and p["n_test"] > 0),
+            "n_train = 0 / n_test = 0 (the whole split) needs a real dataset: set dataset and data_root")
+    require(p["focus_size"] in p["trigger_sizes"],
+            f"focus_size {p['focus_size']} must be one of trigger_sizes {p['trigger_sizes']}")
+    require(max(p["trigger_sizes"]) <= p["image_size"] // 4,
+            f"trigger sizes must stay below a quarter of the image side ({p['image_size']} px)")
+
 
 SPEC = PaperSpec(
     name="backdoor",
@@ -33,6 +41,11 @@ SPEC = PaperSpec(
         "paper": {"model_name": "densenet121", "image_size": 224, "n_train": 4000, "n_test": 1000,
                   "epochs": 15, "n_seeds": 4, "batch_size": 16, "lr": 1e-4, "gradcam_images": 64},
     },
+    validate=validate,
+    datasets=("synthetic", "nih-cxr14"),
+    # the ChestX-ray14 sample: every image, split by the official test list
+    dataset_presets={"nih-cxr14": {"smoke": {"n_train": 200, "n_test": 80}, "default": {"n_train": 0, "n_test": 0},
+                                   "paper": {"n_train": 0, "n_test": 0}}},
     rules={
         "image_size": Rule(min=32, max=1024, doc="model input side in pixels (trigger sizes are in these pixels)"),
         "n_train": Rule(min=0, doc="training images (0: all of the real training split; synthetic needs > 0)"),
@@ -52,17 +65,3 @@ SPEC = PaperSpec(
         "gradcam_images": Rule(min=1, max=4096, doc="test images explained per epoch"),
     },
 )
-
-_NAN = np.nan
-
-#: Table 1 (fixed location), min/max over epochs, as far as the abstract states them.
-PAPER_TABLE1 = pd.DataFrame(
-    {f"{m} {e}": [_NAN] * 5 for m in METRICS for e in ("min", "max")},
-    index=pd.Index(["clean", "1 px", "2 px", "3 px", "4 px"], name="model"),
-)
-PAPER_TABLE1.loc["3 px", "auroc_tt max"] = 1.00   # abstract: "up to 1.00 AUROC ... infected images"
-PAPER_TABLE1.loc["3 px", "auroc_nn max"] = 0.85   # abstract: "could still achieve up to 0.85 AUROC"
-
-PAPER_NOTE = ("Paper column: only the two values stated in the abstract (3 x 3 trigger: AUROC on "
-              "infected images up to 1.00, on clean images up to 0.85); the other published cells "
-              "were not available to us and are left empty rather than guessed.")

@@ -1,39 +1,18 @@
-"""Qi et al. 2021, "Stabilized Medical Image Attacks" (ICLR): notebook ``smia``.
+"""Qi, Gong, Song, Ma & Zheng 2021, "Stabilized Medical Image Attacks" (ICLR): notebook ``smia``.
 
-What the paper states and we rely on is kept here as data, so the notebook shows it beside our
-numbers. The published tables' exact values could not be read in this offline environment and
-are **not** reproduced from memory: the notebook shows the paper's settings and its qualitative
-findings, and marks every table cell we cannot verify as unavailable.
+Presets: ``smoke`` (CI, about a minute), ``default`` (the book: small models at 64 px on a CPU) and
+``paper`` (ResNet-50 at 224 px, the paper's steps). Datasets: ``synthetic`` (fundus photographs
+with five DR grades and lung-CT slices), ``retinamnist`` (MedMNIST's 5-grade fundus images replace
+the classification data) and ``covid-ct-infection`` (infection masks on COVID-19 CT slices replace
+the segmentation data: the paper's segmentation task). The paper's numbers are in
+:mod:`.published`, its claims in :mod:`.claims`, the experiments in :mod:`.experiment` and the
+figures in :mod:`.figures`.
 """
 from __future__ import annotations
 
-from .. import PaperSpec, Rule
+from .. import PaperSpec, Rule, require
 
 ORDER = 3
-
-#: Settings of the paper (Sec. 4): ``epsilon`` is the step of every iteration.
-PAPER_SETTINGS = {
-    "iterations": 10,
-    "alpha": 1.0,
-    "epsilon": {"segmentation": 0.05, "detection": 0.01, "classification": 5e-5},
-    "models": {"classification": "ResNet-50 (APTOS 2019, 5 DR grades)",
-               "segmentation": "U-Net (COVID-19 CT lung segmentation)",
-               "detection": "endoscopic artefact detection (EAD 2019), left out here"},
-    "metrics": {"classification": "accuracy", "segmentation": "Jaccard index (IoU)"},
-}
-
-#: The paper's findings we check (Tables 1-4 and 6, Figure 2), in words.
-PAPER_FINDINGS = {
-    "table1": "adding L_STA to L_DEV lowers performance further and makes consecutive updates "
-              "agree more often (a larger share of positive cosine similarities)",
-    "table2": "more iterations lower performance further, up to the paper's 10",
-    "table3": "a larger epsilon lowers performance further",
-    "table4": "alpha = 1 gives the largest drop among the alphas tried",
-    "table6": "SMIA lowers performance more than FGSM, PGD, DeepFool (classification) and DAG "
-              "(segmentation), with a perturbation of lower variance",
-    "figure2": "with L_STA the perturbation changes less between iterations 1, 4 and 9 and has a "
-               "lower variance",
-}
 
 #: Where the authors' public code (imogenqi/SMA, SMIA.py) differs from the paper.
 AUTHOR_CODE_DIFFERENCES = [
@@ -48,7 +27,16 @@ AUTHOR_CODE_DIFFERENCES = [
     "it never projects the perturbation back into an epsilon ball",
 ]
 
-_POSITIVE = dict(min=1)
+
+def validate(p: dict) -> None:
+    """Constraints between parameters, checked before the notebook starts."""
+    require(p["kernel_size"] % 2 == 1, f"kernel_size must be odd, got {p['kernel_size']}")
+    require(max(p["sweep_iterations"]) <= p["iterations"] and max(p["figure_iterations"]) <= p["iterations"],
+            "sweep_iterations and figure_iterations must not exceed iterations")
+    require(p["n_attack"] <= min(p["n_test_cls"], p["n_test_seg"]),
+            f"n_attack ({p['n_attack']}) must not exceed n_test_cls or n_test_seg")
+    require(p["figure_index"] < p["n_attack"], "figure_index must be below n_attack")
+
 
 SPEC = PaperSpec(
     name="smia",
@@ -73,8 +61,18 @@ SPEC = PaperSpec(
             "sweep_epsilon_factors": [0.2, 0.5, 2.0], "sweep_alphas": [0.0, 0.5, 1.0, 2.0, 5.0],
         },
     },
+    validate=validate,
+    datasets=("synthetic", "retinamnist", "covid-ct-infection"),
+    # RetinaMNIST: 1,080 training and 400 test images; the COVID-19 CT sample: 50 and 48 slices
+    dataset_presets={
+        "retinamnist": {"smoke": {"cls_image_size": 32, "n_train_cls": 200, "n_test_cls": 40},
+                        "default": {"cls_image_size": 64, "n_train_cls": 1080, "n_test_cls": 400},
+                        "paper": {"n_train_cls": 1080, "n_test_cls": 400}},
+        "covid-ct-infection": {"smoke": {"n_train_seg": 50, "n_test_seg": 16},
+                               "default": {"n_train_seg": 50, "n_test_seg": 48, "n_attack": 48, "seg_epochs": 15},
+                               "paper": {"n_train_seg": 50, "n_test_seg": 48, "n_attack": 48}},
+    },
     rules={
-        "ct_root": Rule(path=True, doc="folder of NIfTI CT scans and lung masks; empty: synthetic"),
         "cls_model": Rule(choices=("slim-resnet", "resnet18", "resnet50"),
                           doc="classifier: torchvision ResNet-50 as in the paper, or smaller"),
         "cls_image_size": Rule(min=32, max=1024), "seg_image_size": Rule(min=32, max=1024),

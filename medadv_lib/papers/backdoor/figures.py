@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-__all__ = ["METRIC_LABELS", "plot_gradcam_grid", "plot_metric_minimum_vs_size", "plot_trigger_mass"]
+__all__ = ["METRIC_LABELS", "figure1", "plot_gradcam_grid", "plot_metric_minimum_vs_size", "plot_trigger_mass"]
 
 METRIC_LABELS = {"asr_0.6": "ASR (p = 0.6)", "asr_0.9": "ASR (p = 0.9)", "auroc_nn": "AUROC-NN",
                  "auroc_tt": "AUROC-TT", "auroc_tn": "AUROC-TN"}
@@ -84,3 +84,10 @@ def plot_trigger_mass(per_epoch: pd.DataFrame):
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def figure1(maps, explained, infected, layers, epochs: int, focus_size: int):
+    """Fig. 1: Grad-CAM of the first explained image, clean and infected, at up to four epochs."""
+    shown = sorted(set(np.linspace(1, epochs, min(epochs, 4)).round().astype(int).tolist()))
+    return plot_gradcam_grid(explained.float_images()[0, 0].numpy(), infected.dataset.float_images()[0, 0].numpy(),
+                             maps, shown, list(layers), tuple(infected.boxes[0]), focus_size)

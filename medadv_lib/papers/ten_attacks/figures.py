@@ -1,4 +1,4 @@
-"""Figures 1-4 of the ten-attacks chapter (Taghanaki et al. 2018)."""
+"""Figures 1-4 of Taghanaki et al. 2018 as the ten-attacks chapter draws them."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["figure_one_image_all_attacks", "figure_perceptible_examples", "figure_disease_probability",
-           "figure_accuracy_vs_perceptibility"]
+__all__ = ["figure1", "figure2", "figure3", "figure4", "figure_one_image_all_attacks", "figure_perceptible_examples",
+           "figure_disease_probability", "figure_accuracy_vs_perceptibility"]
 
 GROUP_COLORS = {"gradient": "tab:blue", "score": "tab:orange", "decision": "tab:green"}
 
@@ -101,3 +101,56 @@ def figure_accuracy_vs_perceptibility(summary: pd.DataFrame):
     ax.set_title("Accuracy against perceptibility per attack group", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- from the result tables
+
+def figure1(attacks: pd.DataFrame, test_images: torch.Tensor, adversarials: dict, variant: str):
+    """Figure 1 of the paper: one test image (the first one ``variant`` classifies correctly) under
+    the ten attacks, with the perturbation of each."""
+    from ...attacks.foolbox_attacks import ATTACKS
+
+    white = attacks[(attacks["setting"] == "white") & (attacks["variant"] == variant)]
+    correct = white[white["attack"] == "G1"]["clean_correct"].to_numpy()
+    k = int(np.flatnonzero(correct)[0]) if correct.any() else 0
+    rows = white[white["image"] == k].set_index("attack")
+    return figure_one_image_all_attacks(test_images[k], {a: adversarials[(variant, a)][k] for a in rows.index},
+                                        {a: ATTACKS[a].name for a in rows.index},
+                                        {a: bool(rows.loc[a, "success"] and rows.loc[a, "clean_correct"]) for a in rows.index})
+
+
+def figure2(attacks: pd.DataFrame, perceptibility: pd.DataFrame, test_images: dict, adversarials: dict):
+    """Figure 2 of the paper (perceptible perturbations): per attack, its most perceptible
+    successful example (largest L2) over the four networks, with our measured level."""
+    white = attacks[(attacks["setting"] == "white") & attacks["success"] & attacks["clean_correct"]]
+    examples = []
+    for attack_id, part in white.groupby("attack", sort=False):
+        best = part.loc[part["l2"].idxmax()]
+        variant, i = best["variant"], int(best["image"])
+        examples.append((f"{attack_id} on {variant}", test_images[variant][i], adversarials[(variant, attack_id)][i],
+                         perceptibility.loc[attack_id, "our level"]))
+    return figure_perceptible_examples(examples)
+
+
+def figure3(attacks: pd.DataFrame):
+    """Figure 3 of the paper: P(finding) of the attacked network after each successful white-box attack
+    on a disease image, max against average pooling."""
+    hit = attacks[(attacks["setting"] == "white") & attacks["success"] & attacks["clean_correct"] & (attacks["label"] == 1)]
+    frame = pd.DataFrame({"attack": hit["attack"], "pooling": np.where(hit["variant"].str.endswith("MP"), "max", "avg"),
+                          "probability": hit["prob"]})
+    return figure_disease_probability(frame)
+
+
+def figure4(attacks: pd.DataFrame):
+    """Figure 4 of the paper: accuracy under white-box attack against measured perceptibility (1 - mean
+    SSIM of the successful images), per attack and network, coloured by family."""
+    from ...attacks.foolbox_attacks import ATTACKS
+
+    white = attacks[attacks["setting"] == "white"]
+    rows = []
+    for (attack_id, variant), part in white.groupby(["attack", "variant"], sort=False):
+        accuracy = float(((part["prob"] > 0.5) == part["label"].astype(bool)).mean())
+        ssims = part["ssim"].dropna()
+        rows.append({"attack_id": attack_id, "group": ATTACKS[attack_id].group, "model": variant,
+                     "accuracy": accuracy, "perceptibility": 1 - ssims.mean() if len(ssims) else 0.0})
+    return figure_accuracy_vs_perceptibility(pd.DataFrame(rows))

@@ -7,9 +7,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..metrics.perturbation import consecutive_cosine, perturbation_variance
+from ...metrics.perturbation import consecutive_cosine, perturbation_variance
 
-__all__ = ["perturbation_evolution", "segmentation_masks"]
+__all__ = ["perturbation_evolution", "segmentation_masks", "data_samples", "sweep_curves", "attacked_masks",
+           "evolution"]
 
 
 def _show_perturbation(ax, eta: torch.Tensor, scale: float):
@@ -48,7 +49,7 @@ def segmentation_masks(images: torch.Tensor, truth: torch.Tensor, predictions: d
                        indices: Sequence[int] = (0, 1, 2)):
     """Rows: chosen slices; columns: the image, the true mask, then each method's predicted
     mask ('clean' first), with the slice's Jaccard index in the title."""
-    from ..metrics.segmentation import per_image_jaccard
+    from ...metrics.segmentation import per_image_jaccard
 
     cols = 2 + len(predictions)
     fig, axes = plt.subplots(len(indices), cols, figsize=(2.2 * cols, 2.2 * len(indices)), squeeze=False)
@@ -65,3 +66,56 @@ def segmentation_masks(images: torch.Tensor, truth: torch.Tensor, predictions: d
             ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def data_samples(cls_train, seg_train):
+    """One training image per grade (top) and five CT slices with the outline of their mask (bottom)."""
+    fig, axes = plt.subplots(2, 5, figsize=(11, 4.6))
+    for grade, ax in enumerate(axes[0]):
+        found = (cls_train.targets == grade).nonzero()
+        if len(found):
+            image = cls_train.float_images()[int(found[0, 0])]
+            ax.imshow(image.permute(1, 2, 0).numpy().squeeze(), cmap="gray" if image.shape[0] == 1 else None)
+        ax.set_title(cls_train.class_names[grade] if grade < len(cls_train.class_names) else "", fontsize=9)
+    slices = seg_train.float_images()
+    for k, ax in enumerate(axes[1][:len(slices)]):
+        ax.imshow(slices[k, 0].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.contour(seg_train.targets[k].numpy(), levels=[0.5], colors="lime", linewidths=0.8)
+        ax.set_title("CT slice, mask outline" if k == 0 else "", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_curves(sweeps, scores):
+    """Tables 2-4 as curves: mean drop (clean minus attacked) against the swept value, per task."""
+    clean = scores[scores["method"] == "clean"].groupby("task")["score"].mean()
+    means = sweeps.groupby(["table", "task", "value"], sort=False)["score"].mean().reset_index()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for ax, (table, part) in zip(axes, means.groupby("table", sort=False)):
+        for task, rows in part.groupby("task", sort=False):
+            ax.plot(rows["value"], clean[task] - rows["score"], "o-", label=task)
+        ax.set_title(f"Table {table}", fontsize=10)
+        ax.set_ylabel("drop in score")
+        if table.startswith("3"):
+            ax.set_xscale("log")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def evolution(runs: dict, tasks, index: int = 0, iterations: Sequence[int] = (1, 4, 9)):
+    """Figure 2 for every task: DEV above DEV + STA."""
+    return [perturbation_evolution({"DEV": runs[name, "DEV"].history, "DEV+STA": runs[name, "SMIA"].history},
+                                   index=index, iterations=iterations, title=name) for name in tasks]
+
+
+def attacked_masks(task, runs: dict, device="auto"):
+    """Clean and attacked masks of the first three attacked slices, one column per method."""
+    from ...training import predict
+
+    masks = {"clean": predict(task.model, task.images, device=device).argmax(1)}
+    masks.update({m: predict(task.model, runs[task.name, m].adversarial, device=device).argmax(1)
+                  for m in task.methods})
+    return segmentation_masks(task.images, task.targets, masks, indices=range(min(3, len(task.images))))

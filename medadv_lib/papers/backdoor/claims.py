@@ -1,0 +1,153 @@
+"""Every claim of Nwadike et al. 2020's abstract, results (Table 1, Table 3, Figs. 1 and 3) and
+conclusion, as tests of our results.
+
+The tests read the per-image arrays of :func:`.experiment.claim_results` (first seed, each model at
+the epoch where its metric is extreme, as the paper reads Table 1 and Fig. 3). Intervals: Wilson
+for an attack success rate, a percentile bootstrap over the test images for an AUROC or a
+difference of two (paired: the same images), so every verdict has its n. ``paper_check`` applies
+the same reading to the paper's Table 1 (mean over its 4 seeds).
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from ...claims import FAILS, HOLDS, INCONCLUSIVE, Claim, Outcome, combine, verdict_above
+from ...metrics.uncertainty import bootstrap, mean, paired_difference, wilson
+
+__all__ = ["CLAIMS", "STEALTH_MARGIN"]
+
+ASR_HIGH = 0.8          # "high" attack success
+TT_HIGH = 0.95          # "up to 1.00 AUROC on infected images"
+STEALTH_MARGIN = 0.03   # "still achieves 0.85": within 3 AUROC points of the clean model
+NO_DIAGNOSIS = 0.6      # a clean model below this has no diagnosis to keep
+
+
+def _micro(labels, probs):
+    flat = labels.ravel()
+    if flat.min() == flat.max():
+        return float("nan")
+    return float(roc_auc_score(labels, probs, average="micro"))
+
+
+def _auc(labels, probs, seed=0):
+    return bootstrap(lambda idx: _micro(labels[idx], probs[idx]), len(labels), seed)
+
+
+def _auc_difference(labels_a, probs_a, labels_b, probs_b, seed=0):
+    """AUROC(a) - AUROC(b) on the same images (paired bootstrap over images)."""
+    return bootstrap(lambda idx: _micro(labels_a[idx], probs_a[idx]) - _micro(labels_b[idx], probs_b[idx]),
+                     len(labels_a), seed)
+
+
+def _trojan_labels(r):
+    labels = np.zeros_like(r["labels"])
+    labels[:, r["target"]] = 1
+    return labels
+
+
+def _fooled(r, probs, threshold=0.6):
+    eligible = r["labels"][:, r["target"]] == 0
+    return probs[eligible, r["target"]] > threshold
+
+
+def _small_trigger(r):
+    k = min(r["troj"])
+    fooled = _fooled(r, r["troj"][k]["asr_max"])
+    est = wilson(int(fooled.sum()), len(fooled))
+    return verdict_above(est, ASR_HIGH, f"{k} px trigger: max ASR(0.6) over epochs {est.fmt(3)}")
+
+
+def _tt_high(r):
+    k = r["focus_size"]
+    est = _auc(_trojan_labels(r), r["troj"][k]["tt_max"])
+    return verdict_above(est, TT_HIGH, f"{k} px trigger: max AUROC-TT over epochs {est.fmt(3)}")
+
+
+def _stealth(r):
+    clean = _auc(r["labels"], r["clean_probs"])
+    if clean.value < NO_DIAGNOSIS:
+        return Outcome.untested(f"the clean model's AUROC-NN is {clean.fmt(3)}: no diagnosis to keep")
+    cases = {}
+    for k, probs in r["troj"].items():
+        d = _auc_difference(r["labels"], probs["nn"], r["labels"], r["clean_probs"])
+        if d.low >= -STEALTH_MARGIN and d.high <= STEALTH_MARGIN:
+            verdict = HOLDS
+        elif d.high < -STEALTH_MARGIN or d.low > STEALTH_MARGIN:
+            verdict = FAILS
+        else:
+            verdict = INCONCLUSIVE
+        cases[f"{k} px"] = Outcome(verdict, f"max AUROC-NN trojaned minus clean {d.fmt(3)}", d.n)
+    return combine(cases, evidence=f"clean model {clean.fmt(3)}; " + "; ".join(
+        f"{k}: {o.evidence}" for k, o in cases.items()))
+
+
+def _larger_min_asr(r):
+    small, large = min(r["troj"]), max(r["troj"])
+    if small == large:
+        return Outcome.untested("one trigger size only")
+    d = paired_difference(_fooled(r, r["troj"][large]["asr_min"]), _fooled(r, r["troj"][small]["asr_min"]))
+    return verdict_above(d, 0.0, f"min ASR(0.6) over epochs, {large} px minus {small} px: {d.fmt(3)}")
+
+
+def _tn_drops(r):
+    small, large = min(r["troj"]), max(r["troj"])
+    if small == large:
+        return Outcome.untested("one trigger size only")
+    d = _auc_difference(r["labels"], r["troj"][small]["tn_min"], r["labels"], r["troj"][large]["tn_min"])
+    return verdict_above(d, 0.0, f"min AUROC-TN over epochs, {small} px minus {large} px: {d.fmt(3)}")
+
+
+def _gradcam(r):
+    mass = r["mass"]
+    last = mass[(mass["epoch"] == mass["epoch"].max()) & (mass["layer"] == "last")].set_index("images")
+    infected, clean = last.loc["infected", "per_image"], last.loc["clean", "per_image"]
+    chance = float(last.loc["infected", "chance_share"])
+    over_clean = paired_difference(infected, 2 * clean)
+    share = mean(infected)
+    return combine({"against clean images": verdict_above(over_clean, 0.0, f"mass share infected minus twice clean "
+                                                                           f"{over_clean.fmt(3)}"),
+                    "against chance": verdict_above(share, 2 * chance, f"mass share on infected images "
+                                                                       f"{share.fmt(3)}, chance {chance:.3f}")})
+
+
+def _contamination(r):
+    eps = sorted(r["mixed"])
+    if len(eps) < 2:
+        return Outcome.untested("one epsilon only")
+    (la, pa), (lb, pb) = r["mixed"][eps[0]], r["mixed"][eps[-1]]
+    d = _auc_difference(la, pa, lb, pb)
+    return verdict_above(d, 0.0, f"AUROC against the true findings at epsilon {eps[0]:g} minus at {eps[-1]:g} "
+                                 f"(last epoch): {d.fmt(3)}")
+
+
+def _paper_cell(p, metric, column):
+    table = p["table1_max_over_epochs"]
+    return table[metric][table["columns"].index(column)][0]
+
+
+CLAIMS = [
+    Claim("nwadike-small-trigger-asr", "Even the smallest trigger reaches a high attack success rate (here: max over "
+          "epochs of ASR at p = 0.6 at least 0.8)", "Table 1; Sec. 4",
+          "ASR(0.6) 1.000 with the 1x1 trigger", _small_trigger, {"asr": ASR_HIGH},
+          lambda p: _paper_cell(p, "ASR_p0.6", "1x1") >= ASR_HIGH),
+    Claim("nwadike-tt-high", "A 3x3 trigger reaches up to 1.00 AUROC on infected images (AUROC-TT; here: at least "
+          "0.95)", "Abstract; Table 1", "AUROC-TT 1.000 with the 3x3 trigger", _tt_high, {"auroc": TT_HIGH},
+          lambda p: _paper_cell(p, "AUROC_TT", "3x3") >= TT_HIGH),
+    Claim("nwadike-stealth", "The backdoored network still diagnoses clean images about as well as the clean one "
+          "(AUROC-NN within 0.03 of the clean model's)", "Abstract; Table 1",
+          "up to 0.85 AUROC on clean images; AUROC-NN 0.824-0.851 trojaned against 0.846 clean", _stealth,
+          {"margin": STEALTH_MARGIN, "no diagnosis below": NO_DIAGNOSIS},
+          lambda p: all(abs(_paper_cell(p, "AUROC_NN", c) - _paper_cell(p, "AUROC_NN", "clean")) <= STEALTH_MARGIN
+                        for c in ("1x1", "2x2", "3x3", "4x4"))),
+    Claim("nwadike-larger-min-asr", "Larger triggers raise the minimum ASR over epochs", "Fig. 3; Sec. 4",
+          "minimum ASR rises sharply at 3x3 and 4x4", _larger_min_asr),
+    Claim("nwadike-tn-drops", "Larger triggers lower the minimum AUROC-TN (triggered images, true findings)",
+          "Fig. 3; Sec. 4", "minimum AUROC-TN drops at 3x3 and 4x4", _tn_drops),
+    Claim("nwadike-gradcam-trigger", "On infected images the last layer's Grad-CAM moves to the trigger (here: its "
+          "mass share on the trigger region at the last epoch is more than twice that on clean images and twice "
+          "chance)", "Fig. 1; Sec. 4", "the last-layer Grad-CAM shifts from the lungs to the trigger", _gradcam),
+    Claim("nwadike-contamination", "The more test images carry the trigger, the lower the AUROC a hospital measures "
+          "against the true findings", "Table 3; Sec. 4", "epsilon 0.001: max AUROC 0.850; epsilon >= 0.1: below "
+          "0.800", _contamination),
+]

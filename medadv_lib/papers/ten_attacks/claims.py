@@ -1,0 +1,307 @@
+"""Every claim of Taghanaki, Das & Hamarneh 2018's abstract, results (Sec. 4) and conclusion, as tests.
+
+The tests read the chapter's result tables (:func:`.experiment.claim_results`): ``attacks`` (one
+row per attacked image: variant, source, setting "white"/"black", attack G1..D3, image, label, prob,
+success, clean_correct, l2, linf, ssim), ``clean`` (variant, image, label, prob) and ``calls``
+(variant, attack, model_calls, images). Variants are the paper's rows: "IR2/MP", "NL/MP", "IR2/AP",
+"NL/AP".
+
+"Success" counts the images a network classified correctly before the attack; rates pool the four
+networks unless the claim names one. Verdicts use 95 % intervals (Wilson for rates, bootstrap for
+differences and means); ``paper_check`` applies each reading to the paper's own Tables 1-2.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...claims import FAILS, HOLDS, INCONCLUSIVE, Claim, Outcome, combine, verdict_above, verdict_below
+from ...metrics.perceptibility import perceptibility_level
+from ...metrics.uncertainty import Estimate, independent_difference, mean, rate
+
+__all__ = ["CLAIMS"]
+
+GRADIENT = ("G1", "G2", "G3", "G4", "G5")
+OTHERS = ("S1", "S2", "D1", "D2", "D3")
+ALMOST_ALL = 0.90
+
+
+def _white(r, attacks=None, variants=None, setting="white"):
+    a = r["attacks"]
+    a = a[(a["setting"] == setting) & a["clean_correct"]]
+    if attacks is not None:
+        a = a[a["attack"].isin(attacks)]
+    if variants is not None:
+        a = a[a["variant"].isin(variants)]
+    return a
+
+
+def _success(frame) -> np.ndarray:
+    return frame["success"].to_numpy().astype(bool)
+
+
+def _within(est: Estimate, low: float, high: float, evidence: str) -> Outcome:
+    if low <= est.low and est.high <= high:
+        return Outcome(HOLDS, evidence, est.n)
+    if est.high < low or est.low > high:
+        return Outcome(FAILS, evidence, est.n)
+    return Outcome(INCONCLUSIVE, evidence, est.n)
+
+
+def _pct(est: Estimate) -> str:
+    return est.fmt(percent=True)
+
+
+# --------------------------------------------------------------------------- tests on our results
+
+def _clean_performance(r):
+    cases = {}
+    for variant, part in r["clean"].groupby("variant", sort=False):
+        correct = (part["prob"].to_numpy() > 0.5) == part["label"].to_numpy().astype(bool)
+        cases[variant] = verdict_above(rate(correct), 0.70)
+    return combine(cases)
+
+
+def _gradient_white(r):
+    return verdict_above(rate(_success(_white(r, GRADIENT))), ALMOST_ALL,
+                         f"success of G1-G5 pooled over the four networks: {_pct(rate(_success(_white(r, GRADIENT))))} %")
+
+
+def _others_fail(r):
+    est = rate(_success(_white(r, OTHERS)))
+    return verdict_below(est, 0.5, f"success of S1, S2, D1-D3 pooled over the four networks: {_pct(est)} %")
+
+
+def _single_pixel(r):
+    est = rate(_success(_white(r, ["S2"])))
+    return verdict_below(est, 0.10, f"S2 success over the four networks: {_pct(est)} %")
+
+
+def _black_partly(r):
+    est = rate(_success(_white(r, setting="black")))
+    return _within(est, 0.05, 0.95, f"share of the classifying network's correct images fooled by transferred "
+                                    f"adversarials, all attacks: {_pct(est)} %")
+
+
+def _black_below_white(r):
+    diff = independent_difference(_success(_white(r, GRADIENT)), _success(_white(r, GRADIENT, setting="black")))
+    return verdict_above(diff, 0.0, f"white-box minus black-box success of G1-G5: {_pct(diff)} points")
+
+
+def _accuracy_frame(r, setting, attacks, pooling):
+    a = r["attacks"]
+    part = a[(a["setting"] == setting) & a["attack"].isin(attacks) & a["variant"].str.endswith(pooling)]
+    return (part["prob"].to_numpy() > 0.5) == part["label"].to_numpy().astype(bool)
+
+
+def _avg_gradient_black(r):
+    diff = independent_difference(_accuracy_frame(r, "black", GRADIENT, "AP"), _accuracy_frame(r, "black", GRADIENT, "MP"))
+    return verdict_above(diff, 0.0, f"black-box accuracy under G1-G5, average minus max pooling: {_pct(diff)} points")
+
+
+def _nasnet_avg_stronger(r):
+    a = r["attacks"]
+    white = a[a["setting"] == "white"]
+    acc = {v: (p["prob"].to_numpy() > 0.5) == p["label"].to_numpy().astype(bool)
+           for v, p in white.groupby("variant") if v.startswith("NL")}
+    if set(acc) != {"NL/AP", "NL/MP"}:
+        return Outcome.untested("needs both NASNet-Large networks")
+    diff = independent_difference(acc["NL/AP"], acc["NL/MP"])
+    base = acc["NL/MP"].mean()
+    relative = f"; relative gain {100 * diff.value / base:.0f} %" if base > 0 else ""
+    return verdict_above(diff, 0.0, f"white-box accuracy over all ten attacks, NL/AP minus NL/MP: "
+                                    f"{_pct(diff)} points{relative}")
+
+
+def _s1_fails_nasnet_avg(r):
+    est = rate(_success(_white(r, ["S1"], ["NL/AP"])))
+    return verdict_below(est, 0.10, f"S1 success on NL/AP: {_pct(est)} %")
+
+
+def _pooling_matters(r):
+    """Some attack is less successful with average pooling on both architectures."""
+    per_attack = {}
+    for attack_id in GRADIENT + OTHERS:
+        cases = {}
+        for arch in ("IR2", "NL"):
+            mp, ap = _success(_white(r, [attack_id], [f"{arch}/MP"])), _success(_white(r, [attack_id], [f"{arch}/AP"]))
+            if len(mp) == 0 or len(ap) == 0:
+                continue
+            cases[arch] = verdict_above(independent_difference(mp, ap), 0.0, f"{100 * (mp.mean() - ap.mean()):.0f}")
+        if len(cases) == 2:
+            per_attack[attack_id] = combine(cases)
+    verdicts = {k: o.verdict for k, o in per_attack.items()}
+    evidence = "; ".join(f"{k}: {o.verdict} (MP minus AP success, IR2/NL: {o.evidence})" for k, o in per_attack.items())
+    if HOLDS in verdicts.values():
+        winners = [k for k, v in verdicts.items() if v == HOLDS]
+        return Outcome(HOLDS, f"less successful with average pooling on both networks: {winners}. {evidence}")
+    if verdicts and all(v == FAILS for v in verdicts.values()):
+        return Outcome(FAILS, evidence)
+    n = min((o.n for o in per_attack.values() if o.n), default=None)
+    return Outcome(INCONCLUSIVE, evidence, n)
+
+
+def _visible(r):
+    white = _white(r, ["D1", "D2", "D3", "S1"])
+    white = white[white["success"]]
+    if white.empty:
+        return Outcome.untested("none of D1-D3, S1 fooled any image, so nothing can be seen")
+    cases = {}
+    for attack_id, part in white.groupby("attack"):
+        obvious = [perceptibility_level(s, m) == "Obvious" for s, m in zip(part["ssim"], part["linf"])]
+        cases[attack_id] = verdict_above(rate(obvious), 0.5, f"Obvious {100 * np.mean(obvious):.0f} % of {len(obvious)}")
+    return combine(cases)
+
+
+def _s1_slowest(r):
+    calls = r["calls"].assign(per_image=lambda c: c["model_calls"] / c["images"]).groupby("attack")["per_image"].mean()
+    top = calls.idxmax()
+    evidence = "model calls per attacked image: " + ", ".join(f"{k} {v:.0f}" for k, v in calls.sort_values(ascending=False).items())
+    return Outcome(HOLDS if top == "S1" else FAILS, evidence)
+
+
+def _confidence(r):
+    """Fig. 3: the probability the network gives its new (wrong) label after a successful attack on a
+    disease image stays close to the boundary, about 0.50 to 0.55."""
+    hit = _white(r)
+    hit = hit[hit["success"] & (hit["label"] == 1)]
+    if hit.empty:
+        return Outcome.untested("no successful white-box attack on a disease image")
+    confidence = 1 - hit["prob"].to_numpy()
+    est = mean(confidence)
+    return _within(est, 0.45, 0.60, f"mean confidence in the wrong label {est.fmt(3)} (n={est.n})")
+
+
+def _confidence_pooling(r):
+    hit = _white(r, ["D3", "S1", "G5"])
+    hit = hit[hit["success"] & (hit["label"] == 1)]
+    cases = {}
+    for attack_id, part in hit.groupby("attack"):
+        mp = 1 - part[part["variant"].str.endswith("MP")]["prob"].to_numpy()
+        ap = 1 - part[part["variant"].str.endswith("AP")]["prob"].to_numpy()
+        if len(mp) < 2 or len(ap) < 2:
+            cases[attack_id] = Outcome(INCONCLUSIVE, f"too few successful attacks (MP {len(mp)}, AP {len(ap)})",
+                                       min(len(mp), len(ap)))
+            continue
+        diff = independent_difference(mp, ap)
+        flag = diff.low > 0 or diff.high < 0
+        cases[attack_id] = Outcome(HOLDS if flag else INCONCLUSIVE, f"MP minus AP confidence {diff.fmt(3)}", diff.n)
+    if not cases:
+        return Outcome.untested("no successful attack by D3, S1 or G5 on a disease image")
+    return combine(cases)
+
+
+def _gradient_best(r):
+    machine = independent_difference(_success(_white(r, GRADIENT)), _success(_white(r, OTHERS)))
+    white = _white(r)
+    ssim_g = white[white["attack"].isin(GRADIENT) & white["success"]]["ssim"].dropna().to_numpy()
+    ssim_o = white[white["attack"].isin(OTHERS) & white["success"]]["ssim"].dropna().to_numpy()
+    cases = {"fools the machine more (success, gradient minus others)": verdict_above(machine, 0.0, f"{_pct(machine)} points")}
+    if len(ssim_g) and len(ssim_o):
+        human = independent_difference(ssim_g, ssim_o)
+        cases["is harder to see (SSIM, gradient minus others)"] = verdict_above(human, 0.0, human.fmt(3))
+    return combine(cases)
+
+
+def _same_failures(r):
+    white = r["attacks"][r["attacks"]["setting"] == "white"]
+    shares = []
+    for pooling in ("MP", "AP"):
+        part = white[white["variant"].str.endswith(pooling)]
+        for attack_id, frame in part.groupby("attack"):
+            wrong = frame.assign(wrong=(frame["prob"] > 0.5) != frame["label"].astype(bool)).pivot_table(
+                index="image", columns="variant", values="wrong", aggfunc="first")
+            if wrong.shape[1] == 2:
+                shares.append(wrong.all(axis=1).to_numpy().astype(float))
+    if not shares:
+        return Outcome.untested("the two architectures were not attacked on the same images")
+    est = mean(np.concatenate(shares))
+    return _within(est, 0.14, 0.36, f"share of attacked images both networks misclassify {est.fmt(3)} "
+                                    "(pooled over attacks and poolings)")
+
+
+# --------------------------------------------------------------------------- the paper's own tables
+
+def _cols(p):
+    return {c: k for k, c in enumerate(p["columns"])}
+
+
+def _acc(p, table, pooling, net, column, metric="Acc"):
+    return p[table][pooling][net][metric][_cols(p)[column]]
+
+
+_CELLS = [(pool, net) for pool in ("MP", "AP") for net in ("IR2", "NL")]
+
+
+def _paper_others_fail(p):
+    drops = [1 - _acc(p, "table1_whitebox", pool, net, c) / _acc(p, "table1_whitebox", pool, net, "Clean")
+             for pool, net in _CELLS for c in OTHERS]
+    return float(np.mean(drops)) < 0.5
+
+
+def _paper_nasnet(p):
+    mp = np.mean([_acc(p, "table1_whitebox", "MP", "NL", c) for c in GRADIENT + OTHERS])
+    ap = np.mean([_acc(p, "table1_whitebox", "AP", "NL", c) for c in GRADIENT + OTHERS])
+    return ap > mp
+
+
+CLAIMS = [
+    Claim("taghanaki-clean", "The attacked networks classify clean test images reasonably (accuracy of at least "
+          "0.70, the paper's lowest)", "Table 1 (Clean)", "accuracy 0.70-0.73, AUC 0.74-0.77", _clean_performance,
+          {"accuracy": 0.70},
+          lambda p: all(_acc(p, "table1_whitebox", pool, net, "Clean") >= 0.70 for pool, net in _CELLS)),
+    Claim("taghanaki-gradient-white-box", "Gradient attacks (G1-G5) almost always succeed white-box (here: at least "
+          "90 % of the correctly classified images fooled)", "Table 1; Sec. 4",
+          "accuracy 0.00-0.01 under G1-G5 for all four networks", _gradient_white, {"success": ALMOST_ALL},
+          lambda p: all(_acc(p, "table1_whitebox", pool, net, c) <= 0.1 for pool, net in _CELLS for c in GRADIENT)),
+    Claim("taghanaki-others-mostly-fail", "The score- and decision-based attacks (S1, S2, D1-D3) are almost "
+          "unsuccessful (here: they fool fewer than half of the correctly classified images)", "Sec. 4; Table 1",
+          "accuracy 0.03-0.73 under S1, S2, D1-D3 (D1 brings every network to 0.03-0.06)", _others_fail,
+          {"success": 0.5}, _paper_others_fail),
+    Claim("taghanaki-single-pixel-fails", "The single-pixel attack (S2) fails on the entire test set of gray "
+          "radiographs (here: it fools fewer than 10 %)", "Sec. 4; Conclusion", "accuracy under S2 equals the clean "
+          "accuracy for all four networks", _single_pixel, {"success": 0.10},
+          lambda p: all(_acc(p, "table1_whitebox", pool, net, "S2") == _acc(p, "table1_whitebox", pool, net, "Clean")
+                        for pool, net in _CELLS)),
+    Claim("taghanaki-black-box-partly", "Black-box (transferred) attacks partly succeed (here: they fool between 5 % "
+          "and 95 % of the correctly classified images)", "Table 2; Sec. 4", "black-box accuracy 0.29-0.81 against "
+          "clean 0.70-0.73", _black_partly, {"low": 0.05, "high": 0.95},
+          lambda p: all(_acc(p, "table2_blackbox", pool, net, c) < _acc(p, "table2_blackbox", pool, net, "Clean")
+                        for pool, net in _CELLS for c in GRADIENT)),
+    Claim("taghanaki-black-below-white", "Transferred gradient attacks are weaker than white-box ones", "Sec. 4; "
+          "Tables 1-2", "accuracy under G1-G5: 0.00-0.01 white-box, 0.43-0.59 black-box", _black_below_white, {},
+          lambda p: all(_acc(p, "table2_blackbox", pool, net, c) > _acc(p, "table1_whitebox", pool, net, c)
+                        for pool, net in _CELLS for c in GRADIENT)),
+    Claim("taghanaki-avg-resists-gradient-transfer", "Against black-box gradient attacks, average pooling is more "
+          "resilient than max pooling (higher accuracy)", "Sec. 4; Table 2",
+          "black-box accuracy under G1-G5: AP 0.51-0.59, MP 0.43-0.53", _avg_gradient_black, {},
+          lambda p: np.mean([_acc(p, "table2_blackbox", "AP", n, c) for n in ("IR2", "NL") for c in GRADIENT])
+          > np.mean([_acc(p, "table2_blackbox", "MP", n, c) for n in ("IR2", "NL") for c in GRADIENT])),
+    Claim("taghanaki-nasnet-avg-stronger", "NASNet-Large with average pooling withstands the white-box attacks "
+          "better than with max pooling (the paper: 18 % stronger)", "Sec. 4; Table 1",
+          "\"18 % stronger\"; mean accuracy over the ten attacks 0.24 (AP) against 0.18 (MP)", _nasnet_avg_stronger,
+          {}, _paper_nasnet),
+    Claim("taghanaki-s1-fails-nasnet-avg", "Local Search (S1) completely fails against NASNet-Large with average "
+          "pooling (here: it fools fewer than 10 %)", "Sec. 4; Table 1", "NL/AP accuracy 0.72 under S1, its clean "
+          "accuracy", _s1_fails_nasnet_avg, {"success": 0.10},
+          lambda p: _acc(p, "table1_whitebox", "AP", "NL", "S1") == _acc(p, "table1_whitebox", "AP", "NL", "Clean")),
+    Claim("taghanaki-pooling-matters", "Average pooling makes some attack less successful on both architectures "
+          "(pooling can even make an attack fail)", "Abstract; Sec. 2.1; Conclusion",
+          "S1: 0.65 / 0.32 (MP) against 0.62 / 0.72 (AP); D3: 0.30 against 0.48 on NASNet", _pooling_matters, {}),
+    Claim("taghanaki-visible", "D1, D2, D3 and S1 produce perturbations easily seen by the naked eye (our proxy: "
+          "most successful images Obvious, SSIM < 0.80 or L-inf >= 64/255)", "Sec. 4; Fig. 2",
+          "judged by eye (Fig. 2)", _visible, {"share": 0.5}),
+    Claim("taghanaki-s1-slowest", "Local Search (S1) needs more time than the other attacks (here: the most model "
+          "queries per image, a count that does not depend on the machine)", "Sec. 4", "\"relatively more time\"",
+          _s1_slowest, {}),
+    Claim("taghanaki-confidence-near-boundary", "After a successful attack on a disease image, the network's "
+          "confidence in its new label stays near the boundary (about 0.50-0.55; here: the mean within 0.45-0.60)",
+          "Fig. 3", "about 0.50 to 0.55", _confidence, {"low": 0.45, "high": 0.60}),
+    Claim("taghanaki-confidence-pooling", "D3, S1 and G5 are highly sensitive to the pooling: the confidence of their "
+          "successful attacks differs between max and average pooling", "Fig. 3", "shown in Fig. 3 (no number)",
+          _confidence_pooling, {}),
+    Claim("taghanaki-gradient-best", "Gradient attacks are the most successful at fooling both the machine "
+          "(accuracy) and the human (hardest to perceive)", "Fig. 4", "Fig. 4 (no number)", _gradient_best, {}),
+    Claim("taghanaki-same-failures", "Both networks fail on the same test images for about a quarter of them (23 % "
+          "+- 9 % with average, 27 % +- 8 % with max pooling; here: the share within 14-36 %)", "Sec. 4",
+          "23 % +- 9 % (AP), 27 % +- 8 % (MP)", _same_failures, {"low": 0.14, "high": 0.36}),
+]

@@ -1,1 +1,0 @@
-"""Plotting: see the modules of this package."""

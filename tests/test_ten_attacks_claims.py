@@ -1,0 +1,103 @@
+"""The claims of Taghanaki et al. 2018 on hand-made result tables: where each must hold and must fail."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, check_claims
+from medadv_lib.papers.ten_attacks.claims import CLAIMS
+from medadv_lib.papers.ten_attacks.published import PUBLISHED
+
+BY_ID = {c.id: c for c in CLAIMS}
+VARIANTS = ["IR2/MP", "NL/MP", "IR2/AP", "NL/AP"]
+IDS = ["G1", "G2", "G3", "G4", "G5", "S1", "S2", "D1", "D2", "D3"]
+OTHER = {"IR2/MP": "NL/MP", "NL/MP": "IR2/MP", "IR2/AP": "NL/AP", "NL/AP": "IR2/AP"}
+
+
+def tables(n=120, white=None, black=0.4, clean_accuracy=0.9, ssim=None, linf=None, calls=None,
+           confidence=0.52, seed=0):
+    """``white``: success rate per attack (default: gradient 1.0, others 0.1); per-variant overrides as
+    {(attack, variant): rate}."""
+    rng = np.random.default_rng(seed)
+    white = {**{a: 1.0 if a.startswith("G") else 0.1 for a in IDS}, **(white or {})}
+    ssim = {**{a: 0.99 if a.startswith("G") else 0.6 for a in IDS}, **(ssim or {})}
+    linf = {**{a: 0.02 if a.startswith("G") else 0.4 for a in IDS}, **(linf or {})}
+    label = np.arange(n) % 2
+    rows, clean = [], []
+    for variant in VARIANTS:
+        correct = rng.random(n) < clean_accuracy
+        prob_clean = np.where(correct == label.astype(bool), 0.8, 0.2)
+        clean.append(pd.DataFrame({"variant": variant, "image": np.arange(n), "label": label, "prob": prob_clean}))
+        for setting in ("white", "black"):
+            for attack in IDS:
+                rate_ = white.get((attack, variant), white[attack]) if setting == "white" else black
+                fooled = correct & (rng.random(n) < rate_)
+                wrong = ~correct | fooled
+                conf = confidence if setting == "white" else 0.6
+                prob = np.where(wrong, np.where(label == 1, 1 - conf, conf), np.where(label == 1, 0.8, 0.2))
+                rows.append(pd.DataFrame({
+                    "variant": variant, "source": variant if setting == "white" else OTHER[variant], "setting": setting,
+                    "attack": attack, "image": np.arange(n), "label": label, "prob": prob, "success": wrong,
+                    "clean_correct": correct, "l2": 1.0, "linf": linf[attack],
+                    "ssim": np.where(fooled & (setting == "white"), ssim[attack], np.nan)}))
+    calls = calls or {a: (600 if a == "S1" else 50) for a in IDS}
+    return {"attacks": pd.concat(rows, ignore_index=True), "clean": pd.concat(clean, ignore_index=True),
+            "calls": pd.DataFrame([{"variant": v, "attack": a, "model_calls": c * n, "images": n}
+                                   for v in VARIANTS for a, c in calls.items()])}
+
+
+def verdict(claim_id, r):
+    return check_claims([BY_ID[claim_id]], r)[0].outcome
+
+
+@pytest.mark.parametrize("claim_id, good, bad", [
+    ("taghanaki-clean", {}, {"clean_accuracy": 0.55}),
+    ("taghanaki-gradient-white-box", {}, {"white": {a: 0.5 for a in IDS[:5]}}),
+    ("taghanaki-others-mostly-fail", {}, {"white": {a: 0.9 for a in IDS[5:]}}),
+    ("taghanaki-single-pixel-fails", {"white": {"S2": 0.0}}, {"white": {"S2": 0.5}}),
+    ("taghanaki-black-box-partly", {}, {"black": 0.0}),
+    ("taghanaki-black-below-white", {}, {"black": 1.0}),
+    ("taghanaki-s1-fails-nasnet-avg", {"white": {("S1", "NL/AP"): 0.0}}, {"white": {("S1", "NL/AP"): 0.8}}),
+    ("taghanaki-visible", {}, {"ssim": {a: 0.99 for a in IDS[5:]}, "linf": {a: 0.01 for a in IDS[5:]}}),
+    ("taghanaki-s1-slowest", {}, {"calls": {a: (10 if a == "S1" else 50) for a in IDS}}),
+    ("taghanaki-confidence-near-boundary", {}, {"confidence": 0.95}),
+    ("taghanaki-gradient-best", {}, {"white": {a: 0.05 for a in IDS[:5]}}),
+])
+def test_claim_holds_and_fails_on_hand_made_tables(claim_id, good, bad):
+    assert verdict(claim_id, tables(**good)).verdict == HOLDS, verdict(claim_id, tables(**good)).evidence
+    assert verdict(claim_id, tables(**bad)).verdict == FAILS, verdict(claim_id, tables(**bad)).evidence
+
+
+def test_pooling_claims():
+    ap_better = {(a, v): 0.1 for a in ("D3",) for v in ("IR2/AP", "NL/AP")}
+    ap_better.update({(a, v): 0.9 for a in ("D3",) for v in ("IR2/MP", "NL/MP")})
+    assert verdict("taghanaki-pooling-matters", tables(white=ap_better)).verdict == HOLDS
+    same = {a: 0.5 for a in IDS}
+    flipped = {(a, v): (0.9 if v.endswith("AP") else 0.1) for a in IDS for v in VARIANTS}
+    assert verdict("taghanaki-pooling-matters", tables(white={**same, **flipped})).verdict == FAILS
+    nasnet = {(a, "NL/AP"): 0.0 for a in IDS}
+    assert verdict("taghanaki-nasnet-avg-stronger", tables(white=nasnet)).verdict == HOLDS
+    nasnet = {(a, "NL/MP"): 0.0 for a in IDS}
+    assert verdict("taghanaki-nasnet-avg-stronger", tables(white=nasnet)).verdict == FAILS
+
+
+def test_small_samples_are_inconclusive():
+    out = verdict("taghanaki-single-pixel-fails", tables(n=6, white={"S2": 0.0}))
+    assert out.verdict == INCONCLUSIVE and "n =" in out.label
+
+
+def test_nothing_to_see_cannot_be_tested():
+    r = tables(white={a: 0.0 for a in IDS[5:]})
+    assert verdict("taghanaki-visible", r).verdict == UNTESTED
+
+
+def test_paper_checks_read_the_papers_tables():
+    verdicts = {c.id: c.paper_verdict(PUBLISHED) for c in CLAIMS}
+    assert verdicts["taghanaki-gradient-white-box"] == HOLDS
+    assert verdicts["taghanaki-single-pixel-fails"] == HOLDS
+    assert verdicts["taghanaki-s1-fails-nasnet-avg"] == HOLDS
+    assert verdicts["taghanaki-nasnet-avg-stronger"] == HOLDS
+    assert verdicts["taghanaki-black-below-white"] == HOLDS
+    # read on the paper's own Table 1, S1, S2 and D1-D3 remove 48 % of the clean accuracy on average: under our
+    # threshold of one half, though D1 alone takes every network to 0.03-0.06
+    assert verdicts["taghanaki-others-mostly-fail"] == HOLDS
+    assert len(CLAIMS) >= 15 and len({c.id for c in CLAIMS}) == len(CLAIMS)
