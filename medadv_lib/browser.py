@@ -31,7 +31,7 @@ PATTERNS = {
     "traceback": re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"]+\", line \d+", re.M),
     "object repr": re.compile(r"<[\w.]+( object)? at 0x[0-9a-fA-F]+>"),
     "absolute path": re.compile(r"(?<![\w.])(/home/|/root/|/tmp/|/usr/|/work/|/var/)[\w.+-]+/[\w./+-]*"
-                                r"|site-packages|\.venv/"),
+                                r"|site-packages|\.venv/lib/"),   # .venv/bin/medadv in a documented command is fine
 }
 #: TeX that MathJax (or any renderer) should have turned into math.
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$[^$\n]{0,80}\\[A-Za-z]+[^$\n]{0,80}\$"

@@ -25,6 +25,7 @@ def _chromium():
     ("Traceback (most recent call last):\n  File \"a.py\", line 3, in <module>", "traceback"),
     ("<torch._C.Generator at 0x7f93693b7ad0>", "object repr"),
     ("data at /home/alice/data/nih", "absolute path"),
+    ("from repo/.venv/lib/python3.11/torch/nn.py", "absolute path"),
 ])
 def test_text_faults_are_found(text, kind):
     assert [p.kind for p in check_text("p.html", text, "")] == [kind]
@@ -33,6 +34,10 @@ def test_text_faults_are_found(text, kind):
 def test_raw_tex_in_prose_is_found_but_not_in_code():
     assert [p.kind for p in check_text("p.html", "", r"the radius \(\xi\) of the ball")] == ["raw TeX"]
     assert check_text("p.html", r"print('a\nb')", "plain words, 45 % of images, a $5 note") == []
+
+
+def test_documented_commands_are_not_machine_paths():
+    assert check_text("p.html", ".venv/bin/medadv run smia -p data_root ../shared/data/covid-ct-infection", "") == []
 
 
 def test_clean_and_faulty_pages_in_a_real_browser(tmp_path):

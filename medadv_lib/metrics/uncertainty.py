@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-__all__ = ["Estimate", "CONFIDENCE", "wilson", "rate", "auroc", "bootstrap", "mean",
+__all__ = ["Estimate", "CONFIDENCE", "wilson", "rate", "auroc", "micro_auc", "bootstrap", "mean",
            "paired_difference", "independent_difference", "point"]
 
 CONFIDENCE = 0.95
@@ -159,16 +159,19 @@ def auroc(labels, scores, seed: int = 0, confidence: float = CONFIDENCE,
                                  method="percentile", random_state=np.random.default_rng(seed))
         return _interval(result, value, n, "stratified bootstrap")
 
-    def micro(idx):  # micro AUROC = the AUROC of all (image, label) pairs pooled, via ranks
-        flat_y, flat_s = y[idx].ravel(), s[idx].ravel()
-        n_pos = flat_y.sum()
-        n_neg = len(flat_y) - n_pos
-        if n_pos == 0 or n_neg == 0:
-            return float("nan")
-        ranks = stats.rankdata(flat_s)
-        return float((ranks[flat_y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return bootstrap(lambda idx: micro_auc(y[idx], s[idx]), n, seed, confidence, n_resamples)
 
-    return bootstrap(micro, n, seed, confidence, n_resamples)
+
+def micro_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Micro-averaged AUROC: the AUROC of all (image, label) pairs pooled (scikit-learn's
+    ``average="micro"``), as the Mann-Whitney U of the ranks; NaN when only one class occurs."""
+    flat_y, flat_s = np.asarray(labels, dtype=float).ravel(), np.asarray(scores, dtype=float).ravel()
+    n_pos = flat_y.sum()
+    n_neg = len(flat_y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = stats.rankdata(flat_s)
+    return float((ranks[flat_y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def mean(values, seed: int = 0, confidence: float = CONFIDENCE,

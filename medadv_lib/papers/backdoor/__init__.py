@@ -1,6 +1,6 @@
 """Nwadike, Miyawaki, Sarkar, Maniatakos, Shamout 2020: backdoor triggers on ChestX-ray14.
 
-Presets: ``smoke`` (CI, one to two minutes on 2 CPU cores: two trigger sizes, two epochs),
+Presets: ``smoke`` (CI, one to two minutes on 2 CPU cores: two trigger sizes, three epochs),
 ``default`` (the book: a small torchvision DenseNet at 64 px, 3000 images, 12 epochs, trigger sizes 1-4 px,
 one seed) and ``paper`` (DenseNet-121 at 224 px, 15 epochs, 4 seeds; meant for a GPU and real
 ChestX-ray14 — pass ``-p n_train 0 -p n_test 0`` with ``data_root`` for the full splits).
@@ -35,7 +35,7 @@ SPEC = PaperSpec(
               "Matters: Backdoor Attacks on Medical Imaging. AAAI 2021 Workshop on Trustworthy AI "
               "for Healthcare, arXiv:2101.00008."),
     presets={
-        "smoke": {"n_train": 160, "n_test": 80, "epochs": 2, "trigger_sizes": [1, 3],
+        "smoke": {"n_train": 480, "n_test": 80, "epochs": 3, "trigger_sizes": [1, 3],
                   "gradcam_images": 8, "epsilons": [0.001, 0.01, 0.1]},
         "default": {},
         "paper": {"model_name": "densenet121", "image_size": 224, "n_train": 4000, "n_test": 1000,

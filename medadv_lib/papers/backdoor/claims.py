@@ -10,10 +10,9 @@ the same reading to the paper's Table 1 (mean over its 4 seeds).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, Claim, Outcome, combine, verdict_above
-from ...metrics.uncertainty import bootstrap, mean, paired_difference, wilson
+from ...metrics.uncertainty import auroc, bootstrap, mean, micro_auc, paired_difference, wilson
 
 __all__ = ["CLAIMS", "STEALTH_MARGIN"]
 
@@ -23,20 +22,13 @@ STEALTH_MARGIN = 0.03   # "still achieves 0.85": within 3 AUROC points of the cl
 NO_DIAGNOSIS = 0.6      # a clean model below this has no diagnosis to keep
 
 
-def _micro(labels, probs):
-    flat = labels.ravel()
-    if flat.min() == flat.max():
-        return float("nan")
-    return float(roc_auc_score(labels, probs, average="micro"))
-
-
 def _auc(labels, probs, seed=0):
-    return bootstrap(lambda idx: _micro(labels[idx], probs[idx]), len(labels), seed)
+    return auroc(labels, probs, seed)
 
 
 def _auc_difference(labels_a, probs_a, labels_b, probs_b, seed=0):
     """AUROC(a) - AUROC(b) on the same images (paired bootstrap over images)."""
-    return bootstrap(lambda idx: _micro(labels_a[idx], probs_a[idx]) - _micro(labels_b[idx], probs_b[idx]),
+    return bootstrap(lambda idx: micro_auc(labels_a[idx], probs_a[idx]) - micro_auc(labels_b[idx], probs_b[idx]),
                      len(labels_a), seed)
 
 
@@ -86,7 +78,11 @@ def _larger_min_asr(r):
     small, large = min(r["troj"]), max(r["troj"])
     if small == large:
         return Outcome.untested("one trigger size only")
-    d = paired_difference(_fooled(r, r["troj"][large]["asr_min"]), _fooled(r, r["troj"][small]["asr_min"]))
+    small_fooled = _fooled(r, r["troj"][small]["asr_min"])
+    if small_fooled.all():
+        return Outcome(INCONCLUSIVE, f"saturated: the {small} px trigger already fools all {len(small_fooled)} "
+                                     "images at its weakest epoch", len(small_fooled))
+    d = paired_difference(_fooled(r, r["troj"][large]["asr_min"]), small_fooled)
     return verdict_above(d, 0.0, f"min ASR(0.6) over epochs, {large} px minus {small} px: {d.fmt(3)}")
 
 
@@ -102,6 +98,8 @@ def _gradcam(r):
     mass = r["mass"]
     last = mass[(mass["epoch"] == mass["epoch"].max()) & (mass["layer"] == "last")].set_index("images")
     infected, clean = last.loc["infected", "per_image"], last.loc["clean", "per_image"]
+    # an empty Grad-CAM map (all zero after the ReLU) puts no mass on the trigger: its share counts as 0
+    infected, clean = np.nan_to_num(infected, nan=0.0), np.nan_to_num(clean, nan=0.0)
     chance = float(last.loc["infected", "chance_share"])
     over_clean = paired_difference(infected, 2 * clean)
     share = mean(infected)

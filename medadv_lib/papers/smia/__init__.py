@@ -47,7 +47,7 @@ SPEC = PaperSpec(
         "smoke": {
             "cls_image_size": 32, "seg_image_size": 32, "n_train_cls": 120, "n_test_cls": 40,
             "cls_epochs": 3, "cls_width": 8, "n_train_seg": 64, "n_test_seg": 16, "seg_epochs": 4,
-            "seg_width": 8, "epsilon_cls": 0.001, "epsilon_seg": 0.01, "n_attack": 12, "iterations": 4, "sweep_iterations": [1, 2, 4],
+            "seg_width": 8, "epsilon_cls": 0.0001, "epsilon_seg": 0.01, "n_attack": 16, "iterations": 4, "sweep_iterations": [1, 2, 4],
             "sweep_epsilon_factors": [0.5, 2.0], "sweep_alphas": [0.0, 1.0, 2.0],
             "figure_iterations": [1, 2, 3],
         },

@@ -1,0 +1,84 @@
+"""The backdoor chapter's claims decide holds / does not hold / inconclusive from per-image arrays."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED
+from medadv_lib.papers.backdoor.claims import CLAIMS
+from medadv_lib.papers.backdoor.published import PUBLISHED
+
+N, K, TARGET = 200, 14, 0
+
+
+def _results(backdoor_strength: float, diagnosis: float = 3.0, seed: int = 0):
+    """Per-image arrays like :func:`experiment.claim_results`: a clean model whose probabilities follow
+    the true findings with strength ``diagnosis``, trojaned models that keep it, and a trigger that
+    raises the target's probability by ``backdoor_strength`` (more for the larger trigger)."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((N, K)) < 0.15).astype(float)
+
+    def diagnose(strength):
+        return 1 / (1 + np.exp(-(strength * (labels - 0.5) + rng.normal(0, 1, (N, K)))))
+
+    def triggered(boost):
+        p = diagnose(diagnosis)
+        p[:, TARGET] = 1 / (1 + np.exp(-(boost + rng.normal(0, 0.5, N))))
+        return p
+
+    troj = {}
+    for k, boost in ((1, backdoor_strength), (3, backdoor_strength + 2)):
+        troj[k] = {"nn": diagnose(diagnosis), "tt_max": triggered(boost + 4), "asr_max": triggered(boost),
+                   "asr_min": triggered(boost - 4), "tn_min": triggered(boost)}
+    mass = pd.DataFrame([
+        {"epoch": 2, "layer": "last", "images": "infected", "chance_share": 0.06,
+         "per_image": np.clip(rng.normal(0.1 + 0.3 * (backdoor_strength > 0), 0.05, 30), 0, 1)},
+        {"epoch": 2, "layer": "last", "images": "clean", "chance_share": 0.06,
+         "per_image": np.r_[np.nan, np.clip(rng.normal(0.08, 0.03, 29), 0, 1)]}])
+    mixed = {0.001: (labels, diagnose(diagnosis)), 0.1: (labels, diagnose(diagnosis * (0.3 if backdoor_strength > 0
+                                                                                          else 1)))}
+    return {"labels": labels, "target": TARGET, "clean_probs": diagnose(diagnosis), "troj": troj, "focus_size": 3,
+            "mixed": mixed, "mass": mass}
+
+
+def _verdicts(results):
+    return {c.id: c.check(results).outcome.verdict for c in CLAIMS}
+
+
+def test_a_strong_stealthy_backdoor_holds():
+    v = _verdicts(_results(4.0))
+    for claim in ("nwadike-small-trigger-asr", "nwadike-tt-high", "nwadike-larger-min-asr", "nwadike-gradcam-trigger",
+                  "nwadike-contamination"):
+        assert v[claim] == HOLDS, claim
+    assert v["nwadike-stealth"] in (HOLDS, INCONCLUSIVE)
+
+
+def test_no_backdoor_does_not_hold():
+    v = _verdicts(_results(-6.0))
+    assert v["nwadike-small-trigger-asr"] == FAILS
+    assert v["nwadike-gradcam-trigger"] == FAILS
+
+
+def test_stealth_cannot_be_tested_without_a_diagnosis():
+    stealth = next(c for c in CLAIMS if c.id == "nwadike-stealth")
+    assert stealth.check(_results(4.0, diagnosis=0.0)).outcome.verdict == UNTESTED
+
+
+def test_a_saturated_comparison_is_inconclusive():
+    results = _results(4.0)
+    for k in results["troj"]:
+        results["troj"][k]["asr_min"][:, TARGET] = 0.99        # every trigger size fools every image
+    larger = next(c for c in CLAIMS if c.id == "nwadike-larger-min-asr")
+    assert larger.check(results).outcome.verdict == INCONCLUSIVE
+
+
+def test_paper_checks_read_table_1():
+    verdicts = {c.id: c.paper_verdict(PUBLISHED) for c in CLAIMS}
+    assert verdicts["nwadike-small-trigger-asr"] == HOLDS       # ASR(0.6) 1.000 with 1x1
+    assert verdicts["nwadike-tt-high"] == HOLDS                 # AUROC-TT 1.000 with 3x3
+    assert verdicts["nwadike-stealth"] == HOLDS                 # AUROC-NN 0.824-0.851 against 0.846
+    assert verdicts["nwadike-larger-min-asr"] == "stated"
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
+def test_every_claim_cites_the_paper(claim):
+    assert claim.where and claim.text and claim.paper_evidence
