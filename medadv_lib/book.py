@@ -141,7 +141,8 @@ def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE
         row["verdicts"][r["run"]] = r["label"]
         row["pages"][r["run"]] = r["page"]
     lines = ["# Reproduction scoreboard", "",
-             "Every claim of the four papers, tested by its chapter. *Paper's numbers*: whether the "
+             "Every claim of the four papers, tested by its chapter, and the robustness matrix's "
+             "sanity checks of the evaluation (not a paper's claims). *Paper's numbers*: whether the "
              "claim holds on the numbers the paper itself prints (`stated` where it prints none that "
              "decide it). The verdicts of our runs use 95 % intervals: *inconclusive at n = ...* means "
              "our sample cannot decide. The evidence shown is that of the first run listed; each "

@@ -27,12 +27,14 @@ from .metrics.uncertainty import Estimate
 
 __all__ = ["HOLDS", "FAILS", "INCONCLUSIVE", "UNTESTED", "Outcome", "Claim", "CheckedClaim",
            "check_claims", "verdict_above", "verdict_below", "combine", "claims_frame",
-           "format_claims", "claims_report", "CLAIMS_MIME", "count_verdicts"]
+           "format_claims", "claims_report", "CLAIMS_MIME", "count_verdicts", "NOT_FROM_A_PAPER"]
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTED = "holds", "does not hold", "inconclusive", "cannot be tested"
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, UNTESTED)
 #: The mime type under which a chapter emits its checked claims (read back by the book's scoreboard).
 CLAIMS_MIME = "application/vnd.medadv.claims+json"
+#: The "paper's numbers" verdict of a check that no paper makes.
+NOT_FROM_A_PAPER = "not a paper's claim"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class Claim:
     test: Callable[[Mapping], Outcome]
     thresholds: Mapping[str, float] = field(default_factory=dict)
     paper_check: Callable[[Mapping], bool] | None = None
+    #: False for a chapter's own sanity checks (the robustness matrix): no paper makes them.
+    from_paper: bool = True
 
     def check(self, results: Mapping) -> "CheckedClaim":
         outcome = self.test(results)
@@ -123,6 +127,8 @@ class Claim:
     def paper_verdict(self, published: Mapping | None) -> str:
         """``holds`` / ``does not hold`` on the paper's own printed numbers, or ``stated`` when the
         paper prints no number that decides it."""
+        if not self.from_paper:
+            return NOT_FROM_A_PAPER
         if self.paper_check is None or published is None:
             return "stated"
         return HOLDS if self.paper_check(published) else FAILS

@@ -65,6 +65,23 @@ def _overrides(pairs) -> dict:
     return out
 
 
+def _data_root(overrides: dict, data_dir: str) -> str:
+    """``--data-dir DIR``: the folder of ``-p dataset NAME`` under DIR, named as in ``../shared/data/``."""
+    from .data.registry import find_data
+
+    dataset = overrides.get("dataset", "synthetic")
+    if "data_root" in overrides:
+        raise ParameterError("give either --data-dir or -p data_root, not both")
+    if dataset == "synthetic":
+        raise ParameterError("--data-dir needs -p dataset NAME (a real dataset; see `medadv list`)")
+    if not Path(data_dir).is_dir():
+        raise ParameterError(f"data folder not found: {data_dir}")
+    found = find_data(data_dir)
+    if dataset not in found:
+        raise ParameterError(f"no {dataset!r} folder under {data_dir} (found: {', '.join(found) or 'none'})")
+    return str(found[dataset])
+
+
 def _cmd_run(args) -> int:
     from .runner import RunError, run_notebook
 
@@ -72,6 +89,8 @@ def _cmd_run(args) -> int:
     overrides = _overrides(args.param)
     if "preset" in overrides:
         raise ParameterError("use --preset to choose a preset, not -p preset")
+    if args.data_dir:
+        overrides["data_root"] = _data_root(overrides, args.data_dir)
     try:  # parameters are checked inside, before papermill starts
         path = run_notebook(spec, args.preset, overrides, args.out, progress=not args.quiet)
     except RunError as exc:
@@ -141,6 +160,8 @@ def make_parser() -> argparse.ArgumentParser:
                        help="smoke (CI, a minute or two), default (the book), paper (GPU + real data)")
     p_run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                        help="override a parameter (repeatable); VALUE is YAML: 3, 0.5, true, [1, 2], text")
+    p_run.add_argument("--data-dir", default=None, metavar="DIR",
+                       help="with -p dataset NAME: take data_root from DIR, laid out like ../shared/data/")
     p_run.add_argument("--out", default=None, help="output folder (default: runs/)")
     p_run.add_argument("--quiet", action="store_true", help="no papermill progress bar")
     p_run.set_defaults(func=_cmd_run)

@@ -110,7 +110,8 @@ def gradcam_per_epoch(result, model_name: str, model_kwargs: dict, clean_images:
     images, at each of ``layers`` ({label: layer name}).
 
     Returns ``(table, maps)``: ``table`` has one row per (epoch, images, layer) with the mean share
-    of Grad-CAM mass inside the trigger region and its chance level (for clean images the region
+    of Grad-CAM mass inside the trigger region (an all-zero map counts as 0; ``empty_maps`` says
+    how many), the number of images ``n``, and the chance level (for clean images the region
     is where the trigger would be); ``maps[(epoch, images, label)]`` is image ``example``'s map at
     image size, scaled to [0, 1] (for Figure 1).
     """
@@ -130,9 +131,12 @@ def gradcam_per_epoch(result, model_name: str, model_kwargs: dict, clean_images:
             for label, layer in layers.items():
                 cams = grad_cam(model, images, target, layer, device=device)
                 share, chance = trigger_mass_share(cams, boxes, trigger_size, size)
+                # An all-zero map puts no mass on the trigger: it counts as share 0 (the claims'
+                # convention), and the number of such maps is reported beside the mean.
                 rows.append({"epoch": epoch, "images": variant, "layer": label,
-                             "mass_share": float(np.nanmean(share)) if np.isfinite(share).any() else np.nan,
-                             "chance_share": float(chance.mean()), "n": int(np.isfinite(share).sum()),
+                             "mass_share": float(np.nan_to_num(share, nan=0.0).mean()),
+                             "chance_share": float(chance.mean()), "n": len(share),
+                             "empty_maps": int(np.isnan(share).sum()),
                              "per_image": np.asarray(share, dtype=float)})
                 maps[(epoch, variant, label)] = upsample(cams[example:example + 1], size)[0].numpy()
     return pd.DataFrame(rows), maps

@@ -187,7 +187,8 @@ plt.show()
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
-print(f"Grad-CAM mass inside the trigger region ({focus_size} px trigger; layers {layers})")
+print(f"Grad-CAM mass inside the trigger region ({focus_size} px trigger; layers {layers}; "
+      f"{mass['n'].iloc[0]} test images, {mass['empty_maps'].sum()} all-zero maps counted as 0)")
 print(mass.pivot_table(index="epoch", columns=["layer", "images"], values="mass_share").round(3).to_string())
 
 # %% [markdown]

@@ -2,6 +2,7 @@
 on files the tests write in each format, and on ../shared/data when present."""
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,3 +249,15 @@ def test_the_registry_and_the_checks_stay_torch_free(tmp_path):
             f"get_dataset('kermany').check({str(tmp_path / 'kermany-cxr')!r}); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_relative_data_root_is_read_from_the_project_root(tmp_path, monkeypatch):
+    """A rendered notebook shows data_root relative to the project; re-run from another folder
+    (book/notebooks, the goldens) it still finds the data."""
+    from medadv_lib.data.registry import PROJECT_ROOT, resolve_root
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_root("medadv_lib/data") == PROJECT_ROOT / "medadv_lib" / "data"
+    (tmp_path / "here").mkdir()
+    assert resolve_root("here") == Path("here")                  # found from the working directory first
+    assert resolve_root("nowhere/at-all") == Path("nowhere/at-all")   # not found: as given, for the error

@@ -91,4 +91,8 @@ def test_a_backdoored_model_end_to_end_per_epoch():
                                    infected.dataset.float_images()[:4], infected.boxes[:4], 2, 0, layers,
                                    device="cpu", progress=False)
     assert len(mass) == 2 * 2 * 2 and mass["mass_share"].between(0, 1).all()
+    assert (mass["n"] == 4).all()
+    for _, row in mass.iterrows():   # an all-zero map counts as share 0, and is counted
+        assert row["empty_maps"] == np.isnan(row["per_image"]).sum()
+        assert row["mass_share"] == pytest.approx(np.nan_to_num(row["per_image"], nan=0.0).mean())
     assert maps[(2, "infected", "last")].shape == (32, 32)

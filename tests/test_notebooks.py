@@ -84,3 +84,38 @@ def test_listing_the_papers_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False", "medadv list imported torch"
+
+
+REAL_GOLDENS = sorted(p.stem for p in GOLDEN.glob("*--*.ipynb"))
+
+
+def test_one_golden_per_real_dataset():
+    """nbval replays one smoke run on each real dataset of the collection (Makefile REAL_GOLDENS)."""
+    from medadv_lib.data.registry import DATASETS
+
+    covered = {stem.split("--", 1)[1] for stem in REAL_GOLDENS}
+    real = {name for name, d in DATASETS.items() if not d.synthetic
+            and any(name in spec.datasets for spec in papers().values())}
+    assert real <= covered, f"no real-data golden for {sorted(real - covered)}: see REAL_GOLDENS in the Makefile"
+    makefile = (GOLDEN.parents[1] / "Makefile").read_text()
+    for stem in REAL_GOLDENS:
+        assert stem.replace("--", ":") in makefile, f"{stem} is not made by `make golden`"
+
+
+@pytest.mark.parametrize("stem", REAL_GOLDENS)
+def test_real_data_golden_is_current(stem):
+    from conftest import shared_or_skip
+
+    from medadv_lib.data.registry import find_data
+
+    name, dataset = stem.split("--", 1)
+    found = find_data(shared_or_skip("data"))
+    spec = papers()[name]
+    gold = nbformat.read(GOLDEN / f"{stem}.ipynb", as_version=4)
+    assert _code_cells(gold) == _code_cells(jupytext.read(spec.notebook)), \
+        f"{stem} is stale (notebook code changed): run `make golden` and review the diff"
+    params = resolve_parameters(spec, "smoke", {"dataset": dataset, "data_root": str(found[dataset])})
+    params_cell = next(c for c in gold.cells if "parameters" in c.metadata.get("tags", []))
+    assert params_cell.source == _parameters_source(params, "smoke"), \
+        f"{stem} was not made with the current smoke preset: run `make golden`"
+    assert "data_root = '../shared/data/" in params_cell.source   # relative: replays from any checkout

@@ -91,3 +91,26 @@ def test_cli_list_shows_every_paper_and_parameters(capsys):
         assert f"{name}: {spec.title}" in out
     if papers():
         assert "seed = 0" in out and "data_root = ''" in out
+
+
+def test_cli_data_dir_names_the_folder_of_the_dataset(capsys, tmp_path):
+    """``--data-dir DIR -p dataset NAME`` takes NAME's folder under DIR; every misuse exits 2 first."""
+    for argv, message in (
+            (["run", "smia", "--data-dir", str(tmp_path)], "--data-dir needs -p dataset NAME"),
+            (["run", "smia", "-p", "dataset", "retinamnist", "--data-dir", str(tmp_path / "no")],
+             "data folder not found"),
+            (["run", "smia", "-p", "dataset", "retinamnist", "--data-dir", str(tmp_path)],
+             "no 'retinamnist' folder under"),
+            (["run", "smia", "-p", "dataset", "retinamnist", "-p", "data_root", "x", "--data-dir", str(tmp_path)],
+             "either --data-dir or -p data_root")):
+        assert cli.main(argv + ["--out", str(tmp_path / "out")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_data_dir_finds_the_shared_folder():
+    from conftest import shared_or_skip
+
+    data = shared_or_skip("data")
+    assert cli._data_root({"dataset": "retinamnist"}, str(data)) == str(data / "medmnist")
+    assert cli._data_root({"dataset": "nih-cxr14"}, str(data)) == str(data / "nih-cxr14-1000")

@@ -38,6 +38,8 @@ def test_binary_auroc_and_its_interval_are_seeded():
     assert a.value == pytest.approx(roc_auc_score(y, s)) and a == b
     assert a.low < a.value < a.high and a.high - a.low < 0.2
     assert math.isnan(u.auroc(np.ones(5), np.arange(5.0)).value)
+    single = u.auroc(np.array([1, 0, 0, 0]), np.array([0.9, 0.1, 0.2, 0.3]))   # one positive image
+    assert single.value == 1.0 and math.isnan(single.low) and single.above(0.5) is None
 
 
 def test_micro_auroc_and_paired_difference():
@@ -53,8 +55,15 @@ def test_micro_auroc_and_paired_difference():
     b = rng.random(300) < 0.3
     d = u.paired_difference(a, b)
     assert d.value == pytest.approx(a.mean() - b.mean()) and d.low > 0.25
-    same = u.paired_difference(a, a)
-    assert same.value == 0 and same.low == 0 and same.high == 0
+    same = u.paired_difference(a, a)       # every pair agrees: no certainty from 300 images either
+    bound = u.wilson(0, 300).high
+    assert same.value == 0 and same.low == pytest.approx(-bound) and same.high == pytest.approx(bound)
+    assert "Wilson" in same.method
+    all_up = u.paired_difference(np.ones(12, bool), np.zeros(12, bool))   # 12 of 12 improve
+    assert all_up.value == 1 and all_up.high == 1 and all_up.low == pytest.approx(1 - u.wilson(0, 12).high)
+    assert all_up.above(0) is True and same.above(0) is None
+    values = u.paired_difference(np.full(20, 0.5), np.full(20, 0.25))   # not yes/no: the bootstrap
+    assert values.method == "bootstrap"
 
 
 def test_estimate_sides_decide_or_abstain():

@@ -19,7 +19,21 @@ from pathlib import Path
 
 from .errors import DataFileError
 
-__all__ = ["Dataset", "DATASETS", "get_dataset", "find_data", "attribution"]
+__all__ = ["Dataset", "DATASETS", "get_dataset", "find_data", "attribution", "resolve_root"]
+
+
+#: The project's root folder: a rendered notebook shows its ``data_root`` relative to it.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_root(root: str | Path) -> Path:
+    """A data folder as given (``~`` expanded); a relative one that is not found from the working
+    directory is read from the project root, where rendered notebooks show it (so an executed
+    notebook re-runs anywhere: ``book/notebooks/``, the goldens of ``tests/notebooks/``)."""
+    root = Path(str(root)).expanduser()
+    if not root.is_absolute() and not root.exists() and (PROJECT_ROOT / root).exists():
+        return PROJECT_ROOT / root
+    return root
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,7 @@ class Dataset:
     def check(self, root: str | Path) -> None:
         if self.synthetic:
             return
-        root = Path(root)
+        root = resolve_root(root)
         if not root.is_dir():
             raise DataFileError(f"{self.title}: data folder not found: {root}")
         self._call(self.checker, root, **self.options)
@@ -55,7 +69,7 @@ class Dataset:
     def load(self, root, image_size: int, n_train: int, n_test: int, seed: int, **task_options):
         if self.synthetic:
             raise ValueError("the synthetic default is drawn by each chapter's own generator")
-        return self._call(self.loader, root, image_size, n_train, n_test, seed, **{**self.options, **task_options})
+        return self._call(self.loader, resolve_root(root), image_size, n_train, n_test, seed, **{**self.options, **task_options})
 
 
 _NIH = ("NIH Clinical Center. X. Wang, Y. Peng, L. Lu, Z. Lu, M. Bagheri, R. Summers, \"ChestX-ray8: "

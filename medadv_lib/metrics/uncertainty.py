@@ -142,7 +142,8 @@ def auroc(labels, scores, seed: int = 0, confidence: float = CONFIDENCE,
 
     ``labels`` (N,) 0/1 with ``scores`` (N,): binary AUROC, stratified bootstrap. ``labels``
     (N, K) with ``scores`` (N, K): micro-averaged AUROC over all (image, label) pairs
-    (scikit-learn ``average="micro"``), bootstrap over images. NaN when only one class occurs.
+    (scikit-learn ``average="micro"``), bootstrap over images. NaN when only one class occurs;
+    no interval (NaN bounds, so no verdict rests on it) when a class has a single image.
     """
     y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels, dtype=float)
     s = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores, dtype=float)
@@ -154,6 +155,8 @@ def auroc(labels, scores, seed: int = 0, confidence: float = CONFIDENCE,
         if len(pos) == 0 or len(neg) == 0:
             return _nan(n, "bootstrap")
         value = float(_binary_auc(pos, neg))
+        if len(pos) < 2 or len(neg) < 2:   # one image of a class: nothing to resample, no interval
+            return Estimate(value, float("nan"), float("nan"), n, "stratified bootstrap (one image of a class)")
         result = stats.bootstrap((pos, neg), _binary_auc, vectorized=True, paired=False,
                                  n_resamples=n_resamples, confidence_level=confidence,
                                  method="percentile", random_state=np.random.default_rng(seed))
@@ -184,12 +187,21 @@ def mean(values, seed: int = 0, confidence: float = CONFIDENCE,
 def paired_difference(a, b, seed: int = 0, confidence: float = CONFIDENCE,
                       n_resamples: int = N_RESAMPLES) -> Estimate:
     """``mean(a) - mean(b)`` for two per-image outcomes on the *same* images (booleans or values),
-    bootstrap over images: the interval of, say, R_f at zeta 2 % minus R_f at zeta 1 %."""
+    bootstrap over images: the interval of, say, R_f at zeta 2 % minus R_f at zeta 1 %.
+
+    When every image gives the same difference of two yes/no outcomes (all pairs agree, say), the
+    bootstrap has nothing to resample and would claim certainty; the interval is then widened by
+    the Wilson bound on a share of discordant images that is 0 of ``n`` (method says so)."""
     a = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=float).reshape(-1)
     b = np.asarray(b.detach().cpu() if hasattr(b, "detach") else b, dtype=float).reshape(-1)
     if a.shape != b.shape:
         raise ValueError(f"paired outcomes need the same images: {a.shape} vs {b.shape}")
     d = a - b
+    binary = np.isin(a, (0, 1)).all() and np.isin(b, (0, 1)).all()
+    if binary and len(d) and (d == d[0]).all():
+        bound = wilson(0, len(d), confidence).high
+        return Estimate(float(d[0]), max(float(d[0]) - bound, -1.0), min(float(d[0]) + bound, 1.0), len(d),
+                        "Wilson bound (every pair gives the same difference)")
     return bootstrap(lambda idx: float(d[idx].mean()), len(d), seed, confidence, n_resamples)
 
 

@@ -45,7 +45,7 @@ SPEC = PaperSpec(
         # flips, the default, needs about 6 epochs of 1,800 images first); one norm and a larger FGSM
         # step, so that a few passes over 100 images move the UAPs
         "smoke": {"image_size": 64, "n_train": 800, "n_test": 150, "width": 0.125, "epochs": 6,
-                  "optimizer": "sgd", "lr": 0.05, "augment": False, "norms": ["inf"], "uap_images": 100,
+                  "optimizer": "sgd", "lr": 0.02, "augment": False, "norms": ["inf"], "uap_images": 100,
                   "max_passes": 3, "fgsm_strength": 0.005, "retrain_rounds": 1, "retrain_uaps": 1,
                   "retrain_epochs": 1},
         "default": {},

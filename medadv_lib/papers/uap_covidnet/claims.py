@@ -227,12 +227,21 @@ def _rs_far_above_random(r):
                     for m, p in _cases(r) for t in _targets(r)})
 
 
-def _disease_target_easiest(r):
+def _figure_case(r):
+    """The case of Figs. 3-4 (Sec. 3.3): the Small model (else the first), the figure's norm, the
+    smallest zeta, and the disease class (the last); ``None`` when the run has no zetas."""
     z = _zetas(r)
     if z is None:
-        return _untested_zetas()
+        return None
     model = "Small" if "Small" in r["models"] else r["models"][0]
-    p, disease = _norm_for_figure(r), r["classes"][-1]
+    return model, _norm_for_figure(r), z, r["classes"][-1]
+
+
+def _disease_target_easiest(r):
+    case = _figure_case(r)
+    if case is None:
+        return _untested_zetas()
+    model, p, z, disease = case
     to_disease = outcomes(r, model, p, z[0], disease, among=_others(r))
     return combine({f"-> {disease} vs -> {t}": _greater(independent_difference(
         to_disease, outcomes(r, model, p, z[0], t, among=[c for c in r["classes"] if c != t])))
@@ -240,11 +249,10 @@ def _disease_target_easiest(r):
 
 
 def _disease_images_resist(r):
-    z = _zetas(r)
-    if z is None:
+    case = _figure_case(r)
+    if case is None:
         return _untested_zetas()
-    model = "Small" if "Small" in r["models"] else r["models"][0]
-    p, disease = _norm_for_figure(r), r["classes"][-1]
+    model, p, z, disease = case
     return combine({f"-> {t}": verdict_above(rate(_to_class(r, model, p, z[0], disease, [disease], target=t)),
                                              NEAR_ALL) for t in _others(r)})
 

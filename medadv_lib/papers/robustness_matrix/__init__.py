@@ -1,0 +1,70 @@
+"""The robustness matrix: every trained model of the collection against every applicable attack.
+
+Not from a paper. Each of the four papers attacked its own models with its own attacks and
+settings; this chapter puts every model the other chapters train (COVID-Net Small and Large,
+Inception-ResNet-v2 and NASNet with max and average pooling, the fundus grader and the CT U-Net,
+the clean multi-label DenseNet) under every attack of the registry that applies to its task, at one
+shared set of budgets on the [0, 1] scale (L-inf 0.5/255 to 8/255, and L2), beside a random-noise
+control of the same norm, a universal perturbation (Hirano et al.'s UAP) and a transfer setting.
+Its claims are the sanity checks of an adversarial evaluation (Carlini et al. 2019, "On Evaluating
+Adversarial Robustness", Sec. 5): robust accuracy falls as the budget grows and reaches about zero
+at a large budget, attacks beat noise of the same norm, white-box beats transfer, an iterative
+attack is not weaker than a single step (else: gradient masking).
+
+Presets: the matrix uses the models of the chapters' *same* preset (their checkpoints are shared
+through the cache, so after the book has run, the matrix trains nothing): ``smoke`` (CI),
+``default`` (the book: L-inf 0.5, 2 and 8/255, L2 1.0, 32 inputs per model, 10 steps; about 10
+minutes on 2 CPU cores with warm caches) and ``paper`` (the chapters' paper-scale models, five
+L-inf and three L2 budgets, 200 inputs, 100 steps, 4 APGD restarts; for a GPU). The experiment is in :mod:`.experiment`, the sanity claims in :mod:`.claims`, the figures
+in :mod:`.figures`.
+"""
+from __future__ import annotations
+
+from .. import PaperSpec, Rule, require
+
+ORDER = 5
+
+#: The chapters whose trained models the matrix attacks, in the book's order.
+CHAPTERS = ("uap-covidnet", "ten-attacks", "smia", "backdoor")
+
+
+def validate(p: dict) -> None:
+    """Constraints between parameters, checked before the notebook starts."""
+    require(p["heat_budget"] in p["linf_budgets"],
+            f"heat_budget {p['heat_budget']} must be one of linf_budgets {p['linf_budgets']}")
+    require(sorted(p["linf_budgets"]) == list(p["linf_budgets"]) and len(set(p["linf_budgets"])) >= 2,
+            "linf_budgets must be at least two budgets, in increasing order")
+    require(sorted(p["l2_budgets"]) == list(p["l2_budgets"]), "l2_budgets must be in increasing order")
+    unknown = [c for c in p["chapters"] if c not in CHAPTERS]
+    require(not unknown, f"unknown chapter(s) {unknown}; the matrix attacks the models of {list(CHAPTERS)}")
+
+
+SPEC = PaperSpec(
+    name="robustness-matrix",
+    title="Robustness matrix across the collection (not from a paper)",
+    citation=("Not from a paper: the collection's models under one attack interface. Sanity checks after "
+              "N. Carlini, A. Athalye, N. Papernot, W. Brendel, J. Rauber, D. Tsipras, I. Goodfellow, "
+              "A. Madry, A. Kurakin. On Evaluating Adversarial Robustness. arXiv:1902.06705, 2019."),
+    presets={
+        "smoke": {"n_inputs": 8, "linf_budgets": [1.0, 8.0], "l2_budgets": [0.5], "heat_budget": 1.0,
+                  "steps": 3, "uap_images": 16, "uap_passes": 1},
+        "default": {},
+        "paper": {"n_inputs": 200, "linf_budgets": [0.5, 1.0, 2.0, 4.0, 8.0], "l2_budgets": [0.25, 0.5, 1.0],
+                  "steps": 100, "restarts": 4, "uap_images": 500, "uap_passes": 10},
+    },
+    validate=validate,
+    datasets=("synthetic",),
+    rules={
+        "chapters": Rule(min=1, choices=CHAPTERS, doc="whose trained models are attacked"),
+        "n_inputs": Rule(min=2, max=100000, doc="test inputs attacked per model (the first of its test split)"),
+        "linf_budgets": Rule(min=2, item_min=0.01, item_max=64, doc="L-inf budgets in units of 1/255"),
+        "l2_budgets": Rule(min=0, item_min=0.001, item_max=100, doc="L2 budgets on the [0, 1] scale"),
+        "heat_budget": Rule(min=0.01, max=64, doc="the L-inf budget (1/255) of the heat map and the headline"),
+        "steps": Rule(min=1, max=10000, doc="steps of the iterative attacks (BIM, PGD, APGD, SMIA, DAG)"),
+        "restarts": Rule(min=1, max=100, doc="APGD restarts"),
+        "uap_zeta": Rule(min=0.001, max=0.5, doc="UAP L-inf budget on the [0, 1] scale (Hirano et al.: 2 %)"),
+        "uap_images": Rule(min=2, doc="training images the UAP is fitted on"),
+        "uap_passes": Rule(min=1, max=100, doc="UAP fitting passes"),
+        "batch_size": Rule(min=1, max=4096),
+    },
+)
