@@ -115,8 +115,10 @@ def collect_claims(folder: Path = BOOK_NOTEBOOKS) -> list[dict]:
 
     from .claims import read_claims_outputs
 
+    order = {name: k for k, name in enumerate(papers())}
     records = []
-    for path in sorted(Path(folder).glob("*.ipynb")):
+    paths = sorted(Path(folder).glob("*.ipynb"), key=lambda p: (order.get(p.stem.split("--")[0], 99), p.stem))
+    for path in paths:                     # the book's order: chapter by chapter, synthetic run first
         if path.name.endswith(".failed.ipynb"):
             continue
         for block in read_claims_outputs(nbformat.read(path, as_version=4)):

@@ -43,3 +43,46 @@ def test_status_page_and_build(mini_book, monkeypatch):
     broken = subprocess.run(book.jupyter_book_command(mini_book), capture_output=True, text=True)
     assert broken.returncode != 0
     assert "unknown document" in broken.stdout + broken.stderr
+
+
+def _claims_notebook(chapter, run, verdicts):
+    import nbformat
+
+    from medadv_lib.claims import CLAIMS_MIME
+
+    records = [{"id": f"c{i}", "chapter": chapter, "run": run, "claim": f"claim {i}", "where": "Sec. 1",
+                "paper_evidence": "p", "paper_verdict": "stated", "thresholds": {}, "verdict": v,
+                "label": v if v != "inconclusive" else "inconclusive at n = 5", "evidence": f"e{i}", "n": 5}
+               for i, v in enumerate(verdicts)]
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("claims_report(...)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        CLAIMS_MIME: {"chapter": chapter, "run": run, "headline": f"{chapter} on {run}", "claims": records},
+        "text/plain": "claims"})]
+    nb.cells.append(cell)
+    return nb
+
+
+def test_scoreboard_one_row_per_claim_one_column_per_run_in_book_order(tmp_path):
+    import nbformat
+
+    from medadv_lib.book import write_scoreboard
+
+    notebooks = {"backdoor": ("backdoor", "synthetic", ["holds", "does not hold"]),
+                 "backdoor--nih-cxr14": ("backdoor", "nih-cxr14", ["inconclusive", "holds"]),
+                 "uap-covidnet": ("uap-covidnet", "synthetic", ["holds"]),
+                 "smia.failed": ("smia", "synthetic", ["holds"])}          # a failed run is not counted
+    for stem, args in notebooks.items():
+        nbformat.write(_claims_notebook(*args), tmp_path / f"{stem}.ipynb")
+    board, summary = tmp_path / "scoreboard.md", tmp_path / "summary.md"
+    write_scoreboard(tmp_path, board, summary)
+    rows = [line for line in board.read_text().splitlines() if line.startswith("| claim ")
+            or line.startswith("| claim 0") or line.startswith("| claim 1")]
+    assert "verdict: synthetic | verdict: nih-cxr14" in rows[0]
+    assert len(rows) == 1 + 3                       # uap c0; backdoor c0, c1 (one row each, two runs)
+    assert rows[1].startswith("| claim 0 | [uap-covidnet]") and rows[1].endswith("| holds | not run |")
+    assert rows[2].endswith("| holds | inconclusive at n = 5 |")
+    lines = summary.read_text().splitlines()[2:]
+    assert [line.split("|")[2].strip() for line in lines] == ["synthetic", "synthetic", "nih-cxr14"]
+    assert "uap-covidnet" in lines[0] and "1 of 1 hold" in lines[0]
+    assert "1 of 2 hold (1 does not hold)" in lines[1] and "1 of 2 hold (1 inconclusive)" in lines[2]

@@ -86,7 +86,8 @@ def test_tables_and_headline(matrix):
     assert "64/255" in ex.worst_case_table(matrix).columns
     flags = ex.masking_flags(matrix, [1.0, 64.0])
     assert flags.loc["A", "possibly gradient-masked"] == "no", flags
-    assert "n = 12" in ex.headline(matrix, 1.0)
+    line = ex.headline(matrix, 1.0)
+    assert "n = 12" in line and "least robust" in line and line.count("%") == 2
     assert ex.strongest_attacks(matrix, 64 / 255).keys() == set(ex.models(matrix))
 
 

@@ -146,7 +146,7 @@ def test_covidnet_learns_a_batch():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
 
 

@@ -374,9 +374,10 @@ def claim_results(matrix: pd.DataFrame, linf_budgets, heat_budget: float) -> dic
 def headline(matrix: pd.DataFrame, heat_budget: float) -> str:
     """Most and least robust model at the heat budget (worst case over the attacks)."""
     eps = heat_budget / 255
-    worst = {m: outcomes(matrix, m, "worst", "Linf", eps) for m in models(matrix)}
-    ranked = sorted(worst, key=lambda m: worst[m].mean())
-    n = len(next(iter(worst.values())))
-    return (f"worst-case robust accuracy at {budget_label('Linf', eps)} L-inf: most robust {ranked[-1]} "
-            f"{worst[ranked[-1]].mean():.0%}, least robust {ranked[0]} {worst[ranked[0]].mean():.0%} "
-            f"(n = {n} inputs per model)")
+    worst = {m: outcomes(matrix, m, "worst", "Linf", eps).mean() for m in models(matrix)}
+    n = len(outcomes(matrix, next(iter(worst)), "clean"))
+
+    def named(value):                      # every model at that value: ties are named, not hidden
+        return ", ".join(m for m, v in worst.items() if v == value) + f" {value:.0%}"
+    return (f"worst-case robust accuracy at {budget_label('Linf', eps)} L-inf: most robust "
+            f"{named(max(worst.values()))}; least robust {named(min(worst.values()))} (n = {n} inputs per model)")
