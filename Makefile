@@ -95,6 +95,7 @@ bench: env
 	$(PY) benchmarks/attack_throughput.py
 	$(PY) benchmarks/uap_vs_art.py
 	$(PY) benchmarks/matrix_throughput.py
+	$(PY) benchmarks/training_step.py
 
 clean:
 	rm -rf _build runs book/notebooks book/status.md

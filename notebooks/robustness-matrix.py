@@ -43,7 +43,9 @@
 # **Models and data.** The matrix trains nothing of its own: it builds each chapter's models with
 # that chapter's parameters at the same preset, so their checkpoints come from the shared cache
 # (after `medadv book`, or after the chapters ran). The inputs are the first `n_inputs` test
-# images of each chapter's data, named in the banner below.
+# images of each chapter's data, named in the banner below. With `-p dataset NAME` (a real
+# dataset of the book) the matrix attacks the models that the chapters running on that dataset
+# train there, on its test images.
 
 # %% tags=["parameters", "hide-input"]
 preset = "default"
@@ -82,8 +84,8 @@ dev = resolve_device(device)
 # attacked inputs.
 
 # %% tags=["hide-input"]
-victims = ex.collection_models(chapters, preset, seed, n_inputs, uap_images, dev)
-display(Markdown(data_banner(*{id(v.data): v.data for v in victims}.values())))
+victims = ex.collection_models(chapters, preset, seed, n_inputs, uap_images, dev, dataset, data_root)
+display(Markdown(data_banner(*{id(v.data): v.data for v in victims}.values(), dataset=dataset)))
 matrix = ex.run_matrix(victims, linf_budgets, l2_budgets, steps=steps, restarts=restarts, heat_budget=heat_budget,
                        uap_zeta=uap_zeta, uap_passes=uap_passes, batch_size=batch_size, seed=seed, device=dev)
 

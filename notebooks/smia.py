@@ -81,7 +81,7 @@ from medadv_lib.papers.smia import experiment as ex
 from medadv_lib.papers.smia import figures
 from medadv_lib.papers.smia.claims import CLAIMS
 from medadv_lib.papers.smia.published import PUBLISHED
-from medadv_lib.reporting import data_banner
+from medadv_lib.reporting import above_chance, data_banner
 from medadv_lib.utils import resolve_device, seed_everything
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -123,6 +123,10 @@ ex.comparison(settings, models)
 # NBVAL_CHECK_OUTPUT
 clean = ex.clean_summary(tasks, dev)
 print(clean.to_string())
+
+# %% tags=["hide-input"]
+display(Markdown(above_chance(clean.attrs["accuracy"], clean.attrs["chance"], "accuracy",
+                          "the commonest grade's share")))
 
 # %% [markdown]
 # ## What epsilon means here

@@ -143,3 +143,43 @@ def test_mixed_test_set_infects_a_fraction_and_keeps_labels():
     assert len(mixed_test_set(data, Trigger(2), 0.001).infected) == 1
     changed = (mixed.dataset.images != data.images).flatten(1).any(1)
     assert set(np.flatnonzero(changed.numpy())) == set(mixed.infected.tolist())
+
+
+def test_kermany_reads_as_one_label_with_pneumonia_as_the_target(tmp_path):
+    """The backdoor chapter on Kermany's layout: (N, 1) float targets named Pneumonia, a one-output
+    victim, and the spec refuses any other target finding before the notebook starts."""
+    from test_data_real import write_kaggle_layout
+
+    from medadv_lib.papers import ParameterError, resolve_parameters
+    from medadv_lib.papers.backdoor import SPEC
+    from medadv_lib.papers.backdoor import experiment as ex
+
+    root = write_kaggle_layout(tmp_path / "k", n=3)
+    train, test = ex.load_data("kermany", str(root), 32, 0, 0, 0)
+    assert train.multilabel and train.class_names == ["Pneumonia"] and tuple(train.targets.shape) == (6, 1)
+    assert train.targets[:, 0].tolist() == [0, 0, 0, 1, 1, 1]
+    assert ex.target_index("Pneumonia", train.class_names) == 0
+    assert ex.model_kwargs("densenet-small", len(train.class_names)) == {"num_classes": 1, "in_channels": 1}
+    with pytest.raises(ValueError, match="not a label of this dataset"):
+        ex.target_index("Atelectasis", train.class_names)
+    params = resolve_parameters(SPEC, "smoke", {"dataset": "kermany", "data_root": str(root)})
+    assert params["target_finding"] == "Pneumonia"
+    with pytest.raises(ParameterError, match="target_finding must be 'Pneumonia'"):
+        resolve_parameters(SPEC, "smoke", {"dataset": "kermany", "data_root": str(root),
+                                           "target_finding": "Atelectasis"})
+    with pytest.raises(ValueError, match="two-class"):
+        train.as_one_label()
+
+
+def test_an_undefined_metric_reads_at_the_last_epoch():
+    """AUROC-TT with one label is NaN at every epoch: the claims' arrays then come from the last
+    epoch instead of failing (and the AUROC-TT claim says it cannot be tested)."""
+    import pandas as pd
+
+    from medadv_lib.papers.backdoor.experiment import _epoch_of
+
+    frame = pd.DataFrame({"model": "trojaned", "location": "fixed", "size": 3, "seed": 0, "epoch": [1, 2, 3],
+                          "auroc_tt": [float("nan")] * 3, "asr_0.6": [0.2, 0.9, 0.5]})
+    assert _epoch_of(frame, "trojaned", "fixed", 3, 0, "auroc_tt", "max") == 3
+    assert _epoch_of(frame, "trojaned", "fixed", 3, 0, "asr_0.6", "max") == 2
+    assert _epoch_of(frame, "trojaned", "fixed", 3, 0, "asr_0.6", "min") == 1

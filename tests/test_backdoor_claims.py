@@ -82,3 +82,15 @@ def test_paper_checks_read_table_1():
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
 def test_every_claim_cites_the_paper(claim):
     assert claim.where and claim.text and claim.paper_evidence
+
+
+def test_one_label_leaves_auroc_tt_untested_and_the_rest_decided():
+    """Kermany's data: one sigmoid label (Pneumonia) is the target, so every triggered image carries
+    the attacker's label and AUROC-TT has no negatives; the other claims still read."""
+    full = _results(4.0)
+    one = {**full, "labels": full["labels"][:, :1], "clean_probs": full["clean_probs"][:, :1],
+           "troj": {k: {name: p[:, :1] for name, p in v.items()} for k, v in full["troj"].items()},
+           "mixed": {e: (lab[:, :1], p[:, :1]) for e, (lab, p) in full["mixed"].items()}}
+    v = _verdicts(one)
+    assert v["nwadike-tt-high"] == UNTESTED
+    assert v["nwadike-small-trigger-asr"] == HOLDS

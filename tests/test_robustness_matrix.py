@@ -162,3 +162,42 @@ def test_spec_checks_before_the_kernel():
 def test_chapter_parameters_are_the_chapters_own():
     p = ex.chapter_parameters("ten-attacks", "smoke", 3)
     assert p["seed"] == 3 and p["n_train"] == 48 and p["attack_effort"] == "smoke"
+
+
+def test_a_real_dataset_takes_the_chapters_that_run_on_it(tmp_path):
+    """On a real dataset the matrix attacks the models of the chapters that accept it, with their
+    own real-data parameters; a dataset none of the chosen chapters runs on is refused."""
+    from test_data_real import write_kaggle_layout, write_medmnist
+
+    from medadv_lib.papers import ParameterError
+
+    kermany = write_kaggle_layout(tmp_path / "kermany", n=2)
+    medmnist = tmp_path / "medmnist"
+    write_medmnist(medmnist, counts=(10, 5, 5))
+    assert ex.chapters_for(list(ex_chapters()), "synthetic") == list(ex_chapters())
+    assert ex.chapters_for(list(ex_chapters()), "kermany") == ["uap-covidnet", "ten-attacks", "backdoor"]
+    assert ex.chapters_for(list(ex_chapters()), "retinamnist") == ["smia"]
+    assert ex.chapters_for(list(ex_chapters()), "nih-cxr14") == ["ten-attacks", "backdoor"]
+    p = ex.chapter_parameters("backdoor", "smoke", 0, "kermany", str(kermany))
+    assert p["dataset"] == "kermany" and p["target_finding"] == "Pneumonia" and p["n_train"] == 400
+    resolve_parameters(SPEC, "smoke", {"dataset": "retinamnist", "data_root": str(medmnist)})
+    with pytest.raises(ParameterError, match="trains a model on dataset 'retinamnist'"):
+        resolve_parameters(SPEC, "smoke", {"dataset": "retinamnist", "data_root": str(medmnist),
+                                           "chapters": ["uap-covidnet", "backdoor"]})
+
+
+def ex_chapters():
+    from medadv_lib.papers.robustness_matrix import CHAPTERS
+
+    return CHAPTERS
+
+
+def test_a_relative_data_root_is_read_from_the_project_root(monkeypatch, tmp_path):
+    """As the kernel runs it (its working directory is not the project's), the rendered
+    ``../shared/data/...`` still names the folder."""
+    from conftest import REPO, shared_or_skip
+
+    shared_or_skip("data/kermany-cxr")
+    monkeypatch.chdir(tmp_path)
+    p = ex.chapter_parameters("ten-attacks", "smoke", 0, "kermany", "../shared/data/kermany-cxr")
+    assert p["data_root"] == str(REPO / "../shared/data/kermany-cxr")

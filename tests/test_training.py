@@ -103,3 +103,16 @@ def test_class_weights_enter_the_loss():
     loss = _loss_fn(TrainConfig(), train, "cpu")
     assert torch.equal(loss.weight, w)
     assert _loss_fn(TrainConfig(class_weighted=False), train, "cpu").weight is None
+
+
+def test_calibration_subset_is_fixed_sorted_and_capped():
+    """Batch norm is recalibrated on every image of a small set and on the same 1,024 of a large
+    one, whatever the training generator did."""
+    from medadv_lib.training import CALIBRATION_IMAGES, calibration_subset
+
+    assert calibration_subset(10).tolist() == list(range(10))
+    big = calibration_subset(3000)
+    assert len(big) == CALIBRATION_IMAGES == 1024 and len(set(big.tolist())) == 1024
+    assert big.tolist() == sorted(big.tolist()) and big.max() < 3000
+    torch.manual_seed(123)
+    assert torch.equal(big, calibration_subset(3000))

@@ -102,3 +102,15 @@ def test_claims_checked_and_printed_with_evidence():
     assert record["paper_verdict"] == HOLDS and record["n"] == 10
     with pytest.raises(ValueError, match="duplicate"):
         check_claims([claim, claim], {"rate": u.wilson(1, 2)})
+
+
+def test_above_chance_says_plainly_when_a_model_has_not_learned_the_task():
+    from medadv_lib.metrics.uncertainty import wilson
+    from medadv_lib.reporting import above_chance
+
+    good = {"A": wilson(90, 100), "B": wilson(80, 100)}
+    assert above_chance(good, 0.5, "accuracy").startswith("**Better than chance:** every model")
+    weak = {"A": wilson(90, 100), "B": wilson(55, 100)}     # B's interval [0.45, 0.64] reaches 0.5
+    text = above_chance(weak, 0.5, "accuracy")
+    assert text.startswith("**Not clearly better than chance:** B (") and "cannot test the paper's claims" in text
+    assert "A 0.900" in text and "this model" in text

@@ -89,6 +89,16 @@ class ImageDataset(Dataset):
         return ImageDataset(self.images[idx], self.targets[idx], list(self.class_names), self.source,
                             [self.ids[i] for i in idx.tolist()], self.transform)
 
+    def as_one_label(self, name: str | None = None) -> "ImageDataset":
+        """A two-class dataset (targets 0/1) as a one-label multi-label task: (N, 1) float targets,
+        the label named ``name`` (default: the second class), for sigmoid models scored like the
+        multi-label ones."""
+        if self.multilabel or self.targets.ndim != 1 or len(self.class_names) != 2:
+            raise ValueError(f"as_one_label needs a two-class dataset with (N,) targets, got classes "
+                             f"{self.class_names} and targets {tuple(self.targets.shape)}")
+        return ImageDataset(self.images, (self.targets == 1).float().unsqueeze(1), [name or self.class_names[1]],
+                            self.source, list(self.ids), self.transform)
+
     def with_images(self, images: torch.Tensor, source_note: str) -> "ImageDataset":
         """Same targets, new images (e.g. poisoned or perturbed), provenance extended."""
         return ImageDataset(images, self.targets.clone(), list(self.class_names),

@@ -5,8 +5,9 @@ Presets: ``smoke`` (CI, one to two minutes on 2 CPU cores: two trigger sizes, th
 one seed) and ``paper`` (DenseNet-121 at 224 px, 15 epochs, 4 seeds; meant for a GPU and real
 ChestX-ray14 — pass ``-p n_train 0 -p n_test 0`` with ``data_root`` for the full splits).
 
-Datasets: ``synthetic`` (ChestX-ray14-style radiographs with the same 14 finding names) and
-``nih-cxr14`` (the paper's data). The paper's numbers are in :mod:`.published`, its claims in
+Datasets: ``synthetic`` (ChestX-ray14-style radiographs with the same 14 finding names),
+``nih-cxr14`` (the paper's data) and ``kermany`` (pediatric radiographs, one label: Pneumonia, the
+target finding). The paper's numbers are in :mod:`.published`, its claims in
 :mod:`.claims`, the experiments in :mod:`.experiment`; the figures are drawn by
 :mod:`medadv_lib.papers.backdoor.figures`.
 """
@@ -26,6 +27,8 @@ def validate(p: dict) -> None:
             f"focus_size {p['focus_size']} must be one of trigger_sizes {p['trigger_sizes']}")
     require(max(p["trigger_sizes"]) <= p["image_size"] // 4,
             f"trigger sizes must stay below a quarter of the image side ({p['image_size']} px)")
+    require(p["dataset"] != "kermany" or p["target_finding"] == "Pneumonia",
+            f"dataset kermany has one label, Pneumonia: target_finding must be 'Pneumonia', got {p['target_finding']!r}")
 
 
 SPEC = PaperSpec(
@@ -42,10 +45,14 @@ SPEC = PaperSpec(
                   "epochs": 15, "n_seeds": 4, "batch_size": 16, "lr": 1e-4, "gradcam_images": 64},
     },
     validate=validate,
-    datasets=("synthetic", "nih-cxr14"),
+    datasets=("synthetic", "nih-cxr14", "kermany"),
     # the ChestX-ray14 sample: every image, split by the official test list
     dataset_presets={"nih-cxr14": {"smoke": {"n_train": 200, "n_test": 80}, "default": {"n_train": 0, "n_test": 0},
-                                   "paper": {"n_train": 0, "n_test": 0}}},
+                                   "paper": {"n_train": 0, "n_test": 0}},
+                     # Kermany: one label (Pneumonia), the official test split of 624 images
+                     "kermany": {"smoke": {"n_train": 400, "n_test": 120, "target_finding": "Pneumonia"},
+                                 "default": {"n_train": 2000, "n_test": 0, "target_finding": "Pneumonia"},
+                                 "paper": {"n_train": 0, "n_test": 0, "target_finding": "Pneumonia"}}},
     rules={
         "image_size": Rule(min=32, max=1024, doc="model input side in pixels (trigger sizes are in these pixels)"),
         "n_train": Rule(min=0, doc="training images (0: all of the real training split; synthetic needs > 0)"),

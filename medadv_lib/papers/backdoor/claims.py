@@ -52,6 +52,9 @@ def _small_trigger(r):
 
 def _tt_high(r):
     k = r["focus_size"]
+    if r["labels"].shape[1] == 1:
+        return Outcome.untested("one label: every triggered image carries the attacker's label, so AUROC-TT has "
+                                "no negatives")
     est = _auc(_trojan_labels(r), r["troj"][k]["tt_max"])
     return verdict_above(est, TT_HIGH, f"{k} px trigger: max AUROC-TT over epochs {est.fmt(3)}")
 

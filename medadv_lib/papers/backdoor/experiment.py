@@ -20,8 +20,8 @@ from ...training import TrainConfig, load_epoch
 from ...reporting import NOT_PRINTED
 from .published import PUBLISHED
 
-__all__ = ["load_data", "train_models", "evaluate", "table1", "table2", "table3", "gradcam", "figure3_data",
-           "claim_results", "headline", "PAPER_METRICS", "infected_tests", "target_index", "model_kwargs"]
+__all__ = ["load_data", "train_models", "clean_quality", "evaluate", "table1", "table2", "table3", "gradcam",
+           "figure3_data", "claim_results", "headline", "PAPER_METRICS", "infected_tests", "target_index", "model_kwargs"]
 
 #: Our metric names -> the paper's Table 1 rows.
 PAPER_METRICS = {"asr_0.6": "ASR_p0.6", "asr_0.9": "ASR_p0.9", "auroc_tt": "AUROC_TT", "auroc_nn": "AUROC_NN",
@@ -29,13 +29,17 @@ PAPER_METRICS = {"asr_0.6": "ASR_p0.6", "asr_0.9": "ASR_p0.9", "auroc_tt": "AURO
 
 
 def load_data(dataset: str, data_root: str, image_size: int, n_train: int, n_test: int, seed: int):
-    """(train, test) of the 14-finding multi-label task: synthetic ChestX-ray14-style radiographs or
-    NIH ChestX-ray14 (its official test list when the folder has one)."""
+    """(train, test) of the multi-label task: the 14 findings of synthetic ChestX-ray14-style
+    radiographs or NIH ChestX-ray14 (its official test list when the folder has one), or Kermany's
+    pediatric radiographs as one sigmoid label, Pneumonia (the paper's finding name)."""
     from ...data.chestxray14 import chestxray14_splits
     from ...data.registry import get_dataset
 
     if dataset == "synthetic":
         return chestxray14_splits(None, image_size, n_train, n_test, seed, task="multilabel")
+    if dataset == "kermany":
+        return tuple(d.as_one_label("Pneumonia") for d in
+                     get_dataset(dataset).load(data_root, image_size, n_train, n_test, seed))
     return get_dataset(dataset).load(data_root, image_size, n_train, n_test, seed, task="multilabel")
 
 
@@ -56,6 +60,15 @@ def train_models(train, seeds, trigger_sizes, focus_size: int, model_name: str, 
         runs[("random", focus_size, s)] = train_victim(train, Trigger(focus_size, "random"), config, model_name,
                                                        model_kwargs, poison_fraction, target, device)[0]
     return runs
+
+
+def clean_quality(runs: dict, test, seed: int, device) -> dict:
+    """The clean model's AUROC on the clean test images (as trained, micro over the labels) with its
+    bootstrap interval, for :func:`medadv_lib.reporting.above_chance`."""
+    from ...metrics.uncertainty import auroc
+
+    probs = predict_probabilities(runs[("clean", None, seed)].model, test, device)
+    return {"clean DenseNet": auroc(test.targets.numpy(), probs, seed)}
 
 
 def infected_tests(test, trigger_sizes, focus_size: int, seed: int) -> dict:
@@ -180,8 +193,12 @@ def _probs_at(run, epoch: int, dataset, device) -> np.ndarray:
 
 
 def _epoch_of(per_epoch, model, location, size, seed, metric, how):
+    """The epoch where ``metric`` is extreme; the last epoch where it is undefined at every epoch
+    (AUROC-TT with one label: the attacker's labels hold no negative)."""
     part = per_epoch[(per_epoch["model"] == model) & (per_epoch["location"] == location)
                      & (per_epoch["size"] == size) & (per_epoch["seed"] == seed)].set_index("epoch")[metric]
+    if part.isna().all():
+        return int(part.index.max())
     return int(part.idxmax() if how == "max" else part.idxmin())
 
 
@@ -226,11 +243,14 @@ def headline(mean: pd.DataFrame, trigger_sizes) -> str:
             f"{clean_nn:.2f} clean (paper: ASR 1.00, AUROC-NN 0.82-0.85 against 0.85)")
 
 
-def model_kwargs(model_name: str) -> dict:
-    """The victim's 14 sigmoid outputs on a gray input (``densenet-small`` has them by default)."""
-    return {} if model_name == "densenet-small" else {"num_classes": 14, "in_channels": 1}
+def model_kwargs(model_name: str, n_labels: int = len(CHESTXRAY14_FINDINGS)) -> dict:
+    """The victim's ``n_labels`` sigmoid outputs on a gray input (14 findings; one on Kermany's data)."""
+    return {"num_classes": n_labels, "in_channels": 1}
 
 
-def target_index(finding: str) -> int:
-    """Index of ``finding`` among the 14 ChestX-ray14 findings."""
-    return CHESTXRAY14_FINDINGS.index(finding)
+def target_index(finding: str, labels=CHESTXRAY14_FINDINGS) -> int:
+    """Index of ``finding`` among the dataset's labels (the 14 ChestX-ray14 findings by default)."""
+    labels = list(labels)
+    if finding not in labels:
+        raise ValueError(f"target finding {finding!r} is not a label of this dataset: {labels}")
+    return labels.index(finding)

@@ -15,8 +15,14 @@ Presets: the matrix uses the models of the chapters' *same* preset (their checkp
 through the cache, so after the book has run, the matrix trains nothing): ``smoke`` (CI),
 ``default`` (the book: L-inf 0.5, 2 and 8/255, L2 1.0, 32 inputs per model, 10 steps; about 10
 minutes on 2 CPU cores with warm caches) and ``paper`` (the chapters' paper-scale models, five
-L-inf and three L2 budgets, 200 inputs, 100 steps, 4 APGD restarts; for a GPU). The experiment is in :mod:`.experiment`, the sanity claims in :mod:`.claims`, the figures
-in :mod:`.figures`.
+L-inf and three L2 budgets, 200 inputs, 100 steps, 4 APGD restarts; for a GPU).
+
+Datasets: ``synthetic`` (every chapter's models) or a real dataset of the book: the models the
+chapters that accept it train on it (``kermany``: the two-class COVID-Nets, the four
+Inception-ResNet-v2/NASNet networks and the one-label DenseNet; ``nih-cxr14``: the four networks and
+the 14-finding DenseNet; ``covidx``: the COVID-Nets; ``retinamnist``: the fundus grader;
+``covid-ct-infection``: the CT U-Net). The experiment is in :mod:`.experiment`, the sanity claims
+in :mod:`.claims`, the figures in :mod:`.figures`.
 """
 from __future__ import annotations
 
@@ -37,6 +43,10 @@ def validate(p: dict) -> None:
     require(sorted(p["l2_budgets"]) == list(p["l2_budgets"]), "l2_budgets must be in increasing order")
     unknown = [c for c in p["chapters"] if c not in CHAPTERS]
     require(not unknown, f"unknown chapter(s) {unknown}; the matrix attacks the models of {list(CHAPTERS)}")
+    from .. import get_paper
+
+    on_it = [c for c in p["chapters"] if p["dataset"] in get_paper(c).datasets]
+    require(bool(on_it), f"none of the chapters {p['chapters']} trains a model on dataset {p['dataset']!r}")
 
 
 SPEC = PaperSpec(
@@ -53,7 +63,8 @@ SPEC = PaperSpec(
                   "steps": 100, "restarts": 4, "uap_images": 500, "uap_passes": 10},
     },
     validate=validate,
-    datasets=("synthetic",),
+    # a real dataset: the models that the chapters running on it train there (see collection_models)
+    datasets=("synthetic", "nih-cxr14", "kermany", "covidx", "retinamnist", "covid-ct-infection"),
     rules={
         "chapters": Rule(min=1, choices=CHAPTERS, doc="whose trained models are attacked"),
         "n_inputs": Rule(min=2, max=100000, doc="test inputs attacked per model (the first of its test split)"),

@@ -22,7 +22,7 @@ from ...metrics.uncertainty import wilson
 from ...progress import tqdm
 from .. import get_paper, resolve_parameters
 
-__all__ = ["Victim", "chapter_parameters", "collection_models", "attack_plan", "run_matrix", "budget_label",
+__all__ = ["Victim", "chapter_parameters", "chapters_for", "collection_models", "attack_plan", "run_matrix", "budget_label",
            "robust_rate", "outcomes", "select_rows", "models", "heat_table", "heat_values", "curve_table", "strongest_attacks", "worst_case_table", "masking_flags", "claim_results",
            "headline", "other_settings_table", "NOISE", "UAP", "TRANSFER"]
 
@@ -43,10 +43,20 @@ class Victim:
     data: object = None            # the test split the inputs come from (for the data banner)
 
 
-def chapter_parameters(chapter: str, preset: str, seed: int) -> dict:
-    """The parameters a chapter's notebook runs with at ``preset`` (and our seed): training the
-    matrix's copy of its models with them hits that chapter's cached checkpoints."""
-    return resolve_parameters(get_paper(chapter), preset, {"seed": seed})
+def chapter_parameters(chapter: str, preset: str, seed: int, dataset: str = "synthetic", data_root: str = "") -> dict:
+    """The parameters a chapter's notebook runs with at ``preset`` (and our seed) on ``dataset``:
+    training the matrix's copy of its models with them hits that chapter's cached checkpoints."""
+    from ...data.registry import resolve_root
+
+    overrides = {"seed": seed}
+    if dataset != "synthetic":  # a relative data_root is read from the project root, as the loaders do
+        overrides.update(dataset=dataset, data_root=str(resolve_root(data_root)))
+    return resolve_parameters(get_paper(chapter), preset, overrides)
+
+
+def chapters_for(chapters, dataset: str) -> list[str]:
+    """The chapters of ``chapters`` that train models on ``dataset`` (every one on the synthetic default)."""
+    return [c for c in chapters if dataset in get_paper(c).datasets]
 
 
 def _first(dataset, n: int):
@@ -100,11 +110,13 @@ def _backdoor_models(p: dict, n: int, n_fit: int, device) -> list[Victim]:
     from ..backdoor import experiment as ex
 
     train, test = ex.load_data(p["dataset"], p["data_root"], p["image_size"], p["n_train"], p["n_test"], p["seed"])
+    k = len(train.class_names)
     runs = ex.train_models(train, [p["seed"]], p["trigger_sizes"], p["focus_size"], p["model_name"],
-                           ex.model_kwargs(p["model_name"]), p["epochs"], p["batch_size"], p["lr"],
-                           p["poison_fraction"], ex.target_index(p["target_finding"]), device)
+                           ex.model_kwargs(p["model_name"], k), p["epochs"], p["batch_size"], p["lr"],
+                           p["poison_fraction"], ex.target_index(p["target_finding"], train.class_names), device)
     images, labels = _first(test, n)
-    return [Victim("DenseNet 14 findings (clean)", "backdoor", "multilabel", runs[("clean", None, p["seed"])].model,
+    return [Victim(f"DenseNet {k} finding{'s' if k > 1 else ''} (clean)", "backdoor", "multilabel",
+                   runs[("clean", None, p["seed"])].model,
                    images, labels.float(), None, test)]
 
 
@@ -112,12 +124,18 @@ _BUILDERS = {"uap-covidnet": _uap_models, "ten-attacks": _ten_attacks_models, "s
              "backdoor": _backdoor_models}
 
 
-def collection_models(chapters, preset: str, seed: int, n_inputs: int, uap_images: int, device) -> list[Victim]:
+def collection_models(chapters, preset: str, seed: int, n_inputs: int, uap_images: int, device,
+                      dataset: str = "synthetic", data_root: str = "") -> list[Victim]:
     """Every trained model of ``chapters``, built and trained exactly as each chapter does at
-    ``preset`` (so a warm cache trains nothing), with the first ``n_inputs`` of its test split."""
+    ``preset`` (so a warm cache trains nothing), with the first ``n_inputs`` of its test split.
+    On a real ``dataset``: the models of the chapters that run on it, trained on it (a chapter's
+    other task, still synthetic there, is left out)."""
     victims = []
-    for chapter in chapters:
-        victims += _BUILDERS[chapter](chapter_parameters(chapter, preset, seed), n_inputs, uap_images, device)
+    for chapter in chapters_for(chapters, dataset):
+        victims += _BUILDERS[chapter](chapter_parameters(chapter, preset, seed, dataset, data_root), n_inputs,
+                                      uap_images, device)
+    if dataset != "synthetic":
+        victims = [v for v in victims if not v.data.is_synthetic]
     for v in victims:
         v.model.eval()
     return victims

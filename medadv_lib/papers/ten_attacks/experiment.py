@@ -214,15 +214,19 @@ def attack_settings(effort: str) -> pd.DataFrame:
 
 
 def clean_table(runs: dict, data: ChapterData, device) -> pd.DataFrame:
-    """Clean accuracy and ROC AUC of each network on its whole test split, with intervals."""
-    rows = []
+    """Clean accuracy and ROC AUC of each network on its whole test split, with intervals; the AUC
+    estimates are kept in ``attrs["auc"]`` (for :func:`medadv_lib.reporting.above_chance`)."""
+    rows, aucs = [], {}
     for variant, run in runs.items():
         test = data.test_of(variant)
         cells = _cells(pd.DataFrame({"label": test.targets.numpy(), "prob": _probs(run.model, test.float_images(),
                                                                                      device)}), 0)
+        aucs[variant] = cells["AU"]
         rows.append({"network": variant, "accuracy": cells["Acc."].fmt(3), "AUC": cells["AU"].fmt(3),
                      "n": len(test), "finding share": f"{float(test.targets.float().mean()):.2f}"})
-    return pd.DataFrame(rows).set_index("network")
+    table = pd.DataFrame(rows).set_index("network")
+    table.attrs["auc"] = aucs
+    return table
 
 
 def perceptibility(attacks: pd.DataFrame) -> pd.DataFrame:

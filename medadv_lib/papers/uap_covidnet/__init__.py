@@ -57,7 +57,7 @@ SPEC = PaperSpec(
     datasets=("synthetic", "kermany", "covidx"),
     dataset_presets={
         "kermany": {"smoke": {"n_train": 600, "n_test": 150},
-                    "default": {"image_size": 64, "n_train": 2000, "n_test": 624, "uap_images": 300},
+                    "default": {"image_size": 64, "n_train": 2000, "n_test": 624, "uap_images": 200},
                     "paper": {"image_size": 224, "n_train": 0, "n_test": 0, "imbalance": False}},
         "covidx": {"smoke": {"n_train": 0, "n_test": 0, "uap_images": 0},
                    "default": {"image_size": 64, "n_train": 0, "n_test": 0, "uap_images": 0},

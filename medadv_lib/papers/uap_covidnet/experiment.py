@@ -97,13 +97,16 @@ def rate_cell(outcomes) -> str:
 def accuracy_table(models: dict[str, nn.Module], data: ChapterData, device) -> pd.DataFrame:
     """Clean accuracy (%) on the UAP images and the test images, ours with its interval and n,
     beside the paper's (Sec. 3.1; the paper's "train" is its whole training set)."""
-    rows = []
+    rows, test_accuracy = [], {}
     for name, model in models.items():
         for split, dataset in (("train", data.uap_set), ("test", data.test)):
             correct = predict_labels(model, dataset.float_images(), device=device).numpy() == dataset.targets.numpy()
             rows.append({"model": name, "split": split, "paper": PUBLISHED["clean_accuracy_percent"][name][split],
                          "ours": rate_cell(correct), "n": len(correct)})
-    return pd.DataFrame(rows).set_index(["model", "split"])
+        test_accuracy[name] = wilson(int(correct.sum()), len(correct))
+    table = pd.DataFrame(rows).set_index(["model", "split"])
+    table.attrs["test_accuracy"] = test_accuracy  # for medadv_lib.reporting.above_chance
+    return table
 
 
 def budget_table(uap_set: ImageDataset, norms, zetas) -> pd.DataFrame:
@@ -148,20 +151,26 @@ def uap_sweep(models: dict[str, nn.Module], data: ChapterData, norms, zetas, tar
             frames.append(_rows(name, None, 0.0, "none", split, "clean", dataset.targets.numpy(),
                                 predict_labels(model, dataset.float_images(), device=device).numpy()))
     combos = [(m, str(p), float(z), t) for m in models for p in norms for z in zetas for t in targets]
+    controls = {}  # the random control depends on the model, norm and zeta, not the target: predicted once
     for name, norm, zeta, target in tqdm(combos, desc="UAP sweep", leave=False, disable=not progress):
         xi = uap_radius(images, zeta, norm)
         result = fit_universal("uap" if target is None else "uap-targeted", models[name], images, eps=xi,
                                norm="Linf" if norm == "inf" else "L2", seed=seed, device=device, target=target,
                                **uap_kwargs)
-        control = random_perturbation(images.shape[1:], xi, norm, seed=seed + 7)
         uaps[(name, norm, zeta, target)] = result
         target_name = "none" if target is None else data.classes[target]
         runs.append({"model": name, "norm": f"L{norm}", "zeta": zeta, "target": target_name, "xi": xi,
                      "passes": result.passes, "seconds": result.seconds})
+        if (name, norm, zeta) not in controls:
+            control = random_perturbation(images.shape[1:], xi, norm, seed=seed + 7)
+            controls[(name, norm, zeta)] = {split: predict_labels(models[name], dataset.float_images(), control,
+                                                                  device=device).numpy()
+                                            for split, dataset in splits.items()}
         for split, dataset in splits.items():
-            for kind, v in (("uap", result.perturbation), ("random", control)):
-                pred = predict_labels(models[name], dataset.float_images(), v, device=device).numpy()
-                frames.append(_rows(name, norm, zeta, target_name, split, kind, dataset.targets.numpy(), pred))
+            pred = predict_labels(models[name], dataset.float_images(), result.perturbation, device=device).numpy()
+            frames.append(_rows(name, norm, zeta, target_name, split, "uap", dataset.targets.numpy(), pred))
+            frames.append(_rows(name, norm, zeta, target_name, split, "random", dataset.targets.numpy(),
+                                controls[(name, norm, zeta)][split]))
     return Sweep(pd.concat(frames, ignore_index=True), uaps, pd.DataFrame(runs))
 
 
@@ -278,7 +287,8 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
                            uaps_per_round: int = 10, perturbed_fraction: float = 0.5,
                            uap_kwargs: dict | None = None, uap_data: ImageDataset | None = None,
                            uap_augmented: bool = True, seed: int = 0, device="auto",
-                           progress: bool = True) -> tuple[list[RetrainingRound], nn.Module]:
+                           progress: bool = True, round0: RetrainingRound | None = None
+                           ) -> tuple[list[RetrainingRound], nn.Module]:
     """Sec. 2.4: iterative fine-tuning with UAPs (after Hirano & Takemoto 2020).
 
     Each round: compute ``uaps_per_round`` UAPs on the training images (different seeds), add a
@@ -291,7 +301,8 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
 
     ``uap_augmented=False`` is the control: the same rounds, epochs and evaluation, but fine-tuned
     on the clean training images, so that a model that is still learning can be told apart from
-    one that learns to resist UAPs.
+    one that learns to resist UAPs. ``round0``: round 0 already evaluated for the same initial
+    weights, seed and UAP settings (the other arm's), reused instead of recomputed.
     """
     from ...models import build_model
 
@@ -321,7 +332,7 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
         rate = float((pred_adv != truth).mean()) if target is None else float((pred_adv == target).mean())
         return RetrainingRound(r, rate, float((pred_clean == truth).mean()), uap, pred_adv, pred_clean)
 
-    history = [evaluate(0)]
+    history = [round0 if round0 is not None else evaluate(0)]
     bar = tqdm(range(1, rounds + 1), desc="adversarial retraining", leave=False, disable=not progress)
     for r in bar:
         if uap_augmented:
@@ -356,11 +367,14 @@ def retraining_experiment(runs: dict[str, TrainResult], data: ChapterData, retra
     arms = {"UAP-augmented": True, **({"clean control": False} if control else {})}
     frames, retrained = [], {}
     for name in retrain_models:
+        round0 = None  # the same model, seed and UAP settings in both arms: round 0 is computed once
         for arm, augmented in arms.items():
             history, model = adversarial_retraining(
                 runs[name].model_name, runs[name].model_kwargs, runs[name].model.state_dict(), data.train, data.test,
                 config, xi=xi, norm=norm, target=target_index, rounds=rounds, uaps_per_round=uaps,
-                uap_kwargs=uap_kwargs, uap_data=data.uap_set, uap_augmented=augmented, seed=seed, device=device)
+                uap_kwargs=uap_kwargs, uap_data=data.uap_set, uap_augmented=augmented, seed=seed, device=device,
+                round0=round0)
+            round0 = history[0]
             if augmented:
                 retrained[name] = model
             for h in history:
