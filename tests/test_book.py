@@ -86,3 +86,20 @@ def test_scoreboard_one_row_per_claim_one_column_per_run_in_book_order(tmp_path)
     assert [line.split("|")[2].strip() for line in lines] == ["synthetic", "synthetic", "nih-cxr14"]
     assert "uap-covidnet" in lines[0] and "1 of 1 hold" in lines[0]
     assert "1 of 2 hold (1 does not hold)" in lines[1] and "1 of 2 hold (1 inconclusive)" in lines[2]
+
+
+def test_every_chapter_with_real_runs_has_their_section_glob_in_the_toc():
+    """A real-data run (NAME--DATASET) outside the table of contents fails the book build: every
+    chapter that accepts a real dataset lists ``book/notebooks/NAME--*`` under itself."""
+    import yaml
+
+    from medadv_lib.papers import papers
+
+    toc = yaml.safe_load((Path(__file__).resolve().parents[1] / "_toc.yml").read_text())
+    sections = {}
+    for part in toc["parts"]:
+        for chapter in part["chapters"]:
+            sections[chapter["file"]] = [s.get("glob") for s in chapter.get("sections", [])]
+    for name, spec in papers().items():
+        if set(spec.datasets) - {"synthetic"}:
+            assert f"book/notebooks/{name}--*" in sections[f"book/notebooks/{name}"], name
