@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 import nbformat
 
+from .data.registry import get_dataset
 from .papers import REPO_ROOT, PaperSpec, get_paper, resolve_parameters
 from .progress import CHANNEL_ENV
 from .provenance import record, write_record
@@ -79,7 +80,9 @@ def _parameters_source(parameters: dict[str, Any], preset: str) -> str:
 
 def finalize_notebook(nb: nbformat.NotebookNode, parameters: dict[str, Any], preset: str,
                       provenance: dict | None = None) -> nbformat.NotebookNode:
-    """Drop papermill's injected cell and show the effective values in the parameters cell."""
+    """Drop papermill's injected cell, show the effective values in the parameters cell and, on a
+    real dataset, name it in the page title ("paper, dataset": the book's sidebar tells the runs of
+    a chapter apart)."""
     cells = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
@@ -89,9 +92,27 @@ def finalize_notebook(nb: nbformat.NotebookNode, parameters: dict[str, Any], pre
             cell.source = _parameters_source(parameters, preset)
         cells.append(cell)
     nb.cells = cells
+    _title_with_dataset(nb, parameters.get("dataset", "synthetic"))
     if provenance is not None:
         nb.metadata["medadv"] = provenance
     return nb
+
+
+def _title_with_dataset(nb: nbformat.NotebookNode, dataset: str) -> None:
+    """Append ", on <dataset title>" to the first ``# `` heading of a real-data run (once)."""
+    if dataset == "synthetic":
+        return
+    suffix = f", on {get_dataset(dataset).title}"
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("# "):
+                if not line.endswith(suffix):
+                    lines[i] = line.rstrip() + suffix
+                    cell.source = "\n".join(lines)
+                return
 
 
 def _failure_message(name: str, exc: Exception, failed_path: Path) -> str:

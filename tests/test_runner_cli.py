@@ -114,3 +114,22 @@ def test_cli_data_dir_finds_the_shared_folder():
     data = shared_or_skip("data")
     assert cli._data_root({"dataset": "retinamnist"}, str(data)) == str(data / "medmnist")
     assert cli._data_root({"dataset": "nih-cxr14"}, str(data)) == str(data / "nih-cxr14-1000")
+
+
+def test_real_run_page_title_names_the_dataset():
+    """Issue 11: a real run's page is titled "paper, dataset", so the sidebar tells the runs apart;
+    the synthetic default keeps the chapter's title, and finalizing twice appends once."""
+    from medadv_lib.runner import finalize_notebook
+
+    def notebook():
+        return nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_markdown_cell("# Ten attacks on chest X-ray classifiers\n\nProse.\n# Later"),
+        ])
+
+    real = finalize_notebook(notebook(), {"dataset": "nih-cxr14"}, "smoke")
+    real = finalize_notebook(real, {"dataset": "nih-cxr14"}, "smoke")
+    assert real.cells[1].source == ("# Ten attacks on chest X-ray classifiers, on NIH ChestX-ray14"
+                                    "\n\nProse.\n# Later")
+    synthetic = finalize_notebook(notebook(), {"dataset": "synthetic"}, "smoke")
+    assert synthetic.cells[1].source.splitlines()[0] == "# Ten attacks on chest X-ray classifiers"

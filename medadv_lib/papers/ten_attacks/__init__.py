@@ -66,7 +66,9 @@ SPEC = PaperSpec(
     dataset_presets={
         "nih-cxr14": {"smoke": {"n_train": 200, "n_test": 64}, "default": {"n_train": 0, "n_test": 0},
                       "paper": {"n_train": 0, "n_test": 200}},
-        "kermany": {"smoke": {"n_train": 200, "n_test": 64}, "default": {"n_train": 1000, "n_test": 200},
+        # kermany default: 600 training images (1,000 gave no better test AUCs, 0.88-0.96 either way, in 408 s
+        # against 307 s; issue 11's 5-minute budget)
+        "kermany": {"smoke": {"n_train": 200, "n_test": 64}, "default": {"n_train": 600, "n_test": 200},
                     "paper": {"n_train": 0, "n_test": 200}},
     },
     rules={
