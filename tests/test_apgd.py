@@ -120,3 +120,20 @@ def test_checkpoints_and_bad_arguments():
         apgd(model, x, y, eps=0.1, norm="L1")
     with pytest.raises(ValueError, match="loss"):
         apgd(model, x, y, eps=0.1, loss="dlr")
+
+
+def test_segmentation_success_is_judged_on_the_foreground():
+    """A U-Net that misses a small lesion is fooled although 96 % of its pixels stay right (the
+    old all-pixel majority never counted it); a mask right on most of the lesion is not; an
+    input with no foreground in the truth or the prediction is handled correctly."""
+    labels = torch.zeros(4, 10, 10, dtype=torch.long)
+    labels[:3, 2:4, 2:4] = 1                                   # a 4-pixel lesion in the first three
+    pred = labels.clone()
+    pred[0] = 0                                                # lesion missed: Jaccard 0
+    pred[1, 2, 2] = 0                                          # 3 of 4 found: Jaccard 0.75
+    pred[2, 5:7, 5:7] = 1                                      # 4 false pixels: Jaccard 0.5, not below
+    logits = torch.nn.functional.one_hot(pred, 2).permute(0, 3, 1, 2).float()
+    assert is_fooled(logits, labels, "segmentation").tolist() == [True, False, False, False]
+    pred[3, 0, :6] = 1                                         # a hallucinated lesion on an empty slice
+    logits = torch.nn.functional.one_hot(pred, 2).permute(0, 3, 1, 2).float()
+    assert is_fooled(logits, labels, "segmentation")[3]

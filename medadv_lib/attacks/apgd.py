@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..metrics.segmentation import per_image_jaccard
+
 __all__ = ["TASKS", "LOSSES", "apgd", "attack_loss", "is_fooled", "infer_task", "checkpoints"]
 
 TASKS = ("binary", "multiclass", "multilabel", "segmentation")
@@ -47,7 +49,8 @@ def infer_task(logits: torch.Tensor, labels: torch.Tensor) -> str:
 
 
 def _margins(logits: torch.Tensor, labels: torch.Tensor, task: str) -> torch.Tensor:
-    """Per input: > 0 exactly when the model is fooled (see the module docstring)."""
+    """Per input: > 0 exactly when the model is fooled (see the module docstring); for
+    segmentation the mean per-pixel margin, a loss to climb (success is :func:`is_fooled`'s)."""
     if task == "binary":
         return (1 - 2 * labels.float()) * logits[:, 0]
     if task == "multilabel":
@@ -75,10 +78,15 @@ def attack_loss(logits: torch.Tensor, labels: torch.Tensor, task: str, loss: str
 
 
 def is_fooled(logits: torch.Tensor, labels: torch.Tensor, task: str) -> torch.Tensor:
-    """Per input: misclassified (binary, multi-class), any label flipped (multi-label), or the
-    majority of pixels mislabelled (segmentation)."""
+    """Per input: misclassified (binary, multi-class), any label flipped (multi-label), or
+    (segmentation, class 0 the background) most of the foreground mislabelled: a foreground
+    Jaccard index below 0.5 (:func:`~medadv_lib.metrics.segmentation.per_image_jaccard`, the SMIA
+    chapter's metric; with one foreground class, more than half of the pixels that the truth or
+    the prediction calls foreground are wrong). The foreground, not the whole image: a lesion
+    covering 5 % of a slice can be missed entirely while 95 % of the pixels stay right. An input
+    with no foreground in the truth or the prediction is handled correctly."""
     if task == "segmentation":
-        return (logits.argmax(1) != labels).flatten(1).float().mean(1) > 0.5
+        return per_image_jaccard(logits.argmax(1), labels, logits.shape[1]) < 0.5
     return _margins(logits, labels, task) > 0
 
 

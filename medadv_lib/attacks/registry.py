@@ -20,8 +20,8 @@ DeepFool and the ten attacks' wrappers in :mod:`.foolbox_attacks`); a small base
 gradient attacks on multi-label and segmentation models with the task's loss
 (:func:`.apgd.attack_loss`), and APGD, SMIA, DAG and the UAPs are ours for every task they fit.
 Success per input is the task's (:func:`.apgd.is_fooled`): misclassified, any finding flipped
-(multi-label), or most pixels mislabelled (segmentation); an input the model gets wrong clean
-counts as a success, as in Foolbox and AutoAttack.
+(multi-label), or most of the foreground mislabelled (segmentation: foreground Jaccard below 0.5);
+an input the model gets wrong clean counts as a success, as in Foolbox and AutoAttack.
 """
 from __future__ import annotations
 

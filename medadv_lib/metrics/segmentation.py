@@ -22,13 +22,14 @@ def _as_labels(masks) -> torch.Tensor:
 def overlap_counts(pred, target, num_classes: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(intersection, predicted area, true area), each (N, num_classes)."""
     p, t = _as_labels(pred), _as_labels(target)
+    t = t.to(p.device)
     if p.shape != t.shape:
         raise ValueError(f"prediction shape {tuple(p.shape)} differs from target shape {tuple(t.shape)}")
     if num_classes < 2:
         raise ValueError("num_classes must be at least 2")
     if (p.min() < 0) | (p.max() >= num_classes) | (t.min() < 0) | (t.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes - 1}]")
-    classes = torch.arange(num_classes).view(1, -1, 1)
+    classes = torch.arange(num_classes, device=p.device).view(1, -1, 1)
     pf, tf = p.flatten(1).unsqueeze(1) == classes, t.flatten(1).unsqueeze(1) == classes
     return (pf & tf).sum(-1).double(), pf.sum(-1).double(), tf.sum(-1).double()
 

@@ -3,7 +3,8 @@ one shared set of budgets (the chapter is not from a paper; see the package docs
 
 Every attack runs through :func:`medadv_lib.attacks.registry.run_attack`, so "robust" means the
 same thing for every model: the input is still handled correctly after the attack (classified
-correctly; no finding flipped for the multi-label model; most pixels right for the U-Net), and an
+correctly; no finding flipped for the multi-label model; for a U-Net, most of the foreground right,
+a foreground Jaccard of at least 0.5: :func:`~medadv_lib.attacks.apgd.is_fooled`), and an
 input the model gets wrong clean counts as not robust. Each number is a share of the attacked
 inputs with its Wilson interval; the per-input outcomes are kept, so comparisons on the same inputs
 (budget against budget, attack against noise, white-box against transfer) are paired.
