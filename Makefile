@@ -22,7 +22,7 @@ DATA_DIR ?= ../shared/data
 HAVE_DATA = [ -d "$(DATA_DIR)" ]
 REAL_GOLDENS := uap-covidnet:covidx ten-attacks:kermany smia:retinamnist smia:covid-ct-infection backdoor:nih-cxr14
 
-.PHONY: setup env browser book test test-lib test-notebooks test-book test-browser golden bench clean
+.PHONY: setup env browser book test test-lib test-notebooks test-book test-browser golden bench bench-book clean
 
 setup: env browser book
 
@@ -96,6 +96,11 @@ bench: env
 	$(PY) benchmarks/uap_vs_art.py
 	$(PY) benchmarks/matrix_throughput.py
 	$(PY) benchmarks/training_step.py
+
+# issue 11's budget: every run of the default book (with $(DATA_DIR)'s real runs when present)
+# timed from an empty model cache; about an hour on 2 CPU cores, so not part of `make bench`
+bench-book: env
+	$(PY) benchmarks/book_time.py --preset default $$($(HAVE_DATA) && echo --data-dir "$(DATA_DIR)")
 
 clean:
 	rm -rf _build runs book/notebooks book/status.md
