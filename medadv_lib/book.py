@@ -130,51 +130,79 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _unmet(record: dict) -> str:
+    """The premises a record's verdict failed on, by name ("" when none failed)."""
+    return ", ".join(p["name"] for p in record.get("premises", []) if not p.get("met", True))
+
+
+def _label_with_premise(record: dict) -> str:
+    unmet = _unmet(record)
+    return f"{record['label']} ({unmet})" if unmet else record["label"]
+
+
 def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE,
                      summary_path: Path = CLAIMS_SUMMARY) -> Path:
-    """The reproduction scoreboard: every claim of every chapter, the paper's evidence, ours and
-    the verdict of each run (one column per run: synthetic, each real dataset), with a link to the
-    chapter's claims section; and the intro's one-line-per-chapter summary."""
+    """The reproduction scoreboard: every claim of every chapter with the verdict of each run next
+    to it (one column per run: synthetic, each real dataset; a verdict that rests on a failed
+    premise names it), then the paper's evidence, ours and a link to the chapter's claims section;
+    the verdict counts by kind per run, with its preset and fidelity; and the intro's
+    one-line-per-chapter summary, which tells *not reproduced at this scale* from *does not hold*."""
+    from .claims import VERDICTS, counts_line
+
     records = collect_claims(folder)
     runs = list(dict.fromkeys(r["run"] for r in records))
     rows: dict[tuple, dict] = {}
     for r in records:
         row = rows.setdefault((r["chapter"], r["id"]), {"record": r, "verdicts": {}, "pages": {}})
-        row["verdicts"][r["run"]] = r["label"]
+        row["verdicts"][r["run"]] = _label_with_premise(r)
         row["pages"][r["run"]] = r["page"]
     lines = ["# Reproduction scoreboard", "",
              "Every claim of the four papers, tested by its chapter, and the robustness matrix's "
-             "sanity checks of the evaluation (not a paper's claims). *Paper's numbers*: whether the "
-             "claim holds on the numbers the paper itself prints (`stated` where it prints none that "
-             "decide it). The verdicts of our runs use 95 % intervals: *inconclusive at n = ...* means "
-             "our sample cannot decide. The evidence shown is that of the first run listed; each "
-             "chapter's claims section has all of it. Which data each run used is named on its "
-             "page and on the {doc}`status` page.", ""]
-    lines += ["| claim | chapter | where | paper's evidence | paper's numbers | our evidence | "
-              + " | ".join(f"verdict: {run}" for run in runs) + " |",
+             "sanity checks of the evaluation (not a paper's claims). The verdicts of our runs use 95 % "
+             "intervals: *holds*; *does not hold* (only on a run at the paper's fidelity: the paper preset "
+             "on the paper's kind of data); *not reproduced at this scale* (the same reading on a smaller "
+             "run: no evidence against the paper); *inconclusive at n = ...* (our sample cannot decide); "
+             "*cannot be tested* (a premise of the test failed, named in brackets: the model is no fair "
+             "stand-in, the attack did nothing, the method did not converge, or the sample cannot decide "
+             "the threshold). *Paper's numbers*: whether the claim holds on the numbers the paper itself "
+             "prints (`stated` where it prints none that decide it). The evidence shown is that of the "
+             "first run listed; each chapter's claims section has all of it. Which data each run used is "
+             "named on its page and on the {doc}`status` page.", ""]
+    pages = list(dict.fromkeys((r["chapter"], r["run"], r["page"], r.get("preset", ""), r.get("fidelity", ""))
+                               for r in records))
+    if pages:
+        lines += ["## Verdicts by kind, per run", "",
+                  "| chapter | run | preset | " + " | ".join(VERDICTS) + " | fidelity |",
+                  "|" + "---|" * (4 + len(VERDICTS))]
+        for chapter, run, page, preset, fidelity in pages:
+            these = [r for r in records if r["page"] == page]
+            counts = [str(sum(r["verdict"] == v for r in these)) for v in VERDICTS]
+            lines.append(f"| {{doc}}`notebooks/{page}` | {run} | {preset or 'unknown'} | " + " | ".join(counts)
+                         + f" | {_cell(fidelity or 'unknown')} |")
+        lines += ["", "## Every claim", ""]
+    lines += ["| claim | " + " | ".join(f"verdict: {run}" for run in runs)
+              + " | chapter | where | paper's evidence | paper's numbers | our evidence |",
               "|" + "---|" * (6 + len(runs))]
     for (chapter, _), row in rows.items():
         r = row["record"]
         first = next(iter(row["pages"].values()))
         link = f"[{chapter}](notebooks/{first}.ipynb#claims-checked)"
-        cells = [r["claim"], link, r["where"], r["paper_evidence"], r["paper_verdict"], r["evidence"]]
-        cells += [row["verdicts"].get(run, "not run") for run in runs]
+        cells = [r["claim"]] + [row["verdicts"].get(run, "not run") for run in runs]
+        cells += [link, r["where"], r["paper_evidence"], r["paper_verdict"], r["evidence"]]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     if not records:
         lines.append("\nNo executed chapter emitted claims yet.")
     with atomic_write(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
-    summary = ["| chapter | run | headline result | claims that hold on this data |", "|---|---|---|---|"]
+    summary = ["| chapter | run | headline result | claims (preset) |", "|---|---|---|---|"]
     for chapter in dict.fromkeys(r["chapter"] for r in records):
         for run in runs:
             these = [r for r in records if r["chapter"] == chapter and r["run"] == run]
             if not these:
                 continue
-            counts = {v: sum(r["verdict"] == v for r in these)
-                      for v in ("holds", "does not hold", "inconclusive", "cannot be tested")}
-            rest = ", ".join(f"{n} {v}" for v, n in counts.items() if n and v != "holds")
+            counts = {v: sum(r["verdict"] == v for r in these) for v in VERDICTS}
             summary.append(f"| {{doc}}`notebooks/{these[0]['page']}` | {run} | {_cell(these[0]['headline'])} | "
-                           f"{counts['holds']} of {len(these)} hold" + (f" ({rest})" if rest else "") + " |")
+                           f"{len(these)}: {counts_line(counts)} ({these[0].get('preset') or 'unknown'}) |")
     with atomic_write(summary_path, "w") as handle:
         handle.write("\n".join(summary) + "\n")
     return path

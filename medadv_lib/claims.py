@@ -10,12 +10,29 @@ the book's scoreboard is built from.
 Verdicts:
 
 * ``holds``: our 95 % interval lies entirely on the claim's side of its threshold;
-* ``does not hold``: the interval lies entirely on the other side;
+* ``does not hold``: the interval lies entirely on the other side, on a run at the paper's
+  fidelity (the ``paper`` preset on the paper's kind of data);
+* ``not reproduced at this scale``: the same, on a run below the paper's fidelity, with one line of
+  what differs (resolution, model width, images, iterations): a smaller experiment that did not
+  show the effect is no evidence against the paper;
 * ``inconclusive at n = ...``: the interval straddles the threshold: our sample cannot decide;
-* ``cannot be tested``: this run lacks what the claim needs (the reason is given).
+* ``cannot be tested``: a premise of the test is not met (the model is no fair stand-in for the
+  paper's, the attack did nothing, the method did not converge, the sample is too small to decide
+  the threshold) or the run lacks what the claim needs; the failed premise and its evidence are
+  given.
 
 A claim over several cases (every model, every norm) holds when every case holds, does not hold
 when any case does not hold, and is inconclusive otherwise.
+
+**Premises.** A :class:`Claim` names the premises its test needs (``premises``); the chapter
+computes each as a :class:`Premise` (name, met, evidence) from its results and passes them to
+:func:`check_claims`. A claim with an unmet premise is never decided. **Power.** A threshold on a
+rate (Wilson interval) is decided only when the sample could have given either answer: with
+``n`` images, all of them on one side must put the interval past the threshold, and none of them
+must put it on the other side (:func:`decidable_n`); otherwise the verdict is *cannot be tested:
+n = 12 cannot decide a bound below 10 %*. Two rules hold for every record (checked on
+construction): an unmet premise gives ``cannot be tested``; a paper's claim says ``does not hold``
+only at fidelity ``paper``.
 """
 from __future__ import annotations
 
@@ -25,12 +42,17 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from .metrics.uncertainty import Estimate
 
-__all__ = ["HOLDS", "FAILS", "INCONCLUSIVE", "UNTESTED", "Outcome", "Claim", "CheckedClaim",
-           "check_claims", "verdict_above", "verdict_below", "combine", "claims_frame",
-           "format_claims", "claims_report", "CLAIMS_MIME", "count_verdicts", "NOT_FROM_A_PAPER"]
+__all__ = ["HOLDS", "FAILS", "NOT_REPRODUCED", "INCONCLUSIVE", "UNTESTED", "VERDICTS", "Outcome", "Claim",
+           "CheckedClaim", "Premise", "Fidelity", "PAPER_FIDELITY", "check_claims", "verdict_above",
+           "verdict_below", "combine", "claims_frame", "format_claims", "claims_report", "CLAIMS_MIME",
+           "count_verdicts", "counts_line", "premises_table", "NOT_FROM_A_PAPER", "decidable_n", "power_premise", "undecidable_claims",
+           "STAND_IN", "stand_in"]
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTED = "holds", "does not hold", "inconclusive", "cannot be tested"
-VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, UNTESTED)
+NOT_REPRODUCED = "not reproduced at this scale"
+VERDICTS = (HOLDS, NOT_REPRODUCED, FAILS, INCONCLUSIVE, UNTESTED)
+#: The name of the power premise (:func:`power_premise`).
+POWER = "the sample can decide the threshold"
 #: The mime type under which a chapter emits its checked claims (read back by the book's scoreboard).
 CLAIMS_MIME = "application/vnd.medadv.claims+json"
 #: The "paper's numbers" verdict of a check that no paper makes.
@@ -38,16 +60,104 @@ NOT_FROM_A_PAPER = "not a paper's claim"
 
 
 @dataclass(frozen=True)
+class Premise:
+    """One premise a claim's test needs, checked on this run, with the evidence behind the check
+    (e.g. ``Premise("fair stand-in", False, "test accuracy 56.0 [50.3, 61.5] % (n = 300) < 85 %")``)."""
+
+    name: str
+    met: bool
+    evidence: str
+
+    def record(self) -> dict:
+        return {"name": self.name, "met": bool(self.met), "evidence": self.evidence}
+
+    @classmethod
+    def all_of(cls, name: str, cases: Mapping[str, "Premise"] | Sequence["Premise"]) -> "Premise":
+        """One premise over several cases (every model, say): met when every case is met; the
+        evidence lists each case (the unmet ones first)."""
+        items = list(cases.items()) if isinstance(cases, Mapping) else [(p.name, p) for p in cases]
+        if not items:
+            return cls(name, False, "no case to check")
+        items.sort(key=lambda kv: kv[1].met)
+        return cls(name, all(p.met for _, p in items), "; ".join(f"{k}: {p.evidence}" for k, p in items))
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How close a run is to the paper's experiment: ``paper`` (the paper preset on the paper's
+    kind of data) or reduced, with one line of what differs."""
+
+    paper: bool
+    differs: str = ""
+
+    @property
+    def label(self) -> str:
+        return "paper" if self.paper else f"reduced: {self.differs}"
+
+
+PAPER_FIDELITY = Fidelity(True)
+#: The premise every chapter names for its models (see :func:`stand_in`).
+STAND_IN = "fair stand-in"
+
+
+def stand_in(estimates: Mapping[str, Estimate], minimum: float, metric: str, paper: str) -> Premise:
+    """The models are fair stand-ins for the paper's: the lower bound of every model's 95 %
+    interval of ``metric`` is at least ``minimum`` (the chapter says why that minimum); ``paper``:
+    the paper's own value, shown beside ours."""
+    cases = {m: Premise(STAND_IN, bool(est.low >= minimum), f"{metric} {est.fmt()} (n = {est.n})")
+             for m, est in estimates.items()}
+    p = Premise.all_of(STAND_IN, cases)
+    return Premise(STAND_IN, p.met, f"{p.evidence}; needs a lower bound >= {minimum:g} (the paper: {paper})")
+
+
+def _wilson_bounds(k: int, n: int) -> tuple[float, float]:
+    from .metrics.uncertainty import wilson
+
+    est = wilson(k, n)
+    return est.low, est.high
+
+
+def decidable_n(threshold: float, limit: int = 100_000) -> int:
+    """The smallest ``n`` at which a rate's 95 % Wilson interval can fall on either side of
+    ``threshold``: ``n`` of ``n`` puts its lower bound above it and 0 of ``n`` puts its upper bound
+    at or below it. (0 of 12 gives [0, 0.24]: 12 images cannot show a rate below 10 %; 35 can.)"""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"a rate threshold lies in (0, 1), got {threshold}")
+    lo, hi = 1, limit
+    ok = lambda n: _wilson_bounds(n, n)[0] > threshold and _wilson_bounds(0, n)[1] <= threshold  # noqa: E731
+    if not ok(hi):
+        return limit
+    while lo < hi:                       # both conditions are monotone in n
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
+    return lo
+
+
+def power_premise(n: int, threshold: float, side: str = "above") -> Premise:
+    """Whether ``n`` images can decide a rate ``side`` (above/below) ``threshold`` (see
+    :func:`decidable_n`)."""
+    need = decidable_n(threshold)
+    met = n >= need
+    evidence = (f"n = {n} can decide a rate {side} {100 * threshold:g} % (needs n >= {need})" if met else
+                f"n = {n} cannot decide a rate {side} {100 * threshold:g} % (needs n >= {need})")
+    return Premise(POWER, met, evidence)
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """The verdict of one claim on one run, the evidence behind it and how many images decided it."""
+    """The verdict of one claim on one run, the evidence behind it and how many images decided it.
+    ``premises``: premises the test itself checked (the power of its sample), recorded with it."""
 
     verdict: str
     evidence: str
     n: int | None = None
+    premises: tuple[Premise, ...] = ()
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        if any(not p.met for p in self.premises) and self.verdict != UNTESTED:
+            raise ValueError(f"an outcome with an unmet premise is {UNTESTED!r}, not {self.verdict!r}")
 
     @property
     def label(self) -> str:
@@ -65,16 +175,26 @@ def _from_flag(flag: bool | None) -> str:
     return {True: HOLDS, False: FAILS, None: INCONCLUSIVE}[flag]
 
 
+def _verdict(estimate: Estimate, threshold: float, evidence: str | None, side: str) -> Outcome:
+    evidence = evidence if evidence is not None else f"{estimate.fmt()} vs {threshold:g}"
+    if estimate.method == "Wilson" and 0.0 < threshold < 1.0 and estimate.n > 0:
+        power = power_premise(estimate.n, threshold, side)
+        if not power.met:   # a test that could not have given the other answer decides nothing
+            return Outcome(UNTESTED, f"{power.evidence}; {evidence}", estimate.n, (power,))
+    flag = estimate.above(threshold) if side == "above" else estimate.below(threshold)
+    return Outcome(_from_flag(flag), evidence, estimate.n)
+
+
 def verdict_above(estimate: Estimate, threshold: float, evidence: str | None = None) -> Outcome:
-    """``holds`` when the whole interval of ``estimate`` is above ``threshold``."""
-    return Outcome(_from_flag(estimate.above(threshold)),
-                   evidence if evidence is not None else f"{estimate.fmt()} vs {threshold:g}", estimate.n)
+    """``holds`` when the whole interval of ``estimate`` is above ``threshold``; ``cannot be
+    tested`` when ``estimate`` is a rate on too few images to decide ``threshold``."""
+    return _verdict(estimate, threshold, evidence, "above")
 
 
 def verdict_below(estimate: Estimate, threshold: float, evidence: str | None = None) -> Outcome:
-    """``holds`` when the whole interval of ``estimate`` is below ``threshold``."""
-    return Outcome(_from_flag(estimate.below(threshold)),
-                   evidence if evidence is not None else f"{estimate.fmt()} vs {threshold:g}", estimate.n)
+    """``holds`` when the whole interval of ``estimate`` is below ``threshold`` (power as in
+    :func:`verdict_above`)."""
+    return _verdict(estimate, threshold, evidence, "below")
 
 
 def combine(outcomes: Mapping[str, Outcome] | Sequence[Outcome], evidence: str | None = None) -> Outcome:
@@ -95,17 +215,24 @@ def combine(outcomes: Mapping[str, Outcome] | Sequence[Outcome], evidence: str |
     ns = [o.n for _, o in items if o.n is not None]
     if evidence is None:
         evidence = "; ".join(f"{k}: {o.evidence}" if k is not None else o.evidence for k, o in items)
-    return Outcome(verdict, evidence, min(ns) if ns else None)
+    premises = tuple(dict.fromkeys(p for _, o in items for p in o.premises))
+    if verdict != UNTESTED:
+        premises = tuple(p for p in premises if p.met)
+    return Outcome(verdict, evidence, min(ns) if ns else None, premises)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of a paper.
+    """One claim of a paper, declared as one unit.
 
     ``test(results)`` returns the :class:`Outcome` on a run's results; ``thresholds`` names every
-    number the test uses beyond the paper's own (so a reader sees what "far above" meant).
+    number the test uses beyond the paper's own (so a reader sees what "far above" meant; the test
+    reads them from the same constants). ``premises`` names the premises the test needs (computed
+    by the chapter, see :class:`Premise`): the claim is decided only when every one is met.
     ``paper_check(published)``, when given, applies the same reading to the paper's printed
-    numbers (point values, no intervals) and returns True/False.
+    numbers (point values, no intervals) and returns True/False. ``n_of(parameters)``, when given,
+    is the number of images the test's rates will rest on, known before the run (for
+    :func:`undecidable_claims`).
     """
 
     id: str
@@ -117,12 +244,37 @@ class Claim:
     paper_check: Callable[[Mapping], bool] | None = None
     #: False for a chapter's own sanity checks (the robustness matrix): no paper makes them.
     from_paper: bool = True
+    premises: tuple[str, ...] = ()
+    n_of: Callable[[Mapping], int] | None = None
+    #: Thresholds of ``thresholds`` that bound a rate (Wilson interval), with their side.
+    rate_thresholds: Mapping[str, str] = field(default_factory=dict)
 
-    def check(self, results: Mapping) -> "CheckedClaim":
-        outcome = self.test(results)
-        if not isinstance(outcome, Outcome):
-            raise TypeError(f"claim {self.id}: test returned {type(outcome).__name__}, not an Outcome")
-        return CheckedClaim(self, outcome)
+    def check(self, results: Mapping, premises: Mapping[str, Premise] | None = None,
+              fidelity: Fidelity | None = None) -> "CheckedClaim":
+        """The verdict on ``results``: ``cannot be tested`` when a premise named in
+        :attr:`premises` is unmet (``premises`` maps names to this run's checks); a failure below
+        the paper's ``fidelity`` becomes ``not reproduced at this scale``. Without ``premises``
+        and ``fidelity`` (the claim's own unit tests) the test's verdict as it is."""
+        needed = []
+        if self.premises and premises is not None:
+            missing = [name for name in self.premises if name not in premises]
+            if missing:
+                raise ValueError(f"claim {self.id}: premise(s) {missing} not computed by the chapter "
+                                 f"(given: {sorted(premises)})")
+            needed = [premises[name] for name in self.premises]
+        unmet = [p for p in needed if not p.met]
+        if unmet:
+            outcome = Outcome(UNTESTED, "premise not met: " + "; ".join(f"{p.name}: {p.evidence}" for p in unmet),
+                              None, tuple(needed))
+        else:
+            outcome = self.test(results)
+            if not isinstance(outcome, Outcome):
+                raise TypeError(f"claim {self.id}: test returned {type(outcome).__name__}, not an Outcome")
+            outcome = Outcome(outcome.verdict, outcome.evidence, outcome.n, tuple(needed) + outcome.premises)
+        if outcome.verdict == FAILS and self.from_paper and fidelity is not None and not fidelity.paper:
+            outcome = Outcome(NOT_REPRODUCED, f"{outcome.evidence} (below the paper's fidelity: {fidelity.differs})",
+                              outcome.n, outcome.premises)
+        return CheckedClaim(self, outcome, fidelity)
 
     def paper_verdict(self, published: Mapping | None) -> str:
         """``holds`` / ``does not hold`` on the paper's own printed numbers, or ``stated`` when the
@@ -133,32 +285,65 @@ class Claim:
             return "stated"
         return HOLDS if self.paper_check(published) else FAILS
 
+    def undecidable(self, parameters: Mapping) -> list[str]:
+        """Before the run: why its sample cannot decide this claim's rate thresholds (empty: it can)."""
+        if self.n_of is None:
+            return []
+        n = int(self.n_of(parameters))
+        out = []
+        for name, side in self.rate_thresholds.items():
+            power = power_premise(n, float(self.thresholds[name]), side)
+            if not power.met:
+                out.append(f"{self.id}: {power.evidence}")
+        return out
+
 
 @dataclass(frozen=True)
 class CheckedClaim:
     claim: Claim
     outcome: Outcome
+    fidelity: Fidelity | None = None
+
+    def __post_init__(self):
+        o = self.outcome
+        if any(not p.met for p in o.premises) and o.verdict != UNTESTED:
+            raise ValueError(f"claim {self.claim.id}: {o.verdict!r} on an unmet premise")
+        if o.verdict == FAILS and self.claim.from_paper and self.fidelity is not None and not self.fidelity.paper:
+            raise ValueError(f"claim {self.claim.id}: {FAILS!r} below the paper's fidelity")
 
     @property
     def verdict(self) -> str:
         return self.outcome.verdict
 
-    def record(self, chapter: str, run: str, published: Mapping | None = None) -> dict:
+    def record(self, chapter: str, run: str, published: Mapping | None = None, preset: str = "") -> dict:
         """The JSON record the book's scoreboard reads."""
+        if self.fidelity is None:
+            raise ValueError(f"claim {self.claim.id}: a record needs the run's fidelity (check_claims(..., fidelity=))")
         c = self.claim
         return {"id": c.id, "chapter": chapter, "run": run, "claim": c.text, "where": c.where,
                 "paper_evidence": c.paper_evidence, "paper_verdict": c.paper_verdict(published),
                 "thresholds": dict(c.thresholds), "verdict": self.outcome.verdict,
-                "label": self.outcome.label, "evidence": self.outcome.evidence, "n": self.outcome.n}
+                "label": self.outcome.label, "evidence": self.outcome.evidence, "n": self.outcome.n,
+                "premises": [p.record() for p in self.outcome.premises], "preset": preset,
+                "fidelity": self.fidelity.label}
 
 
-def check_claims(claims: Iterable[Claim], results: Mapping) -> list[CheckedClaim]:
-    """Apply every claim's test to ``results`` (ids must be unique)."""
+def check_claims(claims: Iterable[Claim], results: Mapping, *, fidelity: Fidelity,
+                 premises: Mapping[str, Premise] | None = None) -> list[CheckedClaim]:
+    """Apply every claim's test to ``results`` (ids must be unique), each gated by the premises it
+    names (``premises``: this run's checks by name) and by the run's ``fidelity``."""
     claims = list(claims)
     ids = [c.id for c in claims]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate claim ids: {sorted({i for i in ids if ids.count(i) > 1})}")
-    return [c.check(results) for c in claims]
+    premises = dict(premises or {})
+    return [c.check(results, premises, fidelity) for c in claims]
+
+
+def undecidable_claims(claims: Iterable[Claim], parameters: Mapping) -> list[str]:
+    """Before papermill starts: the claims whose rate thresholds this run's sample sizes cannot
+    decide, each with the n it has and the n it needs."""
+    return [line for c in claims for line in c.undecidable(parameters)]
 
 
 def count_verdicts(checked: Iterable[CheckedClaim]) -> dict[str, int]:
@@ -168,14 +353,33 @@ def count_verdicts(checked: Iterable[CheckedClaim]) -> dict[str, int]:
     return counts
 
 
-def claims_frame(checked: Iterable[CheckedClaim], published: Mapping | None = None):
-    """One row per claim: claim, where, the paper's evidence, ours, and the verdicts."""
+def _premises_cell(outcome: Outcome) -> str:
+    unmet = [p for p in outcome.premises if not p.met]
+    if unmet:
+        return "not met: " + "; ".join(f"{p.name} ({p.evidence})" for p in unmet)
+    return "met: " + ", ".join(p.name for p in outcome.premises) if outcome.premises else ""
+
+
+def premises_table(premises: Mapping[str, Premise]):
+    """The premises of a run as a table (premise, met, evidence), the unmet first, for the page."""
     import pandas as pd
 
-    return pd.DataFrame([{"claim": c.claim.text, "where in the paper": c.claim.where,
+    rows = sorted(premises.values(), key=lambda p: p.met)
+    return pd.DataFrame([{"premise": p.name, "met": "yes" if p.met else "NO", "evidence": p.evidence}
+                         for p in rows]).set_index("premise")
+
+
+def claims_frame(checked: Iterable[CheckedClaim], published: Mapping | None = None):
+    """One row per claim, the verdict first (next to the claim, never past a horizontal scroll):
+    verdict, claim, where, the paper's evidence and numbers, ours, and the premises (the failed
+    one named)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"verdict (ours)": c.outcome.label, "claim": c.claim.text,
+                          "where in the paper": c.claim.where,
                           "paper's evidence": c.claim.paper_evidence,
                           "paper's numbers": c.claim.paper_verdict(published),
-                          "our evidence": c.outcome.evidence, "verdict (ours)": c.outcome.label}
+                          "our evidence": c.outcome.evidence, "premises": _premises_cell(c.outcome)}
                          for c in checked])
 
 
@@ -184,19 +388,28 @@ def format_claims(checked: Iterable[CheckedClaim]) -> str:
     return "\n".join(f"[{c.outcome.label}] {c.claim.id}: {c.outcome.evidence}" for c in checked)
 
 
+def counts_line(counts: Mapping[str, int]) -> str:
+    """``3 holds, 2 not reproduced at this scale, 1 cannot be tested`` (kinds in :data:`VERDICTS` order)."""
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts.get(v))
+
+
 def claims_report(checked: Sequence[CheckedClaim], chapter: str, run: str = "synthetic",
-                  published: Mapping | None = None, headline: str = ""):
-    """Display the claims table in a notebook and emit the machine-readable record (mime type
-    :data:`CLAIMS_MIME`) from which ``medadv book`` builds the scoreboard page and the intro's
-    summary. ``headline``: the run's main result in one line (with its data and n), for the intro."""
-    from IPython.display import display
+                  published: Mapping | None = None, headline: str = "", preset: str = ""):
+    """Display the verdict counts and the claims table in a notebook and emit the machine-readable
+    record (mime type :data:`CLAIMS_MIME`) from which ``medadv book`` builds the scoreboard page
+    and the intro's summary. ``headline``: the run's main result in one line (with its data and
+    n), for the intro; ``preset``: the run's preset, named on the page and in every record."""
+    from IPython.display import Markdown, display
 
     frame = claims_frame(checked, published)
     counts = count_verdicts(checked)
-    records = [c.record(chapter, run, published) for c in checked]
-    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    display({CLAIMS_MIME: {"chapter": chapter, "run": run, "headline": headline, "claims": records},
-             "text/plain": f"{len(records)} claims checked: {summary}"}, raw=True)
+    records = [c.record(chapter, run, published, preset) for c in checked]
+    fidelity = checked[0].fidelity.label if checked and checked[0].fidelity else "unknown"
+    display(Markdown(f"**{len(records)} claims, preset `{preset or 'unknown'}`, fidelity {fidelity}:** "
+                     f"{counts_line(counts)}."))
+    display({CLAIMS_MIME: {"chapter": chapter, "run": run, "headline": headline, "preset": preset,
+                           "fidelity": fidelity, "counts": {v: counts[v] for v in VERDICTS}, "claims": records},
+             "text/plain": f"{len(records)} claims checked: {counts_line(counts)}"}, raw=True)
     return frame
 
 

@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import nbformat
 
 from .data.registry import get_dataset
-from .papers import REPO_ROOT, PaperSpec, get_paper, resolve_parameters
+from .papers import REPO_ROOT, PaperSpec, get_paper, resolve_parameters, undecidable
 from .progress import CHANNEL_ENV
 from .provenance import record, write_record
 from .utils import atomic_write
@@ -307,6 +307,10 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
     spec = paper if isinstance(paper, PaperSpec) else get_paper(paper)
     parameters = resolve_parameters(spec, preset, overrides)  # all checks before heavy work
     name = spec.run_name(parameters)                          # NAME, or NAME--DATASET on real data
+    weak = undecidable(spec, parameters)                      # said before papermill starts
+    if weak and progress:
+        print(f"{name}: {len(weak)} claim(s) cannot be decided at these sample sizes (they will read "
+              "'cannot be tested'):\n  " + "\n  ".join(weak), file=sys.stderr, flush=True)
     out = Path(out_dir) if out_dir else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_workdirs()

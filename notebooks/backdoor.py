@@ -74,15 +74,17 @@ gradcam_images = 16
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import check_claims, claims_report, format_claims
+from medadv_lib.claims import check_claims, claims_report, format_claims, premises_table
+from medadv_lib.papers import run_fidelity
 from medadv_lib.models import build_model, count_parameters
 from medadv_lib.papers.backdoor import experiment as ex
 from medadv_lib.papers.backdoor import figures
-from medadv_lib.papers.backdoor.claims import CLAIMS
+from medadv_lib.papers.backdoor.claims import CLAIMS, premises
 from medadv_lib.papers.backdoor.published import PUBLISHED
 from medadv_lib.reporting import above_chance, data_banner
 from medadv_lib.utils import resolve_device
 
+fidelity = run_fidelity("backdoor", globals())
 dev = resolve_device(device)
 seeds = [seed + i for i in range(n_seeds)]
 
@@ -134,7 +136,7 @@ per_epoch, mean, std = ex.evaluate(runs, test, infected, trigger_sizes, model_na
 table1 = ex.table1(mean, std, trigger_sizes, focus_size, n_seeds, len(test))
 table1
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(table1.xs("ours", axis=1, level=1).to_string())
 
@@ -145,7 +147,7 @@ print(table1.xs("ours", axis=1, level=1).to_string())
 table2 = ex.table2(mean, std, focus_size, n_seeds)
 table2
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(table2.drop(columns="paper").to_string())
 
@@ -160,7 +162,7 @@ print(table2.drop(columns="paper").to_string())
 table3, mixed_sets = ex.table3(runs, test, epsilons, focus_size, seeds, model_name, model_kwargs, target, seed, dev)
 table3
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(table3.drop(columns="paper (Sec. 4, prose)").to_string())
 
@@ -191,7 +193,7 @@ plt.show()
 figures.plot_trigger_mass(mass)
 plt.show()
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(f"Grad-CAM mass inside the trigger region ({focus_size} px trigger; layers {layers}; "
       f"{mass['n'].iloc[0]} test images, {mass['empty_maps'].sum()} all-zero maps counted as 0)")
@@ -206,10 +208,14 @@ print(mass.pivot_table(index="epoch", columns=["layer", "images"], values="mass_
 # %% tags=["hide-input"]
 results = ex.claim_results(runs, per_epoch, test, infected, mixed_sets, mass, trigger_sizes, focus_size, target,
                            seed, dev)
-checked = check_claims(CLAIMS, results)
-claims_report(checked, "backdoor", dataset, PUBLISHED, headline=ex.headline(mean, trigger_sizes))
+checks = premises(results)
+premises_table(checks)
 
 # %% tags=["hide-input"]
+checked = check_claims(CLAIMS, results, premises=checks, fidelity=fidelity)
+claims_report(checked, "backdoor", dataset, PUBLISHED, headline=ex.headline(mean, trigger_sizes), preset=preset)
+
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(format_claims(checked))
 

@@ -72,12 +72,14 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from medadv_lib.claims import check_claims, claims_report, format_claims
+from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.robustness_matrix import experiment as ex
 from medadv_lib.papers.robustness_matrix import figures
 from medadv_lib.papers.robustness_matrix.claims import CLAIMS
 from medadv_lib.reporting import data_banner
 from medadv_lib.utils import resolve_device
 
+fidelity = run_fidelity("robustness-matrix", globals())
 dev = resolve_device(device)
 
 # %% [markdown]
@@ -101,7 +103,7 @@ matrix = ex.run_matrix(victims, linf_budgets, l2_budgets, steps=steps, restarts=
 figures.heat_map(ex.heat_values(matrix, heat_budget), heat_budget)
 plt.show()
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(f"robust accuracy (%) [95 % Wilson interval] at L-inf {heat_budget:g}/255, n inputs per model:")
 print(ex.heat_table(matrix, heat_budget).to_string())
@@ -117,7 +119,7 @@ clean = {m: ex.outcomes(matrix, m, "clean").mean() for m in ex.models(matrix)}
 figures.budget_curves(ex.curve_table(matrix, "Linf"), clean)
 plt.show()
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print("worst case over the attacks, robust accuracy (%) [95 % interval], L-inf:")
 print(ex.worst_case_table(matrix, "Linf").to_string())
@@ -132,7 +134,7 @@ print("\nstrongest attack per model at", f"{heat_budget:g}/255:", ex.strongest_a
 # the attacked test inputs; and PGD's inputs at the heat-map budget crafted on one model and
 # scored by each other model of the same chapter (same inputs): a black-box transfer.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(ex.other_settings_table(matrix).to_string())
 
@@ -152,10 +154,10 @@ ex.masking_flags(matrix, linf_budgets)
 # paper makes them, so the paper's column reads "not a paper's claim".
 
 # %% tags=["hide-input"]
-checked = check_claims(CLAIMS, ex.claim_results(matrix, linf_budgets, heat_budget))
-claims_report(checked, "robustness-matrix", dataset, headline=ex.headline(matrix, heat_budget))
+checked = check_claims(CLAIMS, ex.claim_results(matrix, linf_budgets, heat_budget), fidelity=fidelity)
+claims_report(checked, "robustness-matrix", dataset, headline=ex.headline(matrix, heat_budget), preset=preset)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(format_claims(checked))
 

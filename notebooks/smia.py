@@ -75,16 +75,18 @@ import warnings
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import check_claims, claims_report, format_claims
+from medadv_lib.claims import check_claims, claims_report, format_claims, premises_table
+from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.smia import AUTHOR_CODE_DIFFERENCES
 from medadv_lib.papers.smia import experiment as ex
 from medadv_lib.papers.smia import figures
-from medadv_lib.papers.smia.claims import CLAIMS
+from medadv_lib.papers.smia.claims import CLAIMS, premises
 from medadv_lib.papers.smia.published import PUBLISHED
 from medadv_lib.reporting import above_chance, data_banner
 from medadv_lib.utils import resolve_device, seed_everything
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
+fidelity = run_fidelity("smia", globals())
 dev = resolve_device(device)
 _ = seed_everything(seed)
 
@@ -119,7 +121,7 @@ settings = dict(iterations=iterations, alpha=alpha, epsilon_cls=epsilon_cls, eps
                 cls_model=cls_model)
 ex.comparison(settings, models)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 clean = ex.clean_summary(tasks, dev)
 print(clean.to_string())
@@ -154,7 +156,7 @@ scores, runs = ex.run_all(tasks, iterations, alpha, kernel_size, sigma, dev, see
 table6 = ex.table6(scores, seed)
 table6
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(table6[["score", "drop", "n"]].to_string())
 
@@ -167,7 +169,7 @@ print(table6[["score", "drop", "n"]].to_string())
 table1 = ex.table1(scores, seed)
 table1
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(table1[["drop", "positive cosine", "n"]].to_string())
 
@@ -185,7 +187,7 @@ plt.show()
 sweep_table = ex.sweep_table(sweeps, scores, seed)
 sweep_table
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(sweep_table[["drop", "n"]].to_string())
 
@@ -227,10 +229,15 @@ display(Markdown("\n".join(f"- {d}" for d in AUTHOR_CODE_DIFFERENCES)))
 # decide. The paper's text prints no table cell, so its column states the claim ("stated").
 
 # %% tags=["hide-input"]
-checked = check_claims(CLAIMS, ex.claim_results(scores, sweeps, alpha))
-claims_report(checked, "smia", dataset, PUBLISHED, headline=ex.headline(scores))
+results = ex.claim_results(scores, sweeps, alpha)
+checks = premises(results, clean.attrs.get("accuracy"), clean.attrs.get("chance"))
+premises_table(checks)
 
 # %% tags=["hide-input"]
+checked = check_claims(CLAIMS, results, premises=checks, fidelity=fidelity)
+claims_report(checked, "smia", dataset, PUBLISHED, headline=ex.headline(scores), preset=preset)
+
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(format_claims(checked))
 

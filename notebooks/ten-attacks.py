@@ -61,16 +61,18 @@ import warnings
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import check_claims, claims_report, format_claims
+from medadv_lib.claims import check_claims, claims_report, format_claims, premises_table
+from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.ten_attacks import experiment as ex
 from medadv_lib.papers.ten_attacks import figures
-from medadv_lib.papers.ten_attacks.claims import CLAIMS
+from medadv_lib.papers.ten_attacks.claims import CLAIMS, premises
 from medadv_lib.papers.ten_attacks.published import PUBLISHED
 from medadv_lib.reporting import above_chance, data_banner
 from medadv_lib.training import TrainConfig
 from medadv_lib.utils import resolve_device, seed_everything
 
 warnings.filterwarnings("ignore", message=".*scipy.ndimage.filters.*")
+fidelity = run_fidelity("ten-attacks", globals())
 dev = resolve_device(device)
 _ = seed_everything(seed)
 
@@ -100,7 +102,7 @@ models = {variant: run.model for variant, run in runs.items()}
 clean = ex.clean_table(runs, data, dev)
 display(Markdown(above_chance(clean.attrs["auc"], 0.5, "AUC")), clean)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(clean.to_string())
 
@@ -128,7 +130,7 @@ success
 table1 = ex.table1(tables.attacks, tables.clean, seed)
 table1
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(table1.xs("ours", axis=1, level=1).to_string())
 
@@ -143,7 +145,7 @@ print(table1.xs("ours", axis=1, level=1).to_string())
 table2 = ex.table2(tables.attacks, tables.clean, seed)
 table2
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(table2.xs("ours", axis=1, level=1).to_string())
 
@@ -171,7 +173,7 @@ figures.figure4(tables.attacks)
 plt.show()
 percept
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(percept[["our level", "Obvious share", "n successful"]].to_string())
 
@@ -191,10 +193,15 @@ plt.show()
 # Tables 1 and 2.
 
 # %% tags=["hide-input"]
-checked = check_claims(CLAIMS, ex.claim_results(tables))
-claims_report(checked, "ten-attacks", dataset, PUBLISHED, headline=ex.headline(tables.attacks))
+results = ex.claim_results(tables)
+checks = premises(results)
+premises_table(checks)
 
 # %% tags=["hide-input"]
+checked = check_claims(CLAIMS, results, premises=checks, fidelity=fidelity)
+claims_report(checked, "ten-attacks", dataset, PUBLISHED, headline=ex.headline(tables.attacks), preset=preset)
+
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(format_claims(checked))
 

@@ -52,7 +52,9 @@ def _claims_notebook(chapter, run, verdicts):
 
     records = [{"id": f"c{i}", "chapter": chapter, "run": run, "claim": f"claim {i}", "where": "Sec. 1",
                 "paper_evidence": "p", "paper_verdict": "stated", "thresholds": {}, "verdict": v,
-                "label": v if v != "inconclusive" else "inconclusive at n = 5", "evidence": f"e{i}", "n": 5}
+                "label": v if v != "inconclusive" else "inconclusive at n = 5", "evidence": f"e{i}", "n": 5,
+                "premises": [{"name": "fair stand-in", "met": v != "cannot be tested", "evidence": "x"}],
+                "preset": "default", "fidelity": "reduced: image_size 64 (paper preset 224)"}
                for i, v in enumerate(verdicts)]
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("claims_report(...)")
@@ -68,7 +70,7 @@ def test_scoreboard_one_row_per_claim_one_column_per_run_in_book_order(tmp_path)
 
     from medadv_lib.book import write_scoreboard
 
-    notebooks = {"backdoor": ("backdoor", "synthetic", ["holds", "does not hold"]),
+    notebooks = {"backdoor": ("backdoor", "synthetic", ["holds", "not reproduced at this scale"]),
                  "backdoor--nih-cxr14": ("backdoor", "nih-cxr14", ["inconclusive", "holds"]),
                  "uap-covidnet": ("uap-covidnet", "synthetic", ["holds"]),
                  "smia.failed": ("smia", "synthetic", ["holds"])}          # a failed run is not counted
@@ -80,12 +82,28 @@ def test_scoreboard_one_row_per_claim_one_column_per_run_in_book_order(tmp_path)
             or line.startswith("| claim 0") or line.startswith("| claim 1")]
     assert "verdict: synthetic | verdict: nih-cxr14" in rows[0]
     assert len(rows) == 1 + 3                       # uap c0; backdoor c0, c1 (one row each, two runs)
-    assert rows[1].startswith("| claim 0 | [uap-covidnet]") and rows[1].endswith("| holds | not run |")
-    assert rows[2].endswith("| holds | inconclusive at n = 5 |")
+    # the verdicts stand next to the claim (no horizontal scroll to find them)
+    assert rows[1].startswith("| claim 0 | holds | not run | [uap-covidnet]")
+    assert rows[2].startswith("| claim 0 | holds | inconclusive at n = 5 | [backdoor]")
     lines = summary.read_text().splitlines()[2:]
     assert [line.split("|")[2].strip() for line in lines] == ["synthetic", "synthetic", "nih-cxr14"]
-    assert "uap-covidnet" in lines[0] and "1 of 1 hold" in lines[0]
-    assert "1 of 2 hold (1 does not hold)" in lines[1] and "1 of 2 hold (1 inconclusive)" in lines[2]
+    assert "uap-covidnet" in lines[0] and "1: 1 holds (default)" in lines[0]
+    assert "2: 1 holds, 1 not reproduced at this scale (default)" in lines[1]
+    assert "2: 1 holds, 1 inconclusive (default)" in lines[2]
+    text = board.read_text()
+    # the counts by kind per run, with preset and fidelity
+    assert "| {doc}`notebooks/backdoor` | synthetic | default | 1 | 1 | 0 | 0 | 0 | reduced: image_size 64" in text
+
+
+def test_scoreboard_names_the_failed_premise(tmp_path):
+    import nbformat
+
+    from medadv_lib.book import write_scoreboard
+
+    nbformat.write(_claims_notebook("smia", "synthetic", ["cannot be tested"]), tmp_path / "smia.ipynb")
+    board, summary = tmp_path / "scoreboard.md", tmp_path / "summary.md"
+    write_scoreboard(tmp_path, board, summary)
+    assert "| claim 0 | cannot be tested (fair stand-in) |" in board.read_text()
 
 
 def test_every_chapter_with_real_runs_has_their_section_glob_in_the_toc():

@@ -46,7 +46,7 @@ def tables(n=120, white=None, black=0.4, clean_accuracy=0.9, ssim=None, linf=Non
 
 
 def verdict(claim_id, r):
-    return check_claims([BY_ID[claim_id]], r)[0].outcome
+    return BY_ID[claim_id].check(r).outcome
 
 
 @pytest.mark.parametrize("claim_id, good, bad", [
@@ -80,9 +80,12 @@ def test_pooling_claims():
     assert verdict("taghanaki-nasnet-avg-stronger", tables(white=nasnet)).verdict == FAILS
 
 
-def test_small_samples_are_inconclusive():
+def test_small_samples_cannot_decide_a_bound():
+    # 0 successes in 6 images: the Wilson interval [0, 0.39] cannot show "fails on (almost) every
+    # image"; the test could not have passed, so it decides nothing (issue 20)
     out = verdict("taghanaki-single-pixel-fails", tables(n=6, white={"S2": 0.0}))
-    assert out.verdict == INCONCLUSIVE and "n =" in out.label
+    assert out.verdict == UNTESTED and "cannot decide a rate below" in out.evidence
+    assert verdict("taghanaki-single-pixel-fails", tables(n=60, white={"S2": 0.0})).verdict == HOLDS
 
 
 def test_nothing_to_see_cannot_be_tested():

@@ -75,7 +75,7 @@ def retraining(n=600, before=0.9, after=0.3, control_after=0.8, acc_before=0.9, 
 
 
 def verdict(claim_id, r):
-    return check_claims([BY_ID[claim_id]], r)[0].outcome
+    return BY_ID[claim_id].check(r).outcome
 
 
 @pytest.mark.parametrize("claim_id, good, bad", [

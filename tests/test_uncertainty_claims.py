@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from medadv_lib.claims import (FAILS, HOLDS, INCONCLUSIVE, UNTESTED, Claim, Outcome, check_claims,
+from medadv_lib.claims import (FAILS, HOLDS, INCONCLUSIVE, PAPER_FIDELITY, UNTESTED, Claim, Outcome, check_claims,
                                combine, format_claims, verdict_above, verdict_below)
 from medadv_lib.metrics import uncertainty as u
 
@@ -94,14 +94,14 @@ def test_claims_checked_and_printed_with_evidence():
     claim = Claim("c1", "rates exceed 0.5", "Table 1", "paper: 0.9",
                   lambda r: verdict_above(r["rate"], 0.5), {"threshold": 0.5},
                   paper_check=lambda p: p["rate"] > 0.5)
-    checked = check_claims([claim], {"rate": u.wilson(9, 10)})
+    checked = check_claims([claim], {"rate": u.wilson(9, 10)}, fidelity=PAPER_FIDELITY)
     assert checked[0].verdict == HOLDS
     assert format_claims(checked).startswith("[holds] c1: 0.900 [")
     assert claim.paper_verdict({"rate": 0.4}) == FAILS and claim.paper_verdict(None) == "stated"
     record = checked[0].record("ch", "synthetic", {"rate": 0.9})
     assert record["paper_verdict"] == HOLDS and record["n"] == 10
     with pytest.raises(ValueError, match="duplicate"):
-        check_claims([claim, claim], {"rate": u.wilson(1, 2)})
+        check_claims([claim, claim], {"rate": u.wilson(1, 2)}, fidelity=PAPER_FIDELITY)
 
 
 def test_above_chance_says_plainly_when_a_model_has_not_learned_the_task():

@@ -48,7 +48,7 @@ from ..utils import resolve_device
 
 __all__ = ["UAPResult", "universal_perturbation", "random_perturbation", "uap_radius",
            "mean_image_norm", "project_lp", "perturbation_norm", "apply_perturbation",
-           "predict_labels", "as_image_tensor", "parse_norm"]
+           "predict_labels", "as_image_tensor", "parse_norm", "universal_pgd"]
 
 MODES = ("exact", "batched")
 
@@ -323,3 +323,55 @@ def _batched_pass(model, images, clean, order, v, xi, norm, target, eps_step, ba
             v = project_lp(v + steps[j:j + 1], xi, norm)
             result.updates += 1
     return v
+
+
+def universal_pgd(model: nn.Module, data, xi: float, norm=2, *, labels: torch.Tensor | None = None,
+                  steps: int = 100, step_size: float | None = None, batch_size: int = 128,
+                  device="auto", clip: tuple[float, float] | None = None, progress: bool = True) -> UAPResult:
+    """One shared perturbation by projected gradient ascent on the mean cross-entropy of every
+    image (Shafahi et al. 2020, "Universal adversarial training", Alg. 1 without the training step):
+    ``v <- P(v + alpha * dir(grad_v mean_i CE(f(x_i + v), y_i)))``, ``dir`` the sign (L-inf) or the
+    unit-L2 direction, ``P`` the projection onto the ``xi``-ball. A stronger universal attack than
+    the FGSM-step loop at the same ``xi``: the chapters' positive control, telling "the model
+    resists UAPs" from "our UAP loop is weak". ``labels`` default to the clean predictions (the
+    nontargeted goal of :func:`universal_perturbation`); ``step_size`` defaults to 2.5 xi / steps.
+    The rate per step (share of images not at their label) goes to ``rate_history``."""
+    norm = parse_norm(norm)
+    if not xi > 0 or steps < 1:
+        raise ValueError(f"xi must be > 0 and steps >= 1, got xi={xi}, steps={steps}")
+    images, _ = as_image_tensor(data)
+    device = resolve_device(device)
+    was_training = model.training
+    model = model.to(device).eval()
+    grad_flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    start = time.perf_counter()
+    goal = (labels if labels is not None else predict_labels(model, images, None, 256, device)).to(device)
+    alpha = step_size if step_size is not None else 2.5 * xi / steps
+    v = torch.zeros((1,) + tuple(images.shape[1:]), device=device)
+    result = UAPResult(v, norm, float(xi), None, "pgd")
+    try:
+        for _ in tqdm(range(steps), desc=f"universal PGD (L{norm})", leave=False, disable=not progress):
+            v = v.detach().requires_grad_(True)
+            grad, wrong = torch.zeros_like(v), 0
+            for i in range(0, len(images), batch_size):
+                x = images[i:i + batch_size].to(device)
+                xv = x + v if clip is None else (x + v).clamp(*clip)
+                logits = model(xv)
+                loss = F.cross_entropy(logits, goal[i:i + batch_size], reduction="sum") / len(images)
+                grad += torch.autograd.grad(loss, v)[0]
+                wrong += int((logits.argmax(1) != goal[i:i + batch_size]).sum())
+            result.rate_history.append(wrong / len(images))
+            with torch.no_grad():
+                direction = grad.sign() if norm == "inf" else grad / grad.flatten().norm().clamp_min(1e-12)
+                v = project_lp(v + alpha * direction, xi, norm)
+            result.steps += 1
+            result.updates += 1
+    finally:
+        for p, flag in zip(model.parameters(), grad_flags):
+            p.requires_grad_(flag)
+        model.train(was_training)
+    result.perturbation = v[0].detach().cpu()
+    result.seconds = time.perf_counter() - start
+    return result

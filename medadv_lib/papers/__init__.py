@@ -20,7 +20,7 @@ import yaml
 
 __all__ = ["Rule", "PaperSpec", "ParameterError", "papers", "get_paper", "notebook_parameters",
            "resolve_parameters", "parse_value", "PRESETS", "REPO_ROOT", "COMMON_RULES", "check_device",
-           "require"]
+           "require", "run_fidelity", "undecidable"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ("smoke", "default", "paper")
@@ -91,6 +91,37 @@ class PaperSpec:
     #: Per real dataset, per preset: parameter values that fit that data (resolution, sizes),
     #: applied after the preset and before the command line.
     dataset_presets: dict[str, dict[str, dict]] = field(default_factory=dict)
+    #: The paper's own kind of data: a run is at the paper's fidelity only on one of these, at the
+    #: ``paper`` preset (see :meth:`fidelity`). Empty for a chapter that is not from a paper.
+    paper_datasets: tuple[str, ...] = ()
+    #: Parameters that do not change what is measured (where it runs, what it prints).
+    fidelity_ignores: tuple[str, ...] = ("seed", "device", "data_root", "preset")
+
+    def fidelity(self, parameters: dict):
+        """:class:`~medadv_lib.claims.Fidelity` of a run: ``paper`` when it is the ``paper`` preset
+        on the paper's kind of data with every parameter at the preset's value; otherwise reduced,
+        with one line of what differs from the paper preset (resolution, width, images, passes)."""
+        from ..claims import Fidelity
+
+        dataset = parameters.get("dataset", "synthetic")
+        paper = resolve_parameters(self, "paper", {"dataset": dataset, "data_root": parameters.get("data_root", "")}
+                                   if "dataset" in parameters else {})
+        differs = []
+        if parameters.get("preset") != "paper":
+            differs.append(f"preset {parameters.get('preset')!r}")
+        if dataset not in self.paper_datasets:
+            differs.append(f"data {dataset} (the paper: {', '.join(self.paper_datasets) or 'none'})")
+        for name, value in parameters.items():
+            if name in self.fidelity_ignores or name == "dataset" or name not in paper:
+                continue
+            if value != paper[name]:
+                differs.append(f"{name} {value!r} (paper preset {paper[name]!r})")
+        return Fidelity(not differs, "; ".join(differs))
+
+    def claims(self) -> list:
+        """The chapter's claims (``medadv_lib.papers.<module>.claims.CLAIMS``)."""
+        module = importlib.import_module(f"{__name__}.{self.name.replace('-', '_')}.claims")
+        return list(module.CLAIMS)
 
     @property
     def notebook(self) -> Path:
@@ -255,6 +286,25 @@ def check_device(device: Any) -> None:
             resolve_device(device)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"parameter 'device': {exc}") from exc
+
+
+def run_fidelity(name: str, namespace: dict):
+    """In a notebook, right after its ``parameters`` cell: the run's fidelity from the parameters
+    in ``namespace`` (``globals()``), by the chapter's :meth:`PaperSpec.fidelity`."""
+    spec = get_paper(name)
+    return spec.fidelity({k: namespace[k] for k in notebook_parameters(spec) if k in namespace})
+
+
+def undecidable(spec: PaperSpec, parameters: dict) -> list[str]:
+    """Before papermill starts: the chapter's claims whose rate thresholds this run's sample sizes
+    cannot decide (see :func:`medadv_lib.claims.undecidable_claims`)."""
+    from ..claims import undecidable_claims
+
+    try:
+        claims = spec.claims()
+    except ModuleNotFoundError:
+        return []
+    return undecidable_claims(claims, parameters)
 
 
 def require(condition: bool, message: str) -> None:

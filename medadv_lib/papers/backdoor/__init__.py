@@ -46,6 +46,7 @@ SPEC = PaperSpec(
     },
     validate=validate,
     datasets=("synthetic", "nih-cxr14", "kermany"),
+    paper_datasets=("nih-cxr14",),
     # the ChestX-ray14 sample: every image, split by the official test list
     dataset_presets={"nih-cxr14": {"smoke": {"n_train": 200, "n_test": 80}, "default": {"n_train": 0, "n_test": 0},
                                    "paper": {"n_train": 0, "n_test": 0}},

@@ -63,6 +63,7 @@ SPEC = PaperSpec(
     },
     validate=validate,
     datasets=("synthetic", "retinamnist", "covid-ct-infection"),
+    paper_datasets=("covid-ct-infection",),
     # RetinaMNIST: 1,080 training and 400 test images; the COVID-19 CT sample: 50 and 48 slices
     dataset_presets={
         "retinamnist": {"smoke": {"cls_image_size": 32, "n_train_cls": 200, "n_test_cls": 40},

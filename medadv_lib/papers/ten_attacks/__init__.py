@@ -63,6 +63,7 @@ SPEC = PaperSpec(
     },
     validate=validate,
     datasets=("synthetic", "nih-cxr14", "kermany"),
+    paper_datasets=("nih-cxr14",),
     dataset_presets={
         "nih-cxr14": {"smoke": {"n_train": 200, "n_test": 64}, "default": {"n_train": 0, "n_test": 0},
                       "paper": {"n_train": 0, "n_test": 200}},

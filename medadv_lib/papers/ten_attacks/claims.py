@@ -14,11 +14,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...claims import FAILS, HOLDS, INCONCLUSIVE, Claim, Outcome, combine, verdict_above, verdict_below
+from ...claims import (FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Premise, combine, stand_in,
+                       verdict_above, verdict_below)
 from ...metrics.perceptibility import perceptibility_level
-from ...metrics.uncertainty import Estimate, independent_difference, mean, rate
+from ...metrics.uncertainty import Estimate, auroc, independent_difference, mean, rate
 
-__all__ = ["CLAIMS"]
+__all__ = ["CLAIMS", "premises", "MIN_AUC"]
+
+#: A pooling network is a fair stand-in for the paper's when the lower bound of its clean test
+#: AUC's 95 % interval is at least 0.60: the paper's networks rank disease above normal images
+#: (Table 1's clean AUC); one that barely ranks them has no decision boundary worth attacking,
+#: and which attacks cross it says nothing of the paper's networks.
+MIN_AUC = 0.60
+
+
+def premises(r) -> dict[str, Premise]:
+    """This run's premises, by name, with their evidence."""
+    aucs = {variant: auroc(part["label"].to_numpy().astype(int), part["prob"].to_numpy())
+            for variant, part in r["clean"].groupby("variant", sort=False)}
+    return {STAND_IN: stand_in(aucs, MIN_AUC, "clean test AUC", "Table 1's clean AUC")}
 
 GRADIENT = ("G1", "G2", "G3", "G4", "G5")
 OTHERS = ("S1", "S2", "D1", "D2", "D3")
@@ -248,60 +262,76 @@ CLAIMS = [
     Claim("taghanaki-clean", "The attacked networks classify clean test images reasonably (accuracy of at least "
           "0.70, the paper's lowest)", "Table 1 (Clean)", "accuracy 0.70-0.73, AUC 0.74-0.77", _clean_performance,
           {"accuracy": 0.70},
-          lambda p: all(_acc(p, "table1_whitebox", pool, net, "Clean") >= 0.70 for pool, net in _CELLS)),
+          lambda p: all(_acc(p, "table1_whitebox", pool, net, "Clean") >= 0.70 for pool, net in _CELLS),
+          premises=()),
     Claim("taghanaki-gradient-white-box", "Gradient attacks (G1-G5) almost always succeed white-box (here: at least "
           "90 % of the correctly classified images fooled)", "Table 1; Sec. 4",
           "accuracy 0.00-0.01 under G1-G5 for all four networks", _gradient_white, {"success": ALMOST_ALL},
-          lambda p: all(_acc(p, "table1_whitebox", pool, net, c) <= 0.1 for pool, net in _CELLS for c in GRADIENT)),
+          lambda p: all(_acc(p, "table1_whitebox", pool, net, c) <= 0.1 for pool, net in _CELLS for c in GRADIENT),
+          premises=(STAND_IN,)),
     Claim("taghanaki-others-mostly-fail", "The score- and decision-based attacks (S1, S2, D1-D3) are almost "
           "unsuccessful (here: they fool fewer than half of the correctly classified images)", "Sec. 4; Table 1",
           "accuracy 0.03-0.73 under S1, S2, D1-D3 (D1 brings every network to 0.03-0.06)", _others_fail,
-          {"success": 0.5}, _paper_others_fail),
+          {"success": 0.5}, _paper_others_fail,
+          premises=(STAND_IN,)),
     Claim("taghanaki-single-pixel-fails", "The single-pixel attack (S2) fails on the entire test set of gray "
           "radiographs (here: it fools fewer than 10 %)", "Sec. 4; Conclusion", "accuracy under S2 equals the clean "
           "accuracy for all four networks", _single_pixel, {"success": 0.10},
           lambda p: all(_acc(p, "table1_whitebox", pool, net, "S2") == _acc(p, "table1_whitebox", pool, net, "Clean")
-                        for pool, net in _CELLS)),
+                        for pool, net in _CELLS),
+          premises=(STAND_IN,)),
     Claim("taghanaki-black-box-partly", "Black-box (transferred) attacks partly succeed (here: they fool between 5 % "
           "and 95 % of the correctly classified images)", "Table 2; Sec. 4", "black-box accuracy 0.29-0.81 against "
           "clean 0.70-0.73", _black_partly, {"low": 0.05, "high": 0.95},
           lambda p: all(_acc(p, "table2_blackbox", pool, net, c) < _acc(p, "table2_blackbox", pool, net, "Clean")
-                        for pool, net in _CELLS for c in GRADIENT)),
+                        for pool, net in _CELLS for c in GRADIENT),
+          premises=(STAND_IN,)),
     Claim("taghanaki-black-below-white", "Transferred gradient attacks are weaker than white-box ones", "Sec. 4; "
           "Tables 1-2", "accuracy under G1-G5: 0.00-0.01 white-box, 0.43-0.59 black-box", _black_below_white, {},
           lambda p: all(_acc(p, "table2_blackbox", pool, net, c) > _acc(p, "table1_whitebox", pool, net, c)
-                        for pool, net in _CELLS for c in GRADIENT)),
+                        for pool, net in _CELLS for c in GRADIENT),
+          premises=(STAND_IN,)),
     Claim("taghanaki-avg-resists-gradient-transfer", "Against black-box gradient attacks, average pooling is more "
           "resilient than max pooling (higher accuracy)", "Sec. 4; Table 2",
           "black-box accuracy under G1-G5: AP 0.51-0.59, MP 0.43-0.53", _avg_gradient_black, {},
           lambda p: np.mean([_acc(p, "table2_blackbox", "AP", n, c) for n in ("IR2", "NL") for c in GRADIENT])
-          > np.mean([_acc(p, "table2_blackbox", "MP", n, c) for n in ("IR2", "NL") for c in GRADIENT])),
+          > np.mean([_acc(p, "table2_blackbox", "MP", n, c) for n in ("IR2", "NL") for c in GRADIENT]),
+          premises=(STAND_IN,)),
     Claim("taghanaki-nasnet-avg-stronger", "NASNet-Large with average pooling withstands the white-box attacks "
           "better than with max pooling (the paper: 18 % stronger)", "Sec. 4; Table 1",
           "\"18 % stronger\"; mean accuracy over the ten attacks 0.24 (AP) against 0.18 (MP)", _nasnet_avg_stronger,
-          {}, _paper_nasnet),
+          {}, _paper_nasnet,
+          premises=(STAND_IN,)),
     Claim("taghanaki-s1-fails-nasnet-avg", "Local Search (S1) completely fails against NASNet-Large with average "
           "pooling (here: it fools fewer than 10 %)", "Sec. 4; Table 1", "NL/AP accuracy 0.72 under S1, its clean "
           "accuracy", _s1_fails_nasnet_avg, {"success": 0.10},
-          lambda p: _acc(p, "table1_whitebox", "AP", "NL", "S1") == _acc(p, "table1_whitebox", "AP", "NL", "Clean")),
+          lambda p: _acc(p, "table1_whitebox", "AP", "NL", "S1") == _acc(p, "table1_whitebox", "AP", "NL", "Clean"),
+          premises=(STAND_IN,)),
     Claim("taghanaki-pooling-matters", "Average pooling makes some attack less successful on both architectures "
           "(pooling can even make an attack fail)", "Abstract; Sec. 2.1; Conclusion",
-          "S1: 0.65 / 0.32 (MP) against 0.62 / 0.72 (AP); D3: 0.30 against 0.48 on NASNet", _pooling_matters, {}),
+          "S1: 0.65 / 0.32 (MP) against 0.62 / 0.72 (AP); D3: 0.30 against 0.48 on NASNet", _pooling_matters, {},
+          premises=(STAND_IN,)),
     Claim("taghanaki-visible", "D1, D2, D3 and S1 produce perturbations easily seen by the naked eye (our proxy: "
           "most successful images Obvious, SSIM < 0.80 or L-inf >= 64/255)", "Sec. 4; Fig. 2",
-          "judged by eye (Fig. 2)", _visible, {"share": 0.5}),
+          "judged by eye (Fig. 2)", _visible, {"share": 0.5},
+          premises=(STAND_IN,)),
     Claim("taghanaki-s1-slowest", "Local Search (S1) needs more time than the other attacks (here: the most model "
           "queries per image, a count that does not depend on the machine)", "Sec. 4", "\"relatively more time\"",
-          _s1_slowest, {}),
+          _s1_slowest, {},
+          premises=(STAND_IN,)),
     Claim("taghanaki-confidence-near-boundary", "After a successful attack on a disease image, the network's "
           "confidence in its new label stays near the boundary (about 0.50-0.55; here: the mean within 0.45-0.60)",
-          "Fig. 3", "about 0.50 to 0.55", _confidence, {"low": 0.45, "high": 0.60}),
+          "Fig. 3", "about 0.50 to 0.55", _confidence, {"low": 0.45, "high": 0.60},
+          premises=(STAND_IN,)),
     Claim("taghanaki-confidence-pooling", "D3, S1 and G5 are highly sensitive to the pooling: the confidence of their "
           "successful attacks differs between max and average pooling", "Fig. 3", "shown in Fig. 3 (no number)",
-          _confidence_pooling, {}),
+          _confidence_pooling, {},
+          premises=(STAND_IN,)),
     Claim("taghanaki-gradient-best", "Gradient attacks are the most successful at fooling both the machine "
-          "(accuracy) and the human (hardest to perceive)", "Fig. 4", "Fig. 4 (no number)", _gradient_best, {}),
+          "(accuracy) and the human (hardest to perceive)", "Fig. 4", "Fig. 4 (no number)", _gradient_best, {},
+          premises=(STAND_IN,)),
     Claim("taghanaki-same-failures", "Both networks fail on the same test images for about a quarter of them (23 % "
           "+- 9 % with average, 27 % +- 8 % with max pooling; here: the share within 14-36 %)", "Sec. 4",
-          "23 % +- 9 % (AP), 27 % +- 8 % (MP)", _same_failures, {"low": 0.14, "high": 0.36}),
+          "23 % +- 9 % (AP), 27 % +- 8 % (MP)", _same_failures, {"low": 0.14, "high": 0.36},
+          premises=(STAND_IN,)),
 ]

@@ -55,6 +55,7 @@ SPEC = PaperSpec(
     },
     validate=validate,
     datasets=("synthetic", "kermany", "covidx"),
+    paper_datasets=("covidx",),
     dataset_presets={
         "kermany": {"smoke": {"n_train": 600, "n_test": 150},
                     "default": {"image_size": 64, "n_train": 2000, "n_test": 624, "uap_images": 200},

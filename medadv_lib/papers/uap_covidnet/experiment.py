@@ -23,7 +23,8 @@ import torch
 import torch.nn as nn
 
 from ...attacks.registry import fit_universal
-from ...attacks.uap import mean_image_norm, predict_labels, random_perturbation, uap_radius
+from ...attacks.uap import (mean_image_norm, perturbation_norm, predict_labels, random_perturbation, uap_radius,
+                           universal_pgd)
 from ...data.datasets import ImageDataset
 from ...metrics.uncertainty import wilson
 from ...progress import tqdm
@@ -34,7 +35,8 @@ from .published import PUBLISHED
 __all__ = ["MODELS", "ChapterData", "load_data", "class_counts", "train_covidnets", "accuracy_table",
            "budget_table", "Sweep", "uap_sweep", "paper_cell", "table1", "targeted_table", "confusion",
            "disease_shares", "RetrainingRound", "adversarial_retraining", "retraining_experiment",
-           "rate_cell", "retraining_summary", "visibility", "claim_results", "headline"]
+           "rate_cell", "retraining_summary", "visibility", "claim_results", "headline", "convergence",
+           "positive_control", "scale_ladder", "ladder_rungs"]
 
 #: The two COVID-Nets of the paper, by the names its tables use.
 MODELS = {"Small": "covidnet-small", "Large": "covidnet-large"}
@@ -417,12 +419,100 @@ def visibility(sweep: Sweep, data: ChapterData, zeta: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def convergence(sweep: Sweep, classes) -> pd.DataFrame:
+    """One row per UAP of the sweep: how its loop went (Sec. 2.2's algorithm). Passes, FGSM steps
+    taken, kept updates of v, the rate on the UAP images after each pass (against the clean
+    predictions: the loop's own stopping criterion), the change over the last pass, ||v|| / xi and
+    the share of pixels at the L-inf bound. A loop with few kept updates and a flat, low rate did
+    not find a perturbation: a claim on it would measure the loop, not the model."""
+    rows = []
+    for (model, norm, zeta, target), result in sweep.uaps.items():
+        v, xi, history = result.perturbation, float(result.xi), list(result.rate_history)
+        at_bound = float((v.abs() >= xi * (1 - 1e-4)).float().mean()) if norm == "inf" else float("nan")
+        rows.append({"model": model, "norm": f"L{norm}", "zeta": zeta,
+                     "target": "none" if target is None else classes[target], "passes": result.passes,
+                     "steps": result.steps, "kept updates": result.updates,
+                     "rate per pass (%)": " ".join(f"{100 * h:.1f}" for h in history),
+                     "last change (points)": 100 * (history[-1] - history[-2]) if len(history) > 1 else float("nan"),
+                     "||v|| / xi": perturbation_norm(v, norm) / xi if xi > 0 else float("nan"),
+                     "pixels at the bound (%)": 100 * at_bound})
+    return pd.DataFrame(rows)
+
+
+def positive_control(models: dict[str, nn.Module], data: ChapterData, sweep: Sweep, norm: str, zeta: float, *,
+                     steps: int = 100, seed: int = 0, device="auto") -> pd.DataFrame:
+    """The chapter's positive control: a stronger universal attack at the same xi, projected
+    gradient ascent on one shared perturbation over the UAP images (Shafahi et al. 2020; see
+    :func:`medadv_lib.attacks.uap.universal_pgd`), beside the paper's FGSM-step UAP, its random
+    control and the clean error, on the test images (R_f against the true labels, % with 95 %
+    intervals and n). When the stronger attack fools many more images than the paper's loop, a
+    low R_f of the loop says our loop is weak at this budget, not that the model resists UAPs."""
+    images = data.uap_set.float_images()
+    truth = data.test.targets.numpy()
+    rows = []
+    for name, model in models.items():
+        xi = uap_radius(images, zeta, norm)
+        strong = universal_pgd(model, images, xi, norm, steps=steps, device=device)
+        fooled = predict_labels(model, data.test.float_images(), strong.perturbation, device=device).numpy() != truth
+        row = {"model": name, "norm": f"L{norm}", "zeta": f"{zeta:.0%}", "xi": xi}
+        for label, kind in (("clean error", "clean"), ("random control", "random"), ("UAP (the paper's loop)", "uap")):
+            where = dict(model=name, split="test", kind=kind) if kind == "clean" else dict(
+                model=name, norm=f"L{norm}", zeta=zeta, target="none", split="test", kind=kind)
+            sel = _selection(sweep.predictions, **where)
+            row[f"{label} R_f [95% CI] (%)"] = rate_cell((sel["pred"] != sel["true"]).to_numpy())
+        row["universal PGD R_f [95% CI] (%)"] = rate_cell(fooled)
+        row["universal PGD rate on the UAP images, first / last step (%)"] = (
+            f"{100 * strong.rate_history[0]:.1f} / {100 * strong.rate_history[-1]:.1f}")
+        row["n"] = len(truth)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["model", "norm", "zeta"])
+
+
+def ladder_rungs(uap_images: int, max_passes: int, n_train: int) -> list[tuple[int, int]]:
+    """Rungs ``(UAP images, passes)`` from this run's budget toward the paper's (every training
+    image, i_max = 15 passes, Sec. 2.2): this run's, four times the images, and four times the
+    images at 15 passes (each capped at the training set)."""
+    first = uap_images or n_train
+    more = min(4 * first, n_train)
+    rungs = [(first, max_passes), (more, max_passes), (more, max(max_passes, 15))]
+    return list(dict.fromkeys(rungs))
+
+
+def scale_ladder(models: dict[str, nn.Module], data: ChapterData, norm: str, zeta: float, rungs, *,
+                 model: str = "Small", seed: int = 0, device="auto", **uap_kwargs) -> pd.DataFrame:
+    """The headline metric (test R_f of the nontargeted UAP at ``zeta``, Table 1) of ``model`` at
+    rungs toward the paper's setting: each rung ``(images, passes)`` computes the UAP on the first
+    ``images`` training images with ``passes`` passes (the paper: every training image, i_max = 15)
+    at the radius of the chapter's UAPs. The paper's value is the line to reach: a gap that closes
+    with budget is one of scale; one that stays flat is not."""
+    truth = data.test.targets.numpy()
+    xi = uap_radius(data.uap_set.float_images(), zeta, norm)
+    train = data.train.float_images()
+    kwargs = {k: v for k, v in uap_kwargs.items() if k != "max_passes"}
+    paper = paper_cell(PUBLISHED["table1_nontargeted_Rf_percent"], norm, _paper_zeta(zeta), model, "test")
+    rows = []
+    for n_images, passes in rungs:
+        result = fit_universal("uap", models[model], train[: int(n_images)], eps=xi,
+                               norm="Linf" if norm == "inf" else "L2", seed=seed, device=device,
+                               max_passes=int(passes), **kwargs)
+        fooled = predict_labels(models[model], data.test.float_images(), result.perturbation,
+                                device=device).numpy() != truth
+        rows.append({"model": model, "norm": f"L{norm}", "zeta": f"{zeta:.0%}", "UAP images": int(n_images),
+                     "passes": result.passes, "kept updates": result.updates,
+                     "test R_f [95% CI] (%)": rate_cell(fooled),
+                     "paper (%)": "not printed" if paper is None else paper[0], "n": len(truth)})
+    return pd.DataFrame(rows)
+
+
 def claim_results(sweep: Sweep, data: ChapterData, retraining: pd.DataFrame | None, retrain_target: str,
-                  visible: pd.DataFrame, models, norms, zetas) -> dict:
-    """The mapping the claims of :mod:`.claims` are tested on."""
+                  visible: pd.DataFrame, models, norms, zetas, accuracy: pd.DataFrame | None = None) -> dict:
+    """The mapping the claims of :mod:`.claims` are tested on (``accuracy``: the
+    :func:`accuracy_table`, whose test accuracies the premises read)."""
     return {"predictions": sweep.predictions, "retraining": retraining, "classes": tuple(data.classes),
             "models": list(models), "norms": [f"L{p}" for p in norms], "zetas": sorted(float(z) for z in zetas),
-            "retrain_target": retrain_target, "visibility": visible}
+            "retrain_target": retrain_target, "visibility": visible,
+            "test_accuracy": dict(accuracy.attrs["test_accuracy"]) if accuracy is not None else {},
+            "convergence": convergence(sweep, data.classes)}
 
 
 def headline(sweep: Sweep, data: ChapterData, zeta: float) -> str:

@@ -1,0 +1,179 @@
+"""The verdict rules of issue 20: premises, fidelity and power decide whether a claim is decided.
+
+* an unmet premise gives ``cannot be tested`` (never holds or fails), naming the premise;
+* a paper's claim that fails below the paper's fidelity reads ``not reproduced at this scale``;
+  ``does not hold`` only at fidelity ``paper`` (the robustness matrix's own checks keep it);
+* a rate threshold that the sample cannot decide gives ``cannot be tested: n = 12 cannot decide``;
+* a UAP loop that did not converge, or a UAP that did nothing, leaves its claims untested;
+* the record carries premises, preset and fidelity, and ``medadv run`` names the undecidable
+  claims before papermill starts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medadv_lib import claims as C
+from medadv_lib.claims import (FAILS, HOLDS, NOT_REPRODUCED, PAPER_FIDELITY, UNTESTED, Claim, CheckedClaim,
+                               Fidelity, Outcome, Premise, check_claims, decidable_n, verdict_above,
+                               verdict_below)
+from medadv_lib.metrics.uncertainty import wilson
+
+REDUCED = Fidelity(False, "image_size 64 (paper preset 224)")
+
+
+def _claim(test, **kw):
+    return Claim("c", "a claim", "Table 1", "paper: 0.9", test, {"rate": 0.5}, **kw)
+
+
+def test_decidable_n_is_the_smallest_sample_that_can_go_either_way():
+    # 0 of 12 gives a Wilson interval [0, 0.24]: 12 images cannot show a rate below 10 %
+    assert wilson(0, 12).high > 0.10
+    n = decidable_n(0.10)
+    assert wilson(0, n).high <= 0.10 and wilson(n, n).low > 0.10
+    assert wilson(0, n - 1).high > 0.10          # one fewer cannot
+    assert decidable_n(0.90) == decidable_n(0.10)  # the Wilson interval is symmetric
+    with pytest.raises(ValueError):
+        decidable_n(1.0)
+
+
+def test_a_sample_that_cannot_decide_its_threshold_is_not_decided():
+    out = verdict_below(wilson(0, 12), 0.10)
+    assert out.verdict == UNTESTED
+    assert "n = 12 cannot decide a rate below 10 %" in out.evidence
+    assert out.premises and out.premises[0].name == C.POWER and not out.premises[0].met
+    # with enough images the same observation decides
+    assert verdict_below(wilson(0, 60), 0.10).verdict == HOLDS
+    assert verdict_above(wilson(0, 60), 0.10).verdict == FAILS
+
+
+def test_an_unmet_premise_gives_cannot_be_tested_and_names_it():
+    claim = _claim(lambda r: verdict_above(wilson(1, 100), 0.5), premises=("fair stand-in",))
+    bad = Premise("fair stand-in", False, "test accuracy 0.56 [0.50, 0.62] (n = 300)")
+    checked = check_claims([claim], {}, premises={"fair stand-in": bad}, fidelity=PAPER_FIDELITY)[0]
+    assert checked.verdict == UNTESTED
+    assert "fair stand-in" in checked.outcome.evidence and "0.56" in checked.outcome.evidence
+    record = checked.record("ch", "synthetic", preset="default")
+    assert record["premises"] == [{"name": "fair stand-in", "met": False, "evidence": bad.evidence}]
+    good = Premise("fair stand-in", True, "0.93")
+    assert check_claims([claim], {}, premises={"fair stand-in": good}, fidelity=PAPER_FIDELITY)[0].verdict == FAILS
+
+
+def test_a_premise_the_chapter_did_not_compute_is_an_error():
+    claim = _claim(lambda r: verdict_above(wilson(99, 100), 0.5), premises=("converged",))
+    with pytest.raises(ValueError, match="converged"):
+        check_claims([claim], {}, premises={}, fidelity=PAPER_FIDELITY)
+
+
+def test_a_failure_below_the_papers_fidelity_is_not_reproduced_at_this_scale():
+    claim = _claim(lambda r: verdict_above(wilson(1, 100), 0.5))
+    reduced = check_claims([claim], {}, fidelity=REDUCED)[0]
+    assert reduced.verdict == NOT_REPRODUCED
+    assert "image_size 64" in reduced.outcome.evidence
+    record = reduced.record("ch", "synthetic", preset="default")
+    assert record["fidelity"] == "reduced: image_size 64 (paper preset 224)" and record["preset"] == "default"
+    assert check_claims([claim], {}, fidelity=PAPER_FIDELITY)[0].verdict == FAILS
+    # holds stays holds at any fidelity; a check no paper makes keeps "does not hold"
+    assert check_claims([_claim(lambda r: verdict_above(wilson(99, 100), 0.5))], {}, fidelity=REDUCED)[0].verdict == HOLDS
+    own = Claim("m", "sanity", "ours", "", lambda r: verdict_above(wilson(1, 100), 0.5), from_paper=False)
+    assert check_claims([own], {}, fidelity=REDUCED)[0].verdict == FAILS
+
+
+def test_the_rules_are_enforced_on_every_record():
+    claim = _claim(lambda r: None)
+    with pytest.raises(ValueError, match="below the paper's fidelity"):
+        CheckedClaim(claim, Outcome(FAILS, "x", 10), REDUCED)
+    with pytest.raises(ValueError, match="unmet premise"):
+        Outcome(HOLDS, "x", 10, (Premise("p", False, "e"),))
+    with pytest.raises(ValueError, match="fidelity"):
+        CheckedClaim(claim, Outcome(HOLDS, "x", 10)).record("ch", "synthetic")
+
+
+def test_fidelity_names_what_differs_from_the_paper_preset():
+    from medadv_lib.papers import get_paper, resolve_parameters
+
+    spec = get_paper("uap-covidnet")
+    default = spec.fidelity(resolve_parameters(spec, "default"))
+    assert not default.paper
+    assert "preset 'default'" in default.differs and "image_size 64 (paper preset 224)" in default.differs
+    assert "data synthetic" in default.differs
+    # the paper preset on synthetic data is still reduced: not the paper's kind of data
+    paper_synthetic = spec.fidelity(resolve_parameters(spec, "paper"))
+    assert not paper_synthetic.paper and paper_synthetic.differs.startswith("data synthetic")
+
+
+def test_run_names_the_undecidable_claims_before_papermill(capsys, tmp_path):
+    from medadv_lib.papers import get_paper, resolve_parameters, undecidable
+
+    spec = get_paper("uap-covidnet")
+    lines = undecidable(spec, resolve_parameters(spec, "default", {"n_test": 12}))
+    assert any(line.startswith("hirano-rs-near-100: n = 12 cannot decide a rate above 93 %") for line in lines)
+    assert undecidable(spec, resolve_parameters(spec, "default")) == []
+
+
+# --------------------------------------------------------------------------- the UAP chapter's premises
+
+def _uap_results(fooled_uap: float, fooled_random: float, accuracy: float, history="4.5 7.0", updates=14):
+    from medadv_lib.papers.uap_covidnet import claims as U
+
+    rng = np.random.default_rng(0)
+    n = 300
+    true = rng.integers(0, 2, n)
+    rows = []
+
+    def add(kind, share, zeta=0.02, norm="Linf"):
+        wrong = rng.random(n) < share
+        pred = np.where(wrong, 1 - true, true)
+        rows.append(pd.DataFrame({"model": "Small", "norm": norm if kind != "clean" else "none",
+                                  "zeta": zeta if kind != "clean" else 0.0, "target": "none", "split": "test",
+                                  "kind": kind, "image": np.arange(n), "true": true, "pred": pred}))
+    add("clean", 1 - accuracy)
+    for z in (0.01, 0.02):
+        add("uap", fooled_uap, z)
+        add("random", fooled_random, z)
+    convergence = pd.DataFrame([{"model": "Small", "norm": "Linf", "zeta": z, "target": "none", "passes": 2,
+                                 "steps": 1135, "kept updates": updates, "rate per pass (%)": history}
+                                for z in (0.01, 0.02)])
+    r = {"predictions": pd.concat(rows, ignore_index=True), "classes": ("normal", "pneumonia"), "models": ["Small"],
+         "norms": ["Linf"], "zetas": [0.01, 0.02], "retrain_target": "none", "retraining": None,
+         "visibility": None, "test_accuracy": {"Small": wilson(int(accuracy * n), n)}, "convergence": convergence}
+    return r, U
+
+
+def test_a_uap_that_did_nothing_leaves_its_claims_untested_not_failed():
+    # the Kermany default of issue 20: R_f at the random control's and the clean error's level
+    r, U = _uap_results(fooled_uap=0.12, fooled_random=0.12, accuracy=0.88)
+    checks = U.premises(r)
+    assert checks[U.STAND_IN].met
+    assert not checks[U.UAPS_WORK].met and "random" in checks[U.UAPS_WORK].evidence
+    by_id = {c.claim.id: c for c in check_claims(U.CLAIMS, r, premises=checks, fidelity=PAPER_FIDELITY)}
+    for cid in ("hirano-rf-above-85", "hirano-rf-far-above-random", "hirano-small-uaps-fool"):
+        assert by_id[cid].verdict == UNTESTED, cid
+        assert U.UAPS_WORK in by_id[cid].outcome.evidence
+
+
+def test_a_uap_loop_that_did_not_converge_is_not_decided():
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="4.5 17.0", updates=14)
+    checks = U.premises(r)
+    assert checks[U.UAPS_WORK].met and not checks[U.CONVERGED].met
+    assert "4.5 17.0" in checks[U.CONVERGED].evidence
+    out = check_claims(U.CLAIMS, r, premises=checks, fidelity=PAPER_FIDELITY)
+    assert {c.claim.id: c.verdict for c in out}["hirano-rf-above-85"] == UNTESTED
+    # converged (flat over the last pass): now the claim is decided, and fails at the paper's fidelity
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="55.0 56.0", updates=300)
+    checks = U.premises(r)
+    assert checks[U.CONVERGED].met
+    out = {c.claim.id: c.verdict for c in check_claims(U.CLAIMS, r, premises=checks, fidelity=PAPER_FIDELITY)}
+    assert out["hirano-rf-above-85"] == FAILS
+    out = {c.claim.id: c.verdict for c in check_claims(U.CLAIMS, r, premises=checks, fidelity=REDUCED)}
+    assert out["hirano-rf-above-85"] == NOT_REPRODUCED
+
+
+def test_a_weak_model_is_no_fair_stand_in():
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.56, history="55.0 56.0", updates=300)
+    checks = U.premises(r)
+    assert not checks[U.STAND_IN].met and "needs a lower bound >= 0.8" in checks[U.STAND_IN].evidence
+    out = {c.claim.id: c.verdict for c in check_claims(U.CLAIMS, r, premises=checks, fidelity=REDUCED)}
+    assert out["hirano-rf-above-85"] == UNTESTED
+    assert out["hirano-clean-accuracy"] == NOT_REPRODUCED   # the accuracy claim itself is tested
