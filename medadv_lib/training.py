@@ -19,7 +19,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 import torch.nn as nn
@@ -33,7 +33,7 @@ from .utils import cache_dir, config_key, resolve_device, seed_everything
 
 __all__ = ["TrainConfig", "TrainResult", "train_model", "fingerprint", "predict", "evaluate_accuracy",
            "load_epoch", "augment_batch", "recalibrate_batchnorm", "calibration_subset", "CALIBRATION_IMAGES",
-           "code_fingerprint"]
+           "code_fingerprint", "training_curves"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LOSSES = ("ce", "bce", "segmentation-ce")
@@ -356,3 +356,27 @@ def _state_hash(state: dict) -> str:
         h.update(name.encode())
         h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def training_curves(runs: Mapping) -> "pd.DataFrame":
+    """Convergence of every trained model on a chapter's page (issue 20: training curves shown):
+    one row per model, its loss after each epoch, the held-out accuracy per epoch where the
+    trainer measured one, and the relative change of the loss over the last epoch (a model still
+    far from flat was stopped early; its verdicts measure a model in training)."""
+    import pandas as pd
+
+    rows = []
+    for key, run in runs.items():
+        history = list(getattr(run, "history", []) or [])
+        if not history:
+            continue
+        losses = [float(h["loss"]) for h in history]
+        change = (losses[-1] - losses[-2]) / max(abs(losses[-2]), 1e-12) if len(losses) > 1 else float("nan")
+        row = {"model": key if isinstance(key, str) else " ".join(str(k) for k in key if k is not None),
+               "architecture": run.model_name, "epochs": len(history),
+               "loss per epoch": " ".join(f"{v:.3f}" for v in losses),
+               "last-epoch change of the loss (%)": round(100 * change, 1)}
+        if any("test_accuracy" in h for h in history):
+            row["held-out accuracy per epoch"] = " ".join(f"{h.get('test_accuracy', float('nan')):.3f}" for h in history)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()

@@ -82,6 +82,7 @@ from medadv_lib.papers.backdoor import figures
 from medadv_lib.papers.backdoor.claims import CLAIMS, premises
 from medadv_lib.papers.backdoor.published import PUBLISHED
 from medadv_lib.reporting import above_chance, data_banner
+from medadv_lib.training import training_curves
 from medadv_lib.utils import resolve_device
 
 fidelity = run_fidelity("backdoor", globals())
@@ -114,7 +115,8 @@ print(f"{len(train)} training / {len(test)} test images at {image_size} px; "
 print(f"{model_name}: {count_parameters(build_model(model_name, **model_kwargs)):,} parameters")
 runs = ex.train_models(train, seeds, trigger_sizes, focus_size, model_name, model_kwargs, epochs, batch_size, lr,
                        poison_fraction, target, dev)
-display(Markdown(above_chance(ex.clean_quality(runs, test, seed, dev), 0.5, "AUROC on clean test images")))
+display(Markdown(above_chance(ex.clean_quality(runs, test, seed, dev), 0.5, "AUROC on clean test images")),
+        training_curves(runs))
 
 # %% [markdown]
 # ## Metrics per epoch

@@ -83,6 +83,7 @@ from medadv_lib.papers.smia import figures
 from medadv_lib.papers.smia.claims import CLAIMS, premises
 from medadv_lib.papers.smia.published import PUBLISHED
 from medadv_lib.reporting import above_chance, data_banner
+from medadv_lib.training import training_curves
 from medadv_lib.utils import resolve_device, seed_everything
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -115,20 +116,21 @@ plt.show()
 # %% tags=["hide-input"]
 models = ex.train_models(data, cls_model, cls_width, cls_epochs, cls_lr, seg_width, seg_depth, seg_epochs, seg_lr,
                          seed, dev)
+display(training_curves(models))
 models = {name: run.model for name, run in models.items()}
 tasks = ex.make_tasks(data, models, n_attack, epsilon_cls, epsilon_seg, dev)
 settings = dict(iterations=iterations, alpha=alpha, epsilon_cls=epsilon_cls, epsilon_seg=epsilon_seg,
                 cls_model=cls_model)
 ex.comparison(settings, models)
 
+# %% tags=["hide-input"]
+clean = ex.clean_summary(tasks, dev)
+display(Markdown(above_chance(clean.attrs["accuracy"], clean.attrs["chance"], "accuracy",
+                          "the commonest grade's share")), clean)
+
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
-clean = ex.clean_summary(tasks, dev)
 print(clean.to_string())
-
-# %% tags=["hide-input"]
-display(Markdown(above_chance(clean.attrs["accuracy"], clean.attrs["chance"], "accuracy",
-                          "the commonest grade's share")))
 
 # %% [markdown]
 # ## What epsilon means here

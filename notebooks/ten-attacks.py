@@ -68,7 +68,7 @@ from medadv_lib.papers.ten_attacks import figures
 from medadv_lib.papers.ten_attacks.claims import CLAIMS, premises
 from medadv_lib.papers.ten_attacks.published import PUBLISHED
 from medadv_lib.reporting import above_chance, data_banner
-from medadv_lib.training import TrainConfig
+from medadv_lib.training import TrainConfig, training_curves
 from medadv_lib.utils import resolve_device, seed_everything
 
 warnings.filterwarnings("ignore", message=".*scipy.ndimage.filters.*")
@@ -100,7 +100,7 @@ config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=opti
 runs = ex.train_networks(data, irv2_depth, nasnet_width, config, dev)
 models = {variant: run.model for variant, run in runs.items()}
 clean = ex.clean_table(runs, data, dev)
-display(Markdown(above_chance(clean.attrs["auc"], 0.5, "AUC")), clean)
+display(Markdown(above_chance(clean.attrs["auc"], 0.5, "AUC")), clean, training_curves(runs))
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT

@@ -98,6 +98,7 @@ from medadv_lib.papers.uap_covidnet import figures
 from medadv_lib.papers.uap_covidnet.claims import CLAIMS, premises
 from medadv_lib.papers.uap_covidnet.published import PUBLISHED
 from medadv_lib.reporting import above_chance, data_banner
+from medadv_lib.training import training_curves
 from medadv_lib.utils import resolve_device
 
 fidelity = run_fidelity("uap-covidnet", globals())
@@ -130,7 +131,8 @@ ex.class_counts(data)
 runs = ex.train_covidnets(data, width, image_size, epochs, batch_size, lr, optimizer, augment, seed, device)
 models = {name: run.model for name, run in runs.items()}
 accuracy = ex.accuracy_table(models, data, device)
-display(Markdown(above_chance(accuracy.attrs["test_accuracy"], 1 / len(data.classes), "test accuracy")), accuracy)
+display(Markdown(above_chance(accuracy.attrs["test_accuracy"], 1 / len(data.classes), "test accuracy")), accuracy,
+        training_curves(runs))
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT

@@ -116,7 +116,8 @@ class PaperSpec:
                 continue
             if value != paper[name]:
                 differs.append(f"{name} {value!r} (paper preset {paper[name]!r})")
-        return Fidelity(not differs, "; ".join(differs))
+        shown = differs[:6] + ([f"{len(differs) - 6} more parameters"] if len(differs) > 6 else [])
+        return Fidelity(not differs, "; ".join(shown))
 
     def claims(self) -> list:
         """The chapter's claims (``medadv_lib.papers.<module>.claims.CLAIMS``)."""
