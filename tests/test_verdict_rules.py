@@ -177,3 +177,41 @@ def test_a_weak_model_is_no_fair_stand_in():
     out = {c.claim.id: c.verdict for c in check_claims(U.CLAIMS, r, premises=checks, fidelity=REDUCED)}
     assert out["hirano-rf-above-85"] == UNTESTED
     assert out["hirano-clean-accuracy"] == NOT_REPRODUCED   # the accuracy claim itself is tested
+
+
+def test_training_curves_show_the_loss_per_epoch_and_the_last_change():
+    from types import SimpleNamespace
+
+    from medadv_lib.training import training_curves
+
+    runs = {"Small": SimpleNamespace(model_name="covidnet-small", history=[
+                {"epoch": 1, "loss": 1.0, "test_accuracy": 0.5}, {"epoch": 2, "loss": 0.8, "test_accuracy": 0.6}]),
+            ("clean", None, 0): SimpleNamespace(model_name="densenet-small", history=[{"epoch": 1, "loss": 0.5}])}
+    table = training_curves(runs)
+    assert table.loc["Small", "loss per epoch"] == "1.000 0.800"
+    assert table.loc["Small", "last-epoch change of the loss (%)"] == -20.0
+    assert table.loc["Small", "held-out accuracy per epoch"] == "0.500 0.600"
+    assert "clean 0" in table.index
+
+
+def test_universal_pgd_is_a_positive_control_that_finds_a_shared_perturbation():
+    import torch
+    import torch.nn as nn
+
+    from medadv_lib.attacks.uap import universal_pgd
+
+    torch.manual_seed(0)
+    # a linear two-class model on 1x8x8 images: one shared direction flips every image
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[0].fill_(1.0)
+        model[1].weight[1].fill_(-1.0)
+        model[1].bias.zero_()
+    images = 0.5 + 0.01 * torch.rand(32, 1, 8, 8)           # all class 0 (sum > 0)
+    result = universal_pgd(model, images, xi=0.6, norm="inf", steps=20, progress=False)
+    assert result.perturbation.abs().max() <= 0.6 + 1e-6
+    assert result.rate_history[0] == 0.0 and result.rate_history[-1] == 1.0
+    with torch.no_grad():
+        assert (model(images + result.perturbation).argmax(1) == 1).all()
+    assert model.training                                     # the caller's mode is given back

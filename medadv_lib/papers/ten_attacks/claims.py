@@ -28,6 +28,26 @@ __all__ = ["CLAIMS", "premises", "MIN_AUC"]
 MIN_AUC = 0.60
 
 
+def _n_test(p) -> int:
+    """Clean test images per network, known before the run (0: a real split, size unknown here)."""
+    return int(p.get("n_test", 0)) or 10**6
+
+
+def _n_one_network(p) -> int:
+    """Attacked images of one network (at most ``n_attack``; fewer if some were wrong clean)."""
+    return int(p["n_attack"])
+
+
+def _n_all_networks(p) -> int:
+    """Attacked images of one attack pooled over the four networks."""
+    return 4 * int(p["n_attack"])
+
+
+def _n_five_attacks(p) -> int:
+    """Attacked (image, attack) pairs of five attacks pooled over the four networks."""
+    return 5 * 4 * int(p["n_attack"])
+
+
 def premises(r) -> dict[str, Premise]:
     """This run's premises, by name, with their evidence."""
     aucs = {variant: auroc(part["label"].to_numpy().astype(int), part["prob"].to_numpy())
@@ -263,22 +283,26 @@ CLAIMS = [
           "0.70, the paper's lowest)", "Table 1 (Clean)", "accuracy 0.70-0.73, AUC 0.74-0.77", _clean_performance,
           {"accuracy": 0.70},
           lambda p: all(_acc(p, "table1_whitebox", pool, net, "Clean") >= 0.70 for pool, net in _CELLS),
+          rate_thresholds={"accuracy": "above"}, n_of=_n_test,
           premises=()),
     Claim("taghanaki-gradient-white-box", "Gradient attacks (G1-G5) almost always succeed white-box (here: at least "
           "90 % of the correctly classified images fooled)", "Table 1; Sec. 4",
           "accuracy 0.00-0.01 under G1-G5 for all four networks", _gradient_white, {"success": ALMOST_ALL},
           lambda p: all(_acc(p, "table1_whitebox", pool, net, c) <= 0.1 for pool, net in _CELLS for c in GRADIENT),
+          rate_thresholds={"success": "above"}, n_of=_n_five_attacks,
           premises=(STAND_IN,)),
     Claim("taghanaki-others-mostly-fail", "The score- and decision-based attacks (S1, S2, D1-D3) are almost "
           "unsuccessful (here: they fool fewer than half of the correctly classified images)", "Sec. 4; Table 1",
           "accuracy 0.03-0.73 under S1, S2, D1-D3 (D1 brings every network to 0.03-0.06)", _others_fail,
           {"success": 0.5}, _paper_others_fail,
+          rate_thresholds={"success": "below"}, n_of=_n_five_attacks,
           premises=(STAND_IN,)),
     Claim("taghanaki-single-pixel-fails", "The single-pixel attack (S2) fails on the entire test set of gray "
           "radiographs (here: it fools fewer than 10 %)", "Sec. 4; Conclusion", "accuracy under S2 equals the clean "
           "accuracy for all four networks", _single_pixel, {"success": 0.10},
           lambda p: all(_acc(p, "table1_whitebox", pool, net, "S2") == _acc(p, "table1_whitebox", pool, net, "Clean")
                         for pool, net in _CELLS),
+          rate_thresholds={"success": "below"}, n_of=_n_all_networks,
           premises=(STAND_IN,)),
     Claim("taghanaki-black-box-partly", "Black-box (transferred) attacks partly succeed (here: they fool between 5 % "
           "and 95 % of the correctly classified images)", "Table 2; Sec. 4", "black-box accuracy 0.29-0.81 against "
@@ -306,6 +330,7 @@ CLAIMS = [
           "pooling (here: it fools fewer than 10 %)", "Sec. 4; Table 1", "NL/AP accuracy 0.72 under S1, its clean "
           "accuracy", _s1_fails_nasnet_avg, {"success": 0.10},
           lambda p: _acc(p, "table1_whitebox", "AP", "NL", "S1") == _acc(p, "table1_whitebox", "AP", "NL", "Clean"),
+          rate_thresholds={"success": "below"}, n_of=_n_one_network,
           premises=(STAND_IN,)),
     Claim("taghanaki-pooling-matters", "Average pooling makes some attack less successful on both architectures "
           "(pooling can even make an attack fail)", "Abstract; Sec. 2.1; Conclusion",
