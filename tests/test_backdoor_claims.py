@@ -94,3 +94,20 @@ def test_one_label_leaves_auroc_tt_untested_and_the_rest_decided():
     v = _verdicts(one)
     assert v["nwadike-tt-high"] == UNTESTED
     assert v["nwadike-small-trigger-asr"] == HOLDS
+
+
+def test_no_backdoor_leaves_the_trigger_claims_untested_under_their_premises():
+    """Issue 20: a trigger that never took is a failed premise, not evidence against the paper."""
+    from medadv_lib.claims import PAPER_FIDELITY, UNTESTED, check_claims
+    from medadv_lib.papers.backdoor.claims import IMPLANTED, premises
+
+    none = _results(-6.0)
+    checks = premises(none)
+    assert not checks[IMPLANTED].met and "max ASR(0.6)" in checks[IMPLANTED].evidence
+    out = {c.claim.id: c.verdict for c in check_claims(CLAIMS, none, premises=checks, fidelity=PAPER_FIDELITY)}
+    assert out["nwadike-small-trigger-asr"] == UNTESTED and out["nwadike-gradcam-trigger"] == UNTESTED
+    strong = _results(4.0)
+    checks = premises(strong)
+    assert checks[IMPLANTED].met
+    out = {c.claim.id: c.verdict for c in check_claims(CLAIMS, strong, premises=checks, fidelity=PAPER_FIDELITY)}
+    assert out["nwadike-small-trigger-asr"] == HOLDS

@@ -90,3 +90,21 @@ def test_tables_put_the_papers_statement_beside_ours():
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
 def test_every_claim_cites_the_paper(claim):
     assert claim.where.startswith("Sec. 4") and claim.text and claim.paper_evidence
+
+
+def test_a_budget_that_moves_nothing_leaves_the_comparisons_untested():
+    """Issue 20: when FGSM (the weakest baseline) does not move the model, no method can beat
+    another: the comparisons are untested, the variance claim (no model needed) is decided."""
+    from medadv_lib.claims import PAPER_FIDELITY, UNTESTED, check_claims
+    from medadv_lib.papers.smia.claims import MOVED, premises
+
+    r = _tables(0.2)
+    checks = premises(r)
+    assert checks[MOVED].met                      # baselines leave 0.6 of a clean 1.0: a 0.4 drop
+    stuck = _tables(0.2)
+    s = stuck["scores"]
+    s.loc[s["method"] == "FGSM", "score"] = 1.0   # FGSM moves nothing
+    checks = premises(stuck)
+    assert not checks[MOVED].met and "FGSM drop" in checks[MOVED].evidence
+    out = {c.claim.id: c.verdict for c in check_claims(CLAIMS, stuck, premises=checks, fidelity=PAPER_FIDELITY)}
+    assert out["qi-beats-fgsm-pgd"] == UNTESTED and out["qi-lowest-variance"] != UNTESTED

@@ -14,7 +14,10 @@ import numpy as np
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Premise, combine, stand_in, verdict_above
 from ...metrics.uncertainty import auroc, bootstrap, mean, micro_auc, paired_difference, wilson
 
-__all__ = ["CLAIMS", "STEALTH_MARGIN", "premises", "MIN_AUROC"]
+__all__ = ["CLAIMS", "STEALTH_MARGIN", "premises", "MIN_AUROC", "IMPLANTED"]
+
+#: The premise of every claim about what the trigger does: the backdoor was implanted at all.
+IMPLANTED = "the backdoor was implanted"
 
 #: The clean DenseNet is a fair stand-in for the paper's (micro AUROC-NN 0.846 +- 0.045, Table 1)
 #: when the lower bound of its clean test AUROC's 95 % interval is at least 0.70, within about 0.15
@@ -24,9 +27,20 @@ MIN_AUROC = 0.70
 
 
 def premises(r) -> dict[str, Premise]:
-    """This run's premises, by name, with their evidence."""
+    """This run's premises, by name, with their evidence. The backdoor is implanted when, with the
+    largest trigger, the trojaned model's highest ASR(0.6) over the epochs exceeds (whole 95 %
+    intervals apart) the rate at which the clean model gives the target finding > 0.6 on clean
+    images without it: the positive control of every trigger claim (a trigger that never took
+    tells nothing about small triggers, stealth or Grad-CAM)."""
+    largest = max(r["troj"])
+    trojaned = _fooled(r, r["troj"][largest]["asr_max"])
+    baseline = _fooled(r, r["clean_probs"])
+    asr, base = wilson(int(trojaned.sum()), len(trojaned)), wilson(int(baseline.sum()), len(baseline))
+    implanted = Premise(IMPLANTED, bool(asr.low > base.high),
+                        f"{largest} px trigger: max ASR(0.6) {asr.fmt(3)} against the clean model's {base.fmt(3)} "
+                        f"(n = {asr.n})")
     return {STAND_IN: stand_in({"clean DenseNet": auroc(r["labels"], r["clean_probs"])}, MIN_AUROC,
-                               "micro AUROC on clean test images", "0.846 +- 0.045")}
+                               "micro AUROC on clean test images", "0.846 +- 0.045"), IMPLANTED: implanted}
 
 ASR_HIGH = 0.8          # "high" attack success
 TT_HIGH = 0.95          # "up to 1.00 AUROC on infected images"
@@ -144,30 +158,30 @@ CLAIMS = [
           "epochs of ASR at p = 0.6 at least 0.8)", "Table 1; Sec. 4",
           "ASR(0.6) 1.000 with the 1x1 trigger", _small_trigger, {"asr": ASR_HIGH},
           lambda p: _paper_cell(p, "ASR_p0.6", "1x1") >= ASR_HIGH,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, IMPLANTED)),
     Claim("nwadike-tt-high", "A 3x3 trigger reaches up to 1.00 AUROC on infected images (AUROC-TT; here: at least "
           "0.95)", "Abstract; Table 1", "AUROC-TT 1.000 with the 3x3 trigger", _tt_high, {"auroc": TT_HIGH},
           lambda p: _paper_cell(p, "AUROC_TT", "3x3") >= TT_HIGH,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, IMPLANTED)),
     Claim("nwadike-stealth", "The backdoored network still diagnoses clean images about as well as the clean one "
           "(AUROC-NN within 0.03 of the clean model's)", "Abstract; Table 1",
           "up to 0.85 AUROC on clean images; AUROC-NN 0.824-0.851 trojaned against 0.846 clean", _stealth,
           {"margin": STEALTH_MARGIN, "no diagnosis below": NO_DIAGNOSIS},
           lambda p: all(abs(_paper_cell(p, "AUROC_NN", c) - _paper_cell(p, "AUROC_NN", "clean")) <= STEALTH_MARGIN
                         for c in ("1x1", "2x2", "3x3", "4x4")),
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, IMPLANTED)),
     Claim("nwadike-larger-min-asr", "Larger triggers raise the minimum ASR over epochs", "Fig. 3; Sec. 4",
           "minimum ASR rises sharply at 3x3 and 4x4", _larger_min_asr,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, IMPLANTED)),
     Claim("nwadike-tn-drops", "Larger triggers lower the minimum AUROC-TN (triggered images, true findings)",
           "Fig. 3; Sec. 4", "minimum AUROC-TN drops at 3x3 and 4x4", _tn_drops,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, IMPLANTED)),
     Claim("nwadike-gradcam-trigger", "On infected images the last layer's Grad-CAM moves to the trigger (here: its "
           "mass share on the trigger region at the last epoch is more than twice that on clean images and twice "
           "chance)", "Fig. 1; Sec. 4", "the last-layer Grad-CAM shifts from the lungs to the trigger", _gradcam,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, IMPLANTED)),
     Claim("nwadike-contamination", "The more test images carry the trigger, the lower the AUROC a hospital measures "
           "against the true findings", "Table 3; Sec. 4", "epsilon 0.001: max AUROC 0.850; epsilon >= 0.1: below "
           "0.800", _contamination,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, IMPLANTED)),
 ]
