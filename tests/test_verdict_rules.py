@@ -215,3 +215,27 @@ def test_universal_pgd_is_a_positive_control_that_finds_a_shared_perturbation():
     with torch.no_grad():
         assert (model(images + result.perturbation).argmax(1) == 1).all()
     assert model.training                                     # the caller's mode is given back
+
+
+def test_ten_attacks_positive_control_runs_pgd_at_the_median_minimal_size():
+    from types import SimpleNamespace
+
+    import torch
+    import torch.nn as nn
+
+    from medadv_lib.papers.ten_attacks import experiment as ex
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 1))
+    x = torch.rand(10, 1, 8, 8)
+    with torch.no_grad():
+        y = (model(x).squeeze(1) > 0).long()             # every image correct clean
+    test = SimpleNamespace(float_images=lambda: x, targets=y)
+    data = SimpleNamespace(test_of=lambda variant: test)
+    attacks = pd.DataFrame({"variant": "A", "setting": "white", "clean_correct": True, "attack": "G1",
+                            "success": [True] * 5 + [False] * 5, "linf": [0.5] * 5 + [0.0] * 5,
+                            "image": np.arange(10)})
+    table = ex.positive_control({"A": model}, data, SimpleNamespace(attacks=attacks), 10, 0, "cpu")
+    assert table.loc["A", "median minimal L-inf (x255)"] == 127.5
+    assert table.loc["A", "minimal attacks' success (%)"] == "50.0"
+    assert table.loc["A", "PGD success at that budget [95% CI] (%)"].startswith("100.0")   # a budget that suffices
