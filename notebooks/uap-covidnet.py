@@ -189,7 +189,8 @@ ex.positive_control(models, data, sweep, norms[-1], top, seed=seed, device=devic
 # %% [markdown]
 # ## Scale ladder: the gap to the paper against the UAP budget
 # Test $R_f$ of the nontargeted UAP (largest $\zeta$, first norm) as the UAP images and passes grow
-# toward the paper's (every training image, $i_{max} = 15$), for COVIDNet-CXR Small, with the paper's value beside it: a
+# toward the paper's (every training image, $i_{max} = 15$), for COVIDNet-CXR Small, with the
+# paper's value beside it: a
 # gap that closes with budget is one of scale; one that stays flat is not.
 
 # %% tags=["hide-input"]

@@ -440,13 +440,15 @@ def convergence(sweep: Sweep, classes) -> pd.DataFrame:
 
 
 def positive_control(models: dict[str, nn.Module], data: ChapterData, sweep: Sweep, norm: str, zeta: float, *,
-                     steps: int = 100, seed: int = 0, device="auto") -> pd.DataFrame:
+                     steps: int = 25, seed: int = 0, device="auto") -> pd.DataFrame:
     """The chapter's positive control: a stronger universal attack at the same xi, projected
     gradient ascent on one shared perturbation over the UAP images (Shafahi et al. 2020; see
     :func:`medadv_lib.attacks.uap.universal_pgd`), beside the paper's FGSM-step UAP, its random
     control and the clean error, on the test images (R_f against the true labels, % with 95 %
     intervals and n). When the stronger attack fools many more images than the paper's loop, a
-    low R_f of the loop says our loop is weak at this budget, not that the model resists UAPs."""
+    low R_f of the loop says our loop is weak at this budget, not that the model resists UAPs.
+    ``steps`` full-batch sign-gradient steps of 2.5 xi / steps each (25 by default: about the
+    cost of three of the sweep's UAPs; its rate on the UAP images per step is shown)."""
     images = data.uap_set.float_images()
     truth = data.test.targets.numpy()
     rows = []
@@ -470,11 +472,11 @@ def positive_control(models: dict[str, nn.Module], data: ChapterData, sweep: Swe
 
 def ladder_rungs(uap_images: int, max_passes: int, n_train: int) -> list[tuple[int, int]]:
     """Rungs ``(UAP images, passes)`` from this run's budget toward the paper's (every training
-    image, i_max = 15 passes, Sec. 2.2): this run's, four times the images, and four times the
-    images at 15 passes (each capped at the training set)."""
+    image, i_max = 15 passes, Sec. 2.2): this run's, the paper's 15 passes on the same images, and
+    four times the images (capped at the training set) at this run's passes."""
     first = uap_images or n_train
     more = min(4 * first, n_train)
-    rungs = [(first, max_passes), (more, max_passes), (more, max(max_passes, 15))]
+    rungs = [(first, max_passes), (first, max(max_passes, 15)), (more, max_passes)]
     return list(dict.fromkeys(rungs))
 
 
