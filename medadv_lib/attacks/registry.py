@@ -229,8 +229,8 @@ def _caller_model_kept(model: nn.Module):
 def _private_rng(seed: int, device: torch.device):
     """torch's global generators forked (restored afterwards) and seeded with ``seed``: Foolbox
     draws its random starts and noise from them."""
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):       # every CUDA device: manual_seed reseeds them all
         torch.manual_seed(seed)
         yield
 
