@@ -3,7 +3,7 @@
 :data:`SPEC` is the page's :class:`~medadv_lib.papers.PaperSpec`: the same parameter checks as
 ``medadv run`` (names, types, ranges, the dataset's folder), then :func:`validate` loads the data and
 the model and refuses, before the kernel starts and before any attack, a model that cannot be
-evaluated there (:mod:`medadv_lib.models.external`: a missing or unreadable file, a state dict of
+evaluated there (:mod:`medadv_lib.user_models`: a missing or unreadable file, a state dict of
 another architecture, outputs that do not fit the dataset, the wrong input channels, images outside
 the model's range), as a :class:`~medadv_lib.papers.ParameterError` (exit 2). The page is not a
 chapter of the book: ``medadv book --evaluate FILE`` adds it (FILE: YAML of these parameters).
@@ -50,7 +50,7 @@ class EvaluateSpec(PaperSpec):
 class Prepared:
     """What the page evaluates: the wrapped model, its inputs, the task and the data."""
 
-    loaded: object          # medadv_lib.models.external.LoadedModel
+    loaded: object          # medadv_lib.user_models.LoadedModel
     images: object
     labels: object
     task: str
@@ -60,9 +60,9 @@ class Prepared:
 
 def prepare(p: dict, device="cpu") -> Prepared:
     """Load the first ``n_inputs`` test images of the dataset and the user's model, and check them
-    together (:func:`medadv_lib.models.external.check_model`); raises ModelInputError."""
+    together (:func:`medadv_lib.user_models.check_model`); raises ModelInputError."""
     from .data.registry import get_dataset
-    from .models.external import check_model, load_model
+    from .user_models import check_model, load_model
 
     dataset = get_dataset(p["dataset"])
     _, test = dataset.load(p["data_root"], p["image_size"], 1, p["n_inputs"], p["seed"])
@@ -94,7 +94,7 @@ def validate(p: dict) -> None:
     unknown = [a for a in p["attacks"] if a not in applicable or a == "noise"]
     require(not unknown, f"attack(s) {unknown} are not fixed-budget attacks at {p['threat_model']}; "
                          f"choose from {[a for a in applicable if a != 'noise']} (noise always runs)")
-    from .models.external import ModelInputError
+    from .user_models import ModelInputError
 
     try:
         prepared = prepare(p)

@@ -8,7 +8,7 @@ from medadv_lib import cli
 from medadv_lib.attacks.registry import run_attack
 import medadv_lib
 from medadv_lib.evaluation import evaluate
-from medadv_lib.models.external import ModelInputError, check_model, load_model
+from medadv_lib.user_models import ModelInputError, check_model, load_model
 
 NIH_FINDINGS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
                 "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia"]

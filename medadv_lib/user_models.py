@@ -172,7 +172,7 @@ def _build(source: str, name: str, num_outputs: int, in_chans: int, options: dic
     if source == "medadv":
         import inspect
 
-        from . import _BUILDERS, _load_all, build_model
+        from .models import _BUILDERS, _load_all, build_model
 
         _load_all()
         accepted = inspect.signature(_BUILDERS[name]).parameters if name in _BUILDERS else {}
