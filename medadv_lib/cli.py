@@ -117,7 +117,8 @@ def _cmd_evaluate(args) -> int:
     from .runner import RunError, run_notebook
 
     overrides = _overrides(args.param)
-    given = {"model_file": args.model, "arch": args.arch, "dataset": args.dataset, "threat_model": args.threat_model,
+    absolute = lambda path: str(Path(path).expanduser().resolve())   # noqa: E731 - the kernel runs in --out
+    given = {"model_file": absolute(args.model), "arch": args.arch, "dataset": args.dataset, "threat_model": args.threat_model,
              "normalize": args.normalize, "name": args.name, "n_inputs": args.n_inputs, "image_size": args.image_size,
              "steps": args.steps, "eps": [parse_budget(e) for e in args.eps] if args.eps else None,
              "attacks": args.attacks}
@@ -125,7 +126,7 @@ def _cmd_evaluate(args) -> int:
     if args.data_root and args.data_dir:
         raise ParameterError("give either --data-root or --data-dir, not both")
     if args.data_root:
-        overrides["data_root"] = args.data_root
+        overrides["data_root"] = absolute(args.data_root)
     elif args.data_dir:
         overrides["data_root"] = _data_root(overrides, args.data_dir)
     try:  # parameters, data and model are checked inside, before papermill starts

@@ -159,3 +159,16 @@ def test_the_callers_model_and_the_global_rng_come_back_as_they_were():
     assert [p.requires_grad for p in model.parameters()] == flags
     assert [m.training for m in model.modules()] == modes
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_medadv_attacks_prints_every_attacks_hyperparameters_and_defaults(capsys):
+    from medadv_lib import cli
+    from medadv_lib.attacks.registry import hyperparameters
+
+    assert cli.main(["attacks"]) == 0
+    out = capsys.readouterr().out
+    for name in ATTACKS:
+        assert f"  {name} " in out
+        for h in hyperparameters(name):
+            assert str(h) in out
+    assert "steps: int = 40  # gradient steps" in out and "[G5]" in out

@@ -138,7 +138,7 @@ def test_every_bad_input_is_refused_before_any_attack_with_exit_2(capsys, tmp_pa
     monkeypatch.setattr(registry.Attack, "run", lambda *a, **k: pytest.fail("an attack ran"))
     cases = []
     missing = tmp_path / "nowhere.pt"
-    cases.append(([str(missing), "torchvision:resnet18"], f"model file not found: {missing}"))
+    cases.append(([str(missing), "torchvision:resnet18"], f"parameter 'model_file': path does not exist: {missing}"))
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint at all")
     cases.append(([str(junk), "torchvision:resnet18"], "is not a checkpoint torch.load(..., weights_only=True)"))
@@ -192,3 +192,18 @@ def test_medadv_evaluate_executes_one_page_with_provenance(capsys, tmp_path, nih
     assert page.is_file() and prov["parameters"]["eps"] == [1 / 255, 8 / 255] and prov["paper"] == "evaluate"
     text = page.read_text()
     assert "worst case" in text and "8/255" in text and "matrix-beats-noise" in text
+
+
+def test_book_evaluate_file_is_read_and_checked_before_anything_runs(capsys, tmp_path, monkeypatch):
+    from medadv_lib import book
+
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("model_file: weights/missing.pt\narch: xrv:densenet121\ndataset: nih-cxr14\n"
+                    "data_root: data\neps: [1/255, 0.01]\nattacks: [pgd]\n")
+    values = book.evaluation_overrides(spec)
+    assert values["model_file"] == str(tmp_path / "weights" / "missing.pt") and values["eps"] == [1 / 255, 0.01]
+    assert values["data_root"] == str(tmp_path / "data") and values["attacks"] == ["pgd"]
+    monkeypatch.setattr(book, "execute_all", lambda *a, **k: pytest.fail("a chapter ran"))
+    (tmp_path / "data").mkdir()
+    assert cli.main(["book", "--evaluate", str(spec)]) == 2
+    assert capsys.readouterr().err.count("error:") == 1
