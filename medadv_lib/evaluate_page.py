@@ -94,11 +94,9 @@ def validate(p: dict) -> None:
     unknown = [a for a in p["attacks"] if a not in applicable or a == "noise"]
     require(not unknown, f"attack(s) {unknown} are not fixed-budget attacks at {p['threat_model']}; "
                          f"choose from {[a for a in applicable if a != 'noise']} (noise always runs)")
-    from .user_models import ModelInputError
-
     try:
         prepared = prepare(p)
-    except ModelInputError as exc:
+    except ValueError as exc:           # ModelInputError, DataFileError and the loaders' own checks
         raise ParameterError(str(exc)) from None
     applicable = attack_names(task=prepared.task, kind="budget", norm=p["threat_model"])
     bad = [a for a in p["attacks"] if a not in applicable]
@@ -126,7 +124,7 @@ SPEC = EvaluateSpec(
         "eps": Rule(min=0, doc="budgets on the [0, 1] scale (e.g. 2/255); empty: 0.5, 2, 8/255 (L2: 0.25, 0.5, 1)"),
         "attacks": Rule(min=0, doc="registry names (medadv attacks); empty: every fixed-budget attack that applies"),
         "n_inputs": Rule(min=2, max=100000, doc="test inputs attacked (the first of the test split)"),
-        "image_size": Rule(min=8, max=1024, doc="side the images are loaded at (xrv models resize to 224 inside)"),
+        "image_size": Rule(min=32, max=1024, doc="side the images are loaded at (xrv models resize to 224 inside)"),
         "steps": Rule(min=1, max=10000, doc="steps of the iterative attacks"),
         "restarts": Rule(min=1, max=100, doc="APGD restarts"),
         "batch_size": Rule(min=1, max=4096),

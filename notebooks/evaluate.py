@@ -66,7 +66,7 @@ display(Markdown(data_banner(run.data, dataset=dataset) + "\n\n" + model_banner(
 # %% tags=["hide-input"]
 result = medadv_lib.evaluate(run.loaded.model, run.images, run.labels, threat_model=threat_model, eps=p["budgets"],
                              attacks=attacks or None, task=run.task, name=run.name, steps=steps, restarts=restarts,
-                             batch_size=batch_size, seed=seed, device=dev)
+                             batch_size=batch_size, seed=seed, device=dev, progress=True)
 
 # %% [markdown]
 # ## Robust accuracy per budget
