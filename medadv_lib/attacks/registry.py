@@ -43,7 +43,7 @@ import functools
 import time
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import ClassVar, Sequence
 
 import torch

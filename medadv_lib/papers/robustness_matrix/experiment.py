@@ -14,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn as nn
 
 from ...attacks.registry import attack_names, get_attack, run_attack
-from ...evaluation import (NOISE, Victim, attack_params, budget_label, clean_fooled, models, outcome_row, outcomes,
-                         robust_rate, select_rows, white_box_rows)
+from ...evaluation import (NOISE, Victim, budget_label, clean_fooled, models, outcome_row, outcomes, robust_rate,
+                         select_rows, white_box_rows)
 from ...metrics.uncertainty import wilson
 from ...progress import tqdm
 from .. import get_paper, resolve_parameters
