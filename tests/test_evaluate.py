@@ -208,3 +208,19 @@ def test_book_evaluate_file_is_read_and_checked_before_anything_runs(capsys, tmp
     (tmp_path / "data").mkdir()
     assert cli.main(["book", "--evaluate", str(spec)]) == 2
     assert capsys.readouterr().err.count("error:") == 1
+
+
+def test_evaluation_pages_have_their_place_in_the_toc():
+    """`medadv book --evaluate` writes evaluate-MODEL--DATASET pages: the table of contents lists
+    them (under the robustness matrix) and still parses."""
+    from pathlib import Path
+
+    import yaml
+    from sphinx_external_toc.parsing import parse_toc_yaml
+
+    toc_path = Path(__file__).resolve().parents[1] / "_toc.yml"
+    toc = yaml.safe_load(toc_path.read_text())
+    globs = [s.get("glob") for part in toc["parts"] for chapter in part["chapters"]
+             for s in chapter.get("sections", [])]
+    assert "book/notebooks/evaluate-*" in globs
+    parse_toc_yaml(toc_path)
