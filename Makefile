@@ -15,6 +15,9 @@ PY := $(VENV)/bin/python
 PIP := env PIP_FIND_LINKS= PIP_CONFIG_FILE=/dev/null $(VENV)/bin/pip
 TORCH := "torch==2.14.1" "torchvision==0.29.1"
 STAMP := $(VENV)/.medadv-installed
+# Test-only packages installed without their dependencies (pyproject.toml's [tool.medadv] test-no-deps):
+# torchattacks, the peer PGD the registry is cross-checked against, pins an old requests.
+TEST_NO_DEPS := "torchattacks==3.5.1"
 PAPERS = $$($(VENV)/bin/medadv list | grep -E '^[a-z0-9-]+:' | cut -d: -f1)
 # The real data (folders named as in ../shared/data/). When it is there, the smoke book also runs
 # every chapter on each real dataset it finds, and nbval replays one golden per real dataset.
@@ -33,6 +36,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e ".[bench]" $(TORCH)
+	$(PIP) install --quiet --no-deps $(TEST_NO_DEPS)
 	$(PY) -c "import torch, torchvision, torchvision.ops, timm, foolbox; \
 	  print('torch', torch.__version__, '| torchvision', torchvision.__version__, \
 	  '| CUDA available:', torch.cuda.is_available())"

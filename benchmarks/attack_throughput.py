@@ -6,7 +6,7 @@ and NASNet-Large (the chapter's default sizes: 75 px, reduced NASNet width), in 
 * each attack runs once untimed first (one-time kernel set-up for new shapes is not a step);
 * reference: the model's own forward + backward to the input at batch 32 (eval mode, frozen
   parameters, the work every gradient step must do), and its forward alone; medians of repeats;
-* the attack through :func:`medadv_lib.attacks.foolbox_attacks.run_attack`, with a counting
+* the attack through :func:`medadv_lib.attacks.registry.run_attack` (by its paper id), with a counting
   wrapper that tells gradient passes (input requires grad) from forward-only passes (success
   checks, Foolbox's criterion calls);
 * ``step_ratio = (attack time - forward-only passes x forward time) / (gradient passes x
@@ -26,7 +26,8 @@ import torch
 import torch.nn as nn
 from _timing import Counting, sync
 
-from medadv_lib.attacks.foolbox_attacks import TwoLogits, run_attack
+from medadv_lib.attacks.foolbox_attacks import TwoLogits
+from medadv_lib.attacks.registry import TAGHANAKI, run_attack
 from medadv_lib.models import build_model
 from medadv_lib.utils import resolve_device, seed_everything
 
@@ -81,10 +82,10 @@ def main():
         for attack_id, params in SETTINGS.items():
             if args.only and attack_id not in args.only.split(","):
                 continue
-            run_attack(attack_id, model, x.cpu(), labels, device=device, batch_size=args.batch, **params)  # warm-up
+            run_attack(TAGHANAKI[attack_id], model, x.cpu(), labels, device=device, batch_size=args.batch, **params)  # warm-up
             counter = Counting(model)
             sync(device); t = time.perf_counter()
-            run_attack(attack_id, counter, x.cpu(), labels, device=device, batch_size=args.batch, **params)
+            run_attack(TAGHANAKI[attack_id], counter, x.cpu(), labels, device=device, batch_size=args.batch, **params)
             sync(device); total = time.perf_counter() - t
             grads, fwds = counter.grad_passes, counter.forward_passes
             step = (total - fwds * t_f) / max(grads, 1) / t_fb

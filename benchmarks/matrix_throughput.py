@@ -29,7 +29,7 @@ from _timing import Counting, sync
 
 from medadv_lib.attacks.apgd import attack_loss
 from medadv_lib.attacks.foolbox_attacks import TwoLogits
-from medadv_lib.attacks.registry import ATTACKS, run_attack
+from medadv_lib.attacks.registry import get_attack, run_attack
 from medadv_lib.models import build_model
 from medadv_lib.utils import resolve_device, seed_everything
 
@@ -89,7 +89,7 @@ def main():
         t_fb, t_f = reference_times(model, x, y, task, device)
         print(f"{name} ({task}): forward+backward {t_fb * 1e3:.1f} ms, forward {t_f * 1e3:.1f} ms at batch {args.batch}")
         for attack, params in ATTACK_SETTINGS.items():
-            if (args.only and attack not in args.only.split(",")) or task not in ATTACKS[attack].tasks:
+            if (args.only and attack not in args.only.split(",")) or task not in get_attack(attack).tasks:
                 continue
             run_attack(attack, model, x.cpu(), y.cpu(), eps=4 / 255, device=device, batch_size=args.batch, **params)
             counter = Counting(model)

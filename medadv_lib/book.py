@@ -214,16 +214,67 @@ def jupyter_book_command(root: Path) -> list[str]:
     return [str(jb), "build", str(root), "--builder", "html", "-W", "--keep-going"]
 
 
+def evaluation_overrides(path: str | Path) -> dict:
+    """The parameters of one evaluation page (``medadv book --evaluate FILE``): FILE is a YAML
+    mapping of the parameters of ``notebooks/evaluate.py`` (``model_file``, ``arch``, ``dataset``,
+    ``data_root``, ``eps`` as numbers or ``"2/255"``, ``attacks``, ...). A relative ``model_file`` or
+    ``data_root`` is read from FILE's folder."""
+    import yaml
+
+    from .papers import ParameterError
+
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError(f"evaluation file {path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise ParameterError(f"evaluation file {path}: expected a mapping of parameters, got {type(values).__name__}")
+    for key in ("model_file", "data_root"):
+        if values.get(key) and not Path(str(values[key])).expanduser().is_absolute():
+            values[key] = str((path.parent / str(values[key])).resolve())
+    if "eps" in values:
+        from .evaluate_page import parse_budget
+
+        values["eps"] = [parse_budget(e) for e in (values["eps"] if isinstance(values["eps"], list) else [values["eps"]])]
+    values.pop("preset", None)
+    return values
+
+
+def execute_evaluations(preset: str, files, out_dir: Path = BOOK_NOTEBOOKS, progress: bool = True) -> list[str]:
+    """Execute one evaluation page per file (see :func:`evaluation_overrides`); the failure messages."""
+    from .evaluate_page import SPEC
+
+    failures = []
+    for file in files or []:
+        print(f"== executing the evaluation of {file} (preset {preset})", flush=True)
+        try:
+            run_notebook(SPEC, preset, evaluation_overrides(file), out_dir=out_dir, progress=progress)
+        except RunError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr, flush=True)
+            failures.append(str(exc))
+    return failures
+
+
 def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None,
-               data_dir: str | Path | None = None) -> Path:
+               data_dir: str | Path | None = None, evaluations: list[str] | None = None) -> Path:
     """Execute (unless ``execute`` is False) every run, write the status and scoreboard pages,
     build HTML; return its folder. ``data_dir`` (default ``$MEDADV_DATA_DIR``) adds the real-data
-    runs of every chapter whose data it finds."""
+    runs of every chapter whose data it finds; ``evaluations`` (YAML files, see
+    :func:`evaluation_overrides`) add one ``medadv evaluate`` page each, listed under the robustness
+    matrix. Their parameters, data and models are checked before anything runs."""
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if data_dir and not Path(data_dir).is_dir():
         raise BookError(f"data folder not found: {data_dir}")
+    if evaluations:
+        from .evaluate_page import SPEC
+        from .papers import resolve_parameters
+
+        for file in evaluations:                 # bad input refused before the first chapter runs
+            resolve_parameters(SPEC, preset, evaluation_overrides(file))
     if execute:
         failures = execute_all(preset, names, data_dir=Path(data_dir) if data_dir else None)
+        failures += execute_evaluations(preset, evaluations)
         if failures:
             raise BookError(f"{len(failures)} notebook(s) failed; the book was not built:\n"
                             + "\n".join(failures))

@@ -3,7 +3,8 @@
     medadv list
     medadv attacks
     medadv run PAPER [--preset smoke|default|paper] [-p NAME VALUE]... [--out DIR]
-    medadv book [--preset P] [--no-execute]
+    medadv evaluate --model FILE --arch ARCH --dataset NAME --data-root DIR [--eps 1/255 ...] [--attacks ...] [--out DIR]
+    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]...
     medadv check-book [--html DIR] [--screenshots DIR]
 """
 from __future__ import annotations
@@ -47,12 +48,20 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_attacks(args) -> int:
-    from .attacks.registry import ATTACKS
+    from .attacks.registry import ATTACKS, hyperparameters
 
-    print("attacks of the registry (medadv_lib.attacks.registry.run_attack(name, model, images, labels, ...)):")
+    print("attacks of the registry: run_attack(name, model, images, labels, eps=..., norm=..., **hyperparameters)\n"
+          "or the class, e.g. medadv_lib.attacks.registry.PGD(steps=10).run(model, images, labels, eps=[1/255, 2/255]):")
     for name, attack in ATTACKS.items():
         norms = "/".join(attack.norms) if attack.norms else "minimal perturbation"
-        print(f"  {name:16s} {attack.kind:9s} {norms:22s} {', '.join(attack.tasks)}\n      {attack.description}")
+        paper = f" [{attack.paper_id}]" if attack.paper_id else ""
+        print(f"  {name:16s} {attack.kind:9s} {norms:22s} {', '.join(attack.tasks)}  class {attack.__name__}{paper}\n"
+              f"      {attack.description}")
+        params = hyperparameters(attack)
+        for h in params:
+            print(f"      {h}")
+        if not params:
+            print("      (no hyperparameters)")
     return 0
 
 
@@ -103,11 +112,40 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_evaluate(args) -> int:
+    from .evaluate_page import SPEC, parse_budget
+    from .runner import RunError, run_notebook
+
+    overrides = _overrides(args.param)
+    absolute = lambda path: str(Path(path).expanduser().resolve())   # noqa: E731 - the kernel runs in --out
+    given = {"model_file": absolute(args.model), "arch": args.arch, "dataset": args.dataset, "threat_model": args.threat_model,
+             "normalize": args.normalize, "name": args.name, "n_inputs": args.n_inputs, "image_size": args.image_size,
+             "steps": args.steps, "eps": [parse_budget(e) for e in args.eps] if args.eps else None,
+             "attacks": args.attacks}
+    overrides.update({k: v for k, v in given.items() if v is not None})
+    if args.data_root and args.data_dir:
+        raise ParameterError("give either --data-root or --data-dir, not both")
+    if args.data_root:
+        overrides["data_root"] = absolute(args.data_root)
+    elif args.data_dir:
+        overrides["data_root"] = _data_root(overrides, args.data_dir)
+    try:  # parameters, data and model are checked inside, before papermill starts
+        path = run_notebook(SPEC, args.preset, overrides, args.out, progress=not args.quiet)
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; the last good evaluation page is kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"executed notebook: {path}")
+    return 0
+
+
 def _cmd_book(args) -> int:
     from .book import BookError, build_book
 
     try:
-        build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir)
+        build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir, evaluations=args.evaluate)
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -165,6 +203,37 @@ def make_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--out", default=None, help="output folder (default: runs/)")
     p_run.add_argument("--quiet", action="store_true", help="no papermill progress bar")
     p_run.set_defaults(func=_cmd_run)
+    p_eval = sub.add_parser("evaluate", help="attack your own model: one page for your weights file on one dataset",
+                            description="Load your model (a state dict or TorchScript file; nothing is "
+                                        "downloaded), check it against the dataset, then execute "
+                                        "notebooks/evaluate.py with papermill: every applicable attack at "
+                                        "every budget, the noise control, the worst case and the sanity "
+                                        "checks. Bad input is refused before any attack (exit 2).")
+    p_eval.add_argument("--model", required=True, metavar="FILE", help="your weights: state dict or TorchScript")
+    p_eval.add_argument("--arch", required=True, help="timm:NAME, torchvision:NAME, medadv:NAME or xrv:densenet121")
+    p_eval.add_argument("--dataset", required=True, help="a real dataset: nih-cxr14, kermany, covidx, retinamnist, "
+                                                         "pneumoniamnist, covid-ct-infection")
+    p_eval.add_argument("--data-root", default=None, metavar="DIR", help="the dataset's folder")
+    p_eval.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="instead of --data-root: a folder laid out like ../shared/data/")
+    p_eval.add_argument("--eps", nargs="+", default=None, metavar="EPS",
+                        help="budgets on the [0, 1] scale, e.g. 1/255 2/255 8/255 (default: 0.5, 2, 8/255; "
+                             "L2: 0.25 0.5 1)")
+    p_eval.add_argument("--attacks", nargs="+", default=None, metavar="NAME",
+                        help="attack names of `medadv attacks` (default: every fixed-budget attack that applies)")
+    p_eval.add_argument("--threat-model", default=None, choices=("Linf", "L2"))
+    p_eval.add_argument("--normalize", default=None, choices=("none", "imagenet"),
+                        help="normalisation the model expects, applied inside it (torchvision/timm)")
+    p_eval.add_argument("--name", default=None, help="the model's name on the page (default: the file's stem)")
+    p_eval.add_argument("--n-inputs", type=int, default=None, help="test inputs attacked (default 32)")
+    p_eval.add_argument("--image-size", type=int, default=None, help="side the images are loaded at (default 224)")
+    p_eval.add_argument("--steps", type=int, default=None, help="steps of the iterative attacks (default 10)")
+    p_eval.add_argument("--preset", default="default", choices=PRESETS)
+    p_eval.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="any other parameter of notebooks/evaluate.py (repeatable)")
+    p_eval.add_argument("--out", default=None, help="output folder (default: runs/)")
+    p_eval.add_argument("--quiet", action="store_true", help="no papermill progress bar")
+    p_eval.set_defaults(func=_cmd_evaluate)
     p_book = sub.add_parser("book", help="execute every notebook, then build the HTML book",
                             description="Execute every notebook with papermill into book/notebooks/, "
                                         "write the status page and build the book with Jupyter Book "
@@ -177,6 +246,9 @@ def make_parser() -> argparse.ArgumentParser:
                         help="also run every chapter on each real dataset found in DIR (folder names "
                              "as in ../shared/data: nih-cxr14-1000, kermany-cxr, medmnist, "
                              "covidx-sample, covid-ct-infection); default: $MEDADV_DATA_DIR")
+    p_book.add_argument("--evaluate", action="append", default=None, metavar="FILE",
+                        help="also execute an evaluation page (`medadv evaluate`) from FILE, a YAML mapping of "
+                             "its parameters (model_file, arch, dataset, data_root, eps, ...); repeatable")
     p_book.set_defaults(func=_cmd_book)
     p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
                              description="Open every page of a built book in headless Chromium and fail "

@@ -64,9 +64,9 @@ def source_notebook(spec: PaperSpec) -> nbformat.NotebookNode:
 
 
 def _shown(name: str, value: Any) -> Any:
-    """A value as the rendered page shows it: a data folder relative to the project, never an
-    absolute path of the build machine."""
-    if name == "data_root" and value and Path(str(value)).is_absolute():
+    """A value as the rendered page shows it: a data folder (or an evaluated model's file) relative
+    to the project, never an absolute path of the build machine."""
+    if name in ("data_root", "model_file") and value and Path(str(value)).is_absolute():
         return os.path.relpath(str(value), REPO_ROOT)
     return value
 

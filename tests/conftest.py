@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+#: ``../shared`` beside the checkout; ``MEDADV_SHARED`` points elsewhere (a git worktree in another folder).
+SHARED = Path(os.environ.get("MEDADV_SHARED") or REPO.parent / "shared")
 COVIDX_SAMPLE = SHARED / "data" / "covidx-sample"
 #: Set by .ci/run: CI always has ../shared beside the clone, so a missing folder there is a
 #: failure, not a skip that would hide the real-data tests.

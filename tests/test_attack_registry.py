@@ -99,3 +99,76 @@ def test_clear_errors_before_any_work():
 def test_the_ten_attacks_of_taghanaki_are_registered_by_their_ids():
     assert list(TAGHANAKI) == ["G1", "G2", "G3", "G4", "G5", "S1", "S2", "D1", "D2", "D3"]
     assert all(ATTACKS[name].kind == "minimal" for name in TAGHANAKI.values())
+
+
+# --------------------------------------------------------------------------- the typed classes
+
+def test_hyperparameters_are_typed_keyword_only_and_checked():
+    from medadv_lib.attacks.registry import PGD, get_attack, hyperparameters
+
+    assert get_attack("pgd") is PGD and PGD.kind == "budget"
+    assert [(h.name, h.default) for h in hyperparameters("pgd")] == [
+        ("steps", 40), ("rel_stepsize", None), ("abs_stepsize", None), ("random_start", True)]
+    assert all(h.doc for name in ATTACKS for h in hyperparameters(name))
+    with pytest.raises(TypeError, match=r"unknown hyperparameter\(s\) \['stpes'\]; valid: steps=40, rel_stepsize"):
+        PGD(stpes=3)
+    with pytest.raises(TypeError, match="'steps' must be int, got float 2.5"):
+        PGD(steps=2.5)
+    with pytest.raises(TypeError, match="'random_start' must be bool"):
+        PGD(random_start="yes")
+    with pytest.raises(TypeError, match="keyword only"):
+        PGD(10)
+    with pytest.raises(TypeError, match="must be one of"):
+        get_attack("uap")(mode="fast")
+    model = _model("multiclass")
+    x = torch.rand(2, 1, 12, 12)
+    with pytest.raises(TypeError, match=r"unknown hyperparameter\(s\) \['stpes'\]"):   # by name: before any work
+        run_attack("pgd", model, x, torch.tensor([0, 1]), eps=0.1, stpes=3)
+    assert PGD(rel_stepsize=1).rel_stepsize == 1.0 and isinstance(PGD(rel_stepsize=1).rel_stepsize, float)
+    assert TAGHANAKI["G4"] == "minimal-bim" and get_attack("minimal-bim").paper_name == "L-inf BIM"
+
+
+@pytest.mark.parametrize("name", ["pgd", "apgd-ce", "noise", "deepfool"])
+def test_several_budgets_in_one_call_equal_separate_calls(name):
+    model = _model("multiclass")
+    x = torch.rand(6, 1, 12, 12, generator=torch.Generator().manual_seed(7))
+    y = _labels(model, x, "multiclass")
+    budgets = [1 / 255, 4 / 255, 0.1]
+    many = run_attack(name, model, x, y, eps=budgets, device="cpu", seed=2, batch_size=4, **SMALL.get(name, {}))
+    assert [r.eps for r in many] == budgets
+    for eps, result in zip(budgets, many):
+        alone = run_attack(name, model, x, y, eps=eps, device="cpu", seed=2, batch_size=4, **SMALL.get(name, {}))
+        assert torch.equal(result.adversarial, alone.adversarial) and torch.equal(result.success, alone.success)
+        assert result.model_calls == alone.model_calls
+
+
+def test_the_callers_model_and_the_global_rng_come_back_as_they_were():
+    model = _model("multiclass")
+    model.train()
+    model[1].eval()                              # a mixed state, kept module by module
+    model[3].weight.requires_grad_(False)
+    flags = [p.requires_grad for p in model.parameters()]
+    modes = [m.training for m in model.modules()]
+    x = torch.rand(4, 1, 12, 12, generator=torch.Generator().manual_seed(8))
+    y = torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    for name, params in [("pgd", {"steps": 3}), ("noise", {}), ("apgd-ce", {"steps": 3}), ("gaussian-noise", {"steps": 5})]:
+        run_attack(name, model, x, y, eps=0.1, device="cpu", seed=4, **params)
+    assert torch.equal(torch.get_rng_state(), before), "the global RNG state must be untouched"
+    assert [p.requires_grad for p in model.parameters()] == flags
+    assert [m.training for m in model.modules()] == modes
+    assert next(model.parameters()).device.type == "cpu"
+
+
+def test_medadv_attacks_prints_every_attacks_hyperparameters_and_defaults(capsys):
+    from medadv_lib import cli
+    from medadv_lib.attacks.registry import hyperparameters
+
+    assert cli.main(["attacks"]) == 0
+    out = capsys.readouterr().out
+    for name in ATTACKS:
+        assert f"  {name} " in out
+        for h in hyperparameters(name):
+            assert str(h) in out
+    assert "steps: int = 40  # gradient steps" in out and "[G5]" in out

@@ -196,9 +196,11 @@ def ex_chapters():
 def test_a_relative_data_root_is_read_from_the_project_root(monkeypatch, tmp_path):
     """As the kernel runs it (its working directory is not the project's), the rendered
     ``../shared/data/...`` still names the folder."""
-    from conftest import REPO, shared_or_skip
+    from conftest import REPO, SHARED, shared_or_skip
 
     shared_or_skip("data/kermany-cxr")
+    if SHARED.resolve() != (REPO.parent / "shared").resolve():
+        pytest.skip("MEDADV_SHARED points away from ../shared: the relative path of this test is not there")
     monkeypatch.chdir(tmp_path)
     p = ex.chapter_parameters("ten-attacks", "smoke", 0, "kermany", "../shared/data/kermany-cxr")
     assert p["data_root"] == str(REPO / "../shared/data/kermany-cxr")

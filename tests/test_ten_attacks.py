@@ -1,9 +1,18 @@
-"""The ten attacks behind run_attack; our Foolbox 3 L-BFGS, Local Search and Single Pixel."""
+"""The ten attacks through the registry by their paper ids; our Foolbox 3 L-BFGS, Local Search and Single Pixel."""
 import pytest
 import torch
 import torch.nn as nn
 
-from medadv_lib.attacks.foolbox_attacks import ATTACK_IDS, TwoLogits, build_attack, run_attack
+from medadv_lib.attacks import registry
+from medadv_lib.attacks.foolbox_attacks import TwoLogits
+from medadv_lib.attacks.registry import TAGHANAKI, get_attack
+
+ATTACK_IDS = list(TAGHANAKI)
+
+
+def run_attack(attack_id, model, x, y, **kwargs):
+    """One of the ten attacks by the paper's id, through the registry."""
+    return registry.run_attack(TAGHANAKI.get(attack_id, attack_id), model, x, y, **kwargs)
 from medadv_lib.attacks.minimal_search import epsilon_grid
 
 
@@ -208,8 +217,8 @@ def test_bad_requests_fail_early(near_boundary):
     x, y = near_boundary
     with pytest.raises(ValueError, match="unknown attack"):
         run_attack("G9", MeanModel(), x, y, device="cpu")
-    with pytest.raises(TypeError, match="unknown parameter"):
-        build_attack("G2", stepsize_typo=1)
+    with pytest.raises(TypeError, match=r"unknown hyperparameter\(s\) \['stepsize_typo'\]; valid: epsilon"):
+        get_attack(TAGHANAKI["G2"])(stepsize_typo=1)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         run_attack("G1", MeanModel(), x * 3, y, device="cpu")
     with pytest.raises(ValueError, match="labels"):

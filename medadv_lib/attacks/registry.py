@@ -1,17 +1,30 @@
-"""One interface to every attack of the collection: ``run_attack(name, model, images, labels, ...)``.
+"""One interface to every attack of the collection: a small typed class per attack, and
+``run_attack(name, model, images, labels, ...)`` to build and run one by name.
 
-Every attack is reachable by name (:data:`ATTACKS`, :func:`attack_names`) and called the same way on
-any model of the collection: binary (one sigmoid logit), multi-class, multi-label and segmentation,
-gray or colour input. This module is the one place that owns eval mode, frozen parameters, the
-device, batching, the [0, 1] bounds, the count of model calls and the clock; an attack only turns
-one batch into adversarial inputs. It returns one result type, :class:`AttackResult`.
+Every attack is a class (:data:`ATTACKS`, :func:`attack_names`, :func:`get_attack`) in the style of
+Foolbox 3 (``LinfPGD(steps=50, rel_stepsize=0.025)``) and torchattacks (``PGD(model, eps, alpha,
+steps)``): its hyperparameters are keyword-only dataclass fields with documented defaults
+(:func:`hyperparameters`); an unknown or ill-typed one raises a :class:`TypeError` that names the
+valid ones. An instance runs on any model of the collection, binary (one sigmoid logit),
+multi-class, multi-label and segmentation, gray or colour input::
+
+    PGD(steps=10).run(model, images, labels, eps=[1 / 255, 2 / 255])   # one result per budget
+    run_attack("pgd", model, images, labels, eps=2 / 255, steps=10)     # the same, by name
+
+The run is the one place that owns eval mode, frozen parameters, the device, batching, the [0, 1]
+bounds, the count of model calls and the clock; an attack only turns one batch into adversarial
+inputs. The caller's model comes back as it was (the training flag of every module, the device,
+each parameter's ``requires_grad``), and the global random state is untouched: our own draws use a
+local ``torch.Generator`` seeded with ``seed``, and the draws Foolbox makes from torch's global
+generator run inside ``torch.random.fork_rng`` seeded the same way, so the same seed gives the same
+result and several budgets in one call equal separate calls.
 
 Three kinds of attack are first-class:
 
 * ``budget``: fixed-budget attacks at radius ``eps`` in ``norm`` (FGSM, PGD, BIM, DeepFool,
   APGD-CE, APGD-margin, SMIA, DAG and the random-noise control of the same norm);
 * ``minimal``: minimal-perturbation searches (the ten attacks of Taghanaki et al. 2018, Foolbox 1
-  semantics, which need no budget);
+  semantics, which need no budget; the paper's ids G1 ... D3 are their ``paper_id``);
 * ``universal``: one perturbation fitted on one set of images (``fit_images``) and applied to
   another (the UAPs of Hirano et al. 2020, nontargeted and targeted).
 
@@ -25,17 +38,24 @@ an input the model gets wrong clean counts as a success, as in Foolbox and AutoA
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
-from dataclasses import dataclass, field
-from typing import Callable
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from typing import ClassVar, Sequence
 
 import torch
 import torch.nn as nn
 
 from .apgd import apgd, attack_loss, infer_task, is_fooled
 
-__all__ = ["AttackResult", "Attack", "ATTACKS", "attack_names", "get_attack", "run_attack", "fit_universal",
-           "CountingModel", "TASKS"]
+__all__ = ["AttackResult", "Attack", "Hyperparameter", "ATTACKS", "TAGHANAKI", "attack_names", "get_attack",
+           "hyperparameters", "run_attack", "fit_universal", "CountingModel", "TASKS",
+           "FGSM", "BIM", "PGD", "DeepFool", "APGDCE", "APGDMargin", "SMIA", "DAG", "Noise", "UAP", "TargetedUAP",
+           "MinimalFGSM", "MinimalPGD", "MinimalDeepFool", "MinimalBIM", "LBFGS", "LocalSearch", "SinglePixel",
+           "Blur", "Contrast", "GaussianNoise"]
 
 TASKS = ("binary", "multiclass", "multilabel", "segmentation")
 CLASSIFICATION = ("binary", "multiclass")
@@ -72,7 +92,8 @@ class AttackResult:
     eps: float | None = None
     norm: str | None = None
     perturbation: torch.Tensor | None = None   # universal attacks: the perturbation itself
-    params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # the attack's hyperparameters, defaults included
+    seed: int = 0
 
     @property
     def robust_accuracy(self) -> float:
@@ -92,25 +113,234 @@ class _Context:
     task: str
     eps: float | None
     norm: str
-    params: dict
     seed: int
     generator: torch.Generator
+    outputs: int = 0
     state: dict = field(default_factory=dict)   # built once per run (e.g. the Foolbox attack)
 
 
+# --------------------------------------------------------------------------- hyperparameters
+
 @dataclass(frozen=True)
-class Attack:
-    """A registered attack: ``perturb(ctx, x, y)`` turns one batch (on the device) into attacked
-    inputs; universal attacks also ``fit(ctx, images)`` a perturbation first."""
+class Hyperparameter:
+    """One documented hyperparameter of an attack class."""
 
     name: str
-    family: str          # gradient | score | decision | universal | control
-    kind: str            # budget | minimal | universal
-    tasks: tuple[str, ...]
-    norms: tuple[str, ...]
-    perturb: Callable
-    fit: Callable | None = None
-    description: str = ""
+    type: str
+    default: object
+    doc: str
+    choices: tuple | None = None
+
+    def __str__(self) -> str:
+        choices = f", one of {list(self.choices)}" if self.choices else ""
+        return f"{self.name}: {self.type} = {self.default!r}{choices}  # {self.doc}"
+
+
+def _param(default, doc: str, choices: tuple | None = None):
+    """A hyperparameter field: its default and its documentation (and allowed values)."""
+    return field(default=default, metadata={"doc": doc, "choices": choices})
+
+
+def _type_name(hint) -> str:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return " | ".join(_type_name(a) for a in typing.get_args(hint))
+    return "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
+
+
+def _fits(value, hint) -> bool:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_fits(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def hyperparameters(attack: str | type[Attack] | Attack) -> list[Hyperparameter]:
+    """The documented hyperparameters of an attack (by name, class or instance), defaults included."""
+    cls = get_attack(attack) if isinstance(attack, str) else (attack if isinstance(attack, type) else type(attack))
+    hints = typing.get_type_hints(cls)
+    return [Hyperparameter(f.name, _type_name(hints[f.name]), f.default, f.metadata.get("doc", ""),
+                           f.metadata.get("choices")) for f in fields(cls)]
+
+
+ATTACKS: dict[str, type[Attack]] = {}
+
+
+def _register(cls):
+    """Make ``cls`` a frozen keyword-only dataclass whose constructor refuses unknown and
+    ill-typed hyperparameters with a :class:`TypeError` naming the valid ones; register it."""
+    cls = dataclass(frozen=True, kw_only=True)(cls)
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self, *args, **params):
+        valid = hyperparameters(cls)
+        listing = ", ".join(f"{h.name}={h.default!r}" for h in valid) or "none"
+        if args:
+            raise TypeError(f"attack {cls.name!r} takes its hyperparameters by keyword only; valid: {listing}")
+        by_name = {h.name: h for h in valid}
+        unknown = sorted(set(params) - set(by_name))
+        if unknown:
+            raise TypeError(f"attack {cls.name!r} got unknown hyperparameter(s) {unknown}; valid: {listing}")
+        hints = typing.get_type_hints(cls)
+        for key, value in params.items():
+            if not _fits(value, hints[key]):
+                raise TypeError(f"attack {cls.name!r}: hyperparameter {key!r} must be {_type_name(hints[key])}, "
+                                f"got {type(value).__name__} {value!r}; valid: {listing}")
+            if by_name[key].choices and value not in by_name[key].choices:
+                raise TypeError(f"attack {cls.name!r}: hyperparameter {key!r} must be one of "
+                                f"{list(by_name[key].choices)}, got {value!r}")
+        init(self, **{k: float(v) if isinstance(v, int) and _fits(1.5, hints[k]) and not isinstance(v, bool) else v
+                      for k, v in params.items()})
+
+    cls.__init__ = __init__
+    ATTACKS[cls.name] = cls
+    return cls
+
+
+# --------------------------------------------------------------------------- the base class
+
+@contextlib.contextmanager
+def _caller_model_kept(model: nn.Module):
+    """Give the model back as it came: each module's training flag, each parameter's
+    ``requires_grad``, the device of its first parameter (or buffer)."""
+    modes = [(m, m.training) for m in model.modules()]
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    first = next(iter(model.parameters()), None)
+    if first is None:
+        first = next(iter(model.buffers()), None)
+    device = first.device if first is not None else None
+    try:
+        yield
+    finally:
+        if device is not None:
+            model.to(device)
+        for m, mode in modes:
+            m.training = mode
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+@contextlib.contextmanager
+def _private_rng(seed: int, device: torch.device):
+    """torch's global generators forked (restored afterwards) and seeded with ``seed``: Foolbox
+    draws its random starts and noise from them."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):       # every CUDA device: manual_seed reseeds them all
+        torch.manual_seed(seed)
+        yield
+
+
+def _norms(delta: torch.Tensor):
+    flat = delta.flatten(1)
+    return flat.norm(dim=1), (flat.abs().amax(1) if flat.shape[1] else flat.sum(1))
+
+
+class Attack:
+    """Base of every attack: the class attributes say what it is, the dataclass fields are its
+    hyperparameters, :meth:`run` attacks a model. Subclasses implement ``perturb(ctx, x, y)`` (one
+    batch on the device to attacked inputs) and, for universal attacks, ``fit(ctx, images)``."""
+
+    name: ClassVar[str]
+    family: ClassVar[str]              # gradient | score | decision | universal | control
+    kind: ClassVar[str]                # budget | minimal | universal
+    tasks: ClassVar[tuple[str, ...]]
+    norms: ClassVar[tuple[str, ...]]   # empty for minimal-perturbation searches
+    description: ClassVar[str] = ""
+    paper_id: ClassVar[str | None] = None     # the ten attacks of Taghanaki et al. 2018: G1 ... D3
+    paper_name: ClassVar[str | None] = None   # their name in that paper's Table 1
+
+    @property
+    def params(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def perturb(self, ctx: _Context, x, y):      # pragma: no cover - every subclass implements it
+        raise NotImplementedError
+
+    def fit(self, ctx: _Context, images):        # universal attacks only
+        raise NotImplementedError
+
+    def _check(self, images, labels, budgets, norm):
+        if images.ndim != 4 or not images.dtype.is_floating_point:
+            raise ValueError(f"images must be a float (N, C, H, W) tensor, got {images.dtype} {tuple(images.shape)}")
+        if len(labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        if len(images) and (images.min() < 0 or images.max() > 1):
+            raise ValueError("images must lie in [0, 1]")
+        if self.kind != "minimal":
+            if not budgets or any(e is None or not e > 0 for e in budgets):
+                raise ValueError(f"attack {self.name!r} needs a budget eps > 0 (a number or a list of numbers)")
+            if norm not in self.norms:
+                raise ValueError(f"attack {self.name!r} supports the norms {self.norms}, not {norm!r}")
+
+    def run(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+            eps: float | Sequence[float] | None = None, norm: str = "Linf", task: str | None = None,
+            fit_images: torch.Tensor | None = None, batch_size: int = 32, seed: int = 0,
+            device: str | torch.device = "auto") -> AttackResult | list[AttackResult]:
+        """Attack ``model`` on ``images`` (N, C, H, W, float in [0, 1]) with true ``labels``.
+
+        ``eps``/``norm``: the budget of ``budget`` and ``universal`` attacks (ignored by ``minimal``
+        ones); a list of budgets gives one result per budget, each equal to a separate call with the
+        same seed. ``task`` is inferred from the model's output and the labels when None.
+        Universal attacks fit their perturbation on ``fit_images`` (default: ``images``).
+        """
+        from ..utils import resolve_device
+
+        many = isinstance(eps, (list, tuple))
+        budgets = [None] if self.kind == "minimal" and not many else (list(eps) if many else [eps])
+        self._check(images, labels, budgets, norm)
+        device = resolve_device(device)
+        results = []
+        with _caller_model_kept(model):
+            counting = CountingModel(model).to(device).eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
+            for budget in budgets:
+                with _private_rng(seed, device):
+                    results.append(self._run_one(counting, images, labels, budget, norm, task, fit_images,
+                                                 batch_size, seed, device))
+        return results if many else results[0]
+
+    def _run_one(self, counting, images, labels, eps, norm, task, fit_images, batch_size, seed, device):
+        counting.calls = 0
+        eps = None if eps is None or self.kind == "minimal" else float(eps)
+        ctx = _Context(counting, task or "", eps, norm, seed, torch.Generator().manual_seed(seed))
+        start = time.perf_counter()
+        with torch.no_grad():
+            probe = counting(images[:1].float().to(device))
+        ctx.task = task or infer_task(probe, labels[:1].to(device))
+        ctx.outputs = int(probe.shape[1])
+        if ctx.task not in self.tasks:
+            raise ValueError(f"attack {self.name!r} applies to {self.tasks}, not to a {ctx.task} model")
+        if self.kind == "universal":
+            fit_on = images if fit_images is None else fit_images
+            ctx.state["perturbation"] = self.fit(ctx, fit_on.float().to(device)).to(device)
+        outs, fooled, correct = [], [], []
+        for i in range(0, len(images), batch_size):
+            x = images[i:i + batch_size].float().to(device)
+            y = labels[i:i + batch_size].to(device)
+            with torch.no_grad():
+                correct.append(~is_fooled(counting(x), y, ctx.task).cpu())
+            adversarial = self.perturb(ctx, x, y).clamp(0, 1)
+            with torch.no_grad():
+                fooled.append(is_fooled(counting(adversarial), y, ctx.task).cpu())
+            outs.append(adversarial.cpu())
+        seconds = time.perf_counter() - start
+        adversarial = torch.cat(outs) if outs else images.float().clone()
+        success = torch.cat(fooled) if fooled else torch.zeros(0, dtype=torch.bool)
+        clean_correct = torch.cat(correct) if correct else torch.zeros(0, dtype=torch.bool)
+        if self.kind == "minimal":   # Foolbox 1 semantics: the clean input where the search failed
+            adversarial = torch.where(success.view(-1, 1, 1, 1), adversarial, images.float())
+        l2, linf = _norms(adversarial - images.float())
+        return AttackResult(self.name, self.family, self.kind, ctx.task, adversarial, success, clean_correct, l2,
+                            linf, counting.calls, seconds, eps, norm if self.kind != "minimal" else None,
+                            ctx.state["perturbation"].cpu() if self.kind == "universal" else None, self.params, seed)
+
+    __call__ = run
 
 
 # --------------------------------------------------------------------------- helpers
@@ -126,21 +356,18 @@ def _foolbox(ctx: _Context):
 
     if "fmodel" not in ctx.state:
         ctx.state["fmodel"] = fb.PyTorchModel(_two_logits_model(ctx).eval(), bounds=(0, 1),
-                                              device=next(iter(ctx.model.parameters())).device)
+                                              device=next(iter(ctx.model.parameters()), torch.empty(0)).device)
     return ctx.state["fmodel"]
 
 
-def _foolbox_budget(build: Callable) -> Callable:
-    """A Foolbox fixed-epsilon attack (single-label classification) at radius ``ctx.eps``."""
-    def perturb(ctx: _Context, x, y):
-        import foolbox as fb
+def _foolbox_run(ctx: _Context, build, x, y, epsilons):
+    """A Foolbox attack (built once per run) under misclassification of ``y``."""
+    import foolbox as fb
 
-        if "attack" not in ctx.state:
-            ctx.state["attack"] = build(ctx)
-        _, clipped, _ = ctx.state["attack"](_foolbox(ctx), x, fb.criteria.Misclassification(y.long()),
-                                            epsilons=ctx.eps)
-        return clipped.detach()
-    return perturb
+    if "attack" not in ctx.state:
+        ctx.state["attack"] = build()
+    _, clipped, _ = ctx.state["attack"](_foolbox(ctx), x, fb.criteria.Misclassification(y.long()), epsilons=epsilons)
+    return clipped.detach()
 
 
 def _project(delta, eps, norm):
@@ -172,161 +399,422 @@ def _sign_steps(ctx: _Context, x, y, steps: int, step: float, random_start: bool
     return (x + delta).detach()
 
 
-def _gradient(name: str, steps_default: int, random_start: bool, foolbox_build: Callable):
-    """One gradient attack: Foolbox for single-label classification, our steps otherwise."""
-    via_foolbox = _foolbox_budget(foolbox_build)
+ALL, CLS = TASKS, CLASSIFICATION
 
-    def perturb(ctx: _Context, x, y):
+
+# --------------------------------------------------------------------------- budget attacks
+
+@_register
+class FGSM(Attack):
+    """FGSM (Goodfellow et al. 2015): one gradient step of the full budget (Foolbox 3's ``FGSM`` /
+    ``L2FastGradientAttack`` on classifiers, the task's loss otherwise)."""
+
+    name: ClassVar[str] = "fgsm"
+    family: ClassVar[str] = "gradient"
+    kind: ClassVar[str] = "budget"
+    tasks: ClassVar[tuple] = ALL
+    norms: ClassVar[tuple] = ("Linf", "L2")
+    description: ClassVar[str] = "FGSM (Goodfellow et al. 2015): one gradient step of the full budget"
+
+    def perturb(self, ctx, x, y):
         if ctx.task in CLASSIFICATION:
-            return via_foolbox(ctx, x, y)
-        steps = 1 if name == "fgsm" else int(ctx.params.get("steps", steps_default))
-        step = ctx.eps if name == "fgsm" else float(ctx.params.get("rel_stepsize", 2.5 / steps)) * ctx.eps
-        return _sign_steps(ctx, x, y, steps, step, random_start and ctx.params.get("random_start", True))
-    return perturb
+            import foolbox as fb
+            return _foolbox_run(ctx, lambda: fb.attacks.FGSM() if ctx.norm == "Linf"
+                                else fb.attacks.L2FastGradientAttack(), x, y, ctx.eps)
+        return _sign_steps(ctx, x, y, 1, ctx.eps, False)
 
 
-def _fgsm_foolbox(ctx):
-    import foolbox as fb
-    return fb.attacks.FGSM() if ctx.norm == "Linf" else fb.attacks.L2FastGradientAttack()
+@_register
+class BIM(Attack):
+    """Basic iterative method (Kurakin et al. 2017): ``steps`` steps of ``rel_stepsize * eps``
+    inside the budget (Foolbox 3's ``LinfBasicIterativeAttack``/``L2BasicIterativeAttack`` on
+    classifiers)."""
+
+    name: ClassVar[str] = "bim"
+    family: ClassVar[str] = "gradient"
+    kind: ClassVar[str] = "budget"
+    tasks: ClassVar[tuple] = ALL
+    norms: ClassVar[tuple] = ("Linf", "L2")
+    description: ClassVar[str] = "basic iterative method (Kurakin et al. 2017): steps inside the budget"
+    steps: int = _param(10, "gradient steps")
+    rel_stepsize: float | None = _param(None, "step size relative to eps; None: 2.5 / steps")
+
+    def perturb(self, ctx, x, y):
+        rel = 2.5 / self.steps if self.rel_stepsize is None else self.rel_stepsize
+        if ctx.task in CLASSIFICATION:
+            import foolbox as fb
+            cls = fb.attacks.LinfBasicIterativeAttack if ctx.norm == "Linf" else fb.attacks.L2BasicIterativeAttack
+            return _foolbox_run(ctx, lambda: cls(steps=self.steps, rel_stepsize=rel), x, y, ctx.eps)
+        return _sign_steps(ctx, x, y, self.steps, rel * ctx.eps, False)
 
 
-def _pgd_foolbox(ctx):
-    import foolbox as fb
-    kwargs = {"steps": int(ctx.params.get("steps", 40)), "random_start": ctx.params.get("random_start", True)}
-    if "abs_stepsize" in ctx.params:
-        kwargs["abs_stepsize"] = float(ctx.params["abs_stepsize"])
-    else:
-        kwargs["rel_stepsize"] = float(ctx.params.get("rel_stepsize", 2.5 / kwargs["steps"]))
-    return (fb.attacks.LinfPGD if ctx.norm == "Linf" else fb.attacks.L2PGD)(**kwargs)
+@_register
+class PGD(Attack):
+    """PGD (Madry et al. 2018): BIM from a uniform random start in the ball (Foolbox 3's
+    ``LinfPGD``/``L2PGD`` on classifiers). Step ``abs_stepsize`` when given, else
+    ``rel_stepsize * eps`` (default ``2.5 / steps``, Madry et al.'s choice)."""
+
+    name: ClassVar[str] = "pgd"
+    family: ClassVar[str] = "gradient"
+    kind: ClassVar[str] = "budget"
+    tasks: ClassVar[tuple] = ALL
+    norms: ClassVar[tuple] = ("Linf", "L2")
+    description: ClassVar[str] = "PGD (Madry et al. 2018): BIM from a random start"
+    steps: int = _param(40, "gradient steps")
+    rel_stepsize: float | None = _param(None, "step size relative to eps; None: 2.5 / steps")
+    abs_stepsize: float | None = _param(None, "absolute step size (overrides rel_stepsize)")
+    random_start: bool = _param(True, "start from a uniform random point of the ball")
+
+    def _step(self, eps: float) -> float:
+        if self.abs_stepsize is not None:
+            return self.abs_stepsize
+        return (2.5 / self.steps if self.rel_stepsize is None else self.rel_stepsize) * eps
+
+    def perturb(self, ctx, x, y):
+        if ctx.task in CLASSIFICATION:
+            import foolbox as fb
+            cls = fb.attacks.LinfPGD if ctx.norm == "Linf" else fb.attacks.L2PGD
+            kwargs = {"steps": self.steps, "random_start": self.random_start}
+            if self.abs_stepsize is not None:
+                kwargs["abs_stepsize"] = self.abs_stepsize
+            else:
+                kwargs["rel_stepsize"] = 2.5 / self.steps if self.rel_stepsize is None else self.rel_stepsize
+            return _foolbox_run(ctx, lambda: cls(**kwargs), x, y, ctx.eps)
+        return _sign_steps(ctx, x, y, self.steps, self._step(ctx.eps), self.random_start)
 
 
-def _bim_foolbox(ctx):
-    import foolbox as fb
-    steps = int(ctx.params.get("steps", 10))
-    kwargs = {"steps": steps, "rel_stepsize": float(ctx.params.get("rel_stepsize", 2.5 / steps))}
-    return (fb.attacks.LinfBasicIterativeAttack if ctx.norm == "Linf" else fb.attacks.L2BasicIterativeAttack)(**kwargs)
+@_register
+class DeepFool(Attack):
+    """DeepFool (Moosavi-Dezfooli et al. 2016; Foolbox 3's ``LinfDeepFoolAttack``/``L2DeepFoolAttack``),
+    clipped to the budget; ``candidates`` is capped at the number of classes."""
+
+    name: ClassVar[str] = "deepfool"
+    family: ClassVar[str] = "gradient"
+    kind: ClassVar[str] = "budget"
+    tasks: ClassVar[tuple] = CLS
+    norms: ClassVar[tuple] = ("Linf", "L2")
+    description: ClassVar[str] = "DeepFool (Moosavi-Dezfooli et al. 2016), clipped to the budget"
+    steps: int = _param(50, "DeepFool iterations")
+    candidates: int = _param(10, "classes considered (capped at the number of classes)")
+    overshoot: float = _param(0.02, "overshoot past the boundary")
+
+    def perturb(self, ctx, x, y):
+        import foolbox as fb
+        cls = fb.attacks.LinfDeepFoolAttack if ctx.norm == "Linf" else fb.attacks.L2DeepFoolAttack
+        candidates = min(self.candidates, max(2, ctx.outputs))
+        return _foolbox_run(ctx, lambda: cls(steps=self.steps, candidates=candidates, overshoot=self.overshoot),
+                            x, y, ctx.eps)
 
 
-def _deepfool_foolbox(ctx):
-    import foolbox as fb
-    classes = max(2, int(ctx.state.get("outputs", 2)))
-    kwargs = {"steps": int(ctx.params.get("steps", 50)), "candidates": min(int(ctx.params.get("candidates", 10)), classes)}
-    return (fb.attacks.LinfDeepFoolAttack if ctx.norm == "Linf" else fb.attacks.L2DeepFoolAttack)(**kwargs)
+class _APGD(Attack):
+    family: ClassVar[str] = "gradient"
+    kind: ClassVar[str] = "budget"
+    tasks: ClassVar[tuple] = ALL
+    norms: ClassVar[tuple] = ("Linf", "L2")
+    loss: ClassVar[str] = "ce"
 
-
-def _apgd(loss: str):
-    def perturb(ctx: _Context, x, y):
-        adversarial, _, _ = apgd(ctx.model, x, y, eps=ctx.eps, norm=ctx.norm, steps=int(ctx.params.get("steps", 100)),
-                                 restarts=int(ctx.params.get("restarts", 1)), loss=loss, task=ctx.task,
-                                 seed=ctx.seed + ctx.state.setdefault("batches", 0), batch_size=len(x))
-        ctx.state["batches"] += 1
+    def perturb(self, ctx, x, y):
+        batch = ctx.state.setdefault("batches", 0)
+        adversarial, _, _ = apgd(ctx.model, x, y, eps=ctx.eps, norm=ctx.norm, steps=self.steps, restarts=self.restarts,
+                                 loss=self.loss, task=ctx.task, seed=ctx.seed + batch, batch_size=len(x))
+        ctx.state["batches"] = batch + 1
         return adversarial.to(x.device)
-    return perturb
 
 
-def _smia(ctx: _Context, x, y):
-    from .smia import smia
+@_register
+class APGDCE(_APGD):
+    """APGD with cross-entropy (Croce & Hein 2020, :mod:`.apgd`; BCE for multi-label, per pixel for masks)."""
 
-    steps = int(ctx.params.get("steps", 10))
-    run = smia(_two_logits_model(ctx), x, y, epsilon=float(ctx.params.get("step", ctx.eps / steps)), iterations=steps,
-               alpha=float(ctx.params.get("alpha", 1.0)), kernel_size=int(ctx.params.get("kernel_size", 5)),
-               sigma=float(ctx.params.get("sigma", 1.0)), budget=ctx.eps, batch_size=len(x), device=x.device,
-               seed=ctx.seed)
-    return run.adversarial.to(x.device)
-
-
-def _dag(ctx: _Context, x, y):
-    from .dag import dag
-
-    steps = int(ctx.params.get("steps", 10))
-    run = dag(ctx.model, x, y, epsilon=float(ctx.params.get("step", ctx.eps / steps)), iterations=steps,
-              budget=ctx.eps, batch_size=len(x), device=x.device, seed=ctx.seed)
-    return run.adversarial.to(x.device)
+    name: ClassVar[str] = "apgd-ce"
+    description: ClassVar[str] = "APGD with cross-entropy (Croce & Hein 2020; BCE for multi-label, per pixel for masks)"
+    loss: ClassVar[str] = "ce"
+    steps: int = _param(100, "iterations per restart")
+    restarts: int = _param(1, "random restarts on the inputs not yet fooled")
 
 
-def _noise(ctx: _Context, x, y):
+@_register
+class APGDMargin(_APGD):
+    """APGD with a margin loss defined for 2 and 3 classes and multi-label (:mod:`.apgd`)."""
+
+    name: ClassVar[str] = "apgd-margin"
+    description: ClassVar[str] = "APGD with a margin loss defined for 2 and 3 classes and multi-label"
+    loss: ClassVar[str] = "margin"
+    steps: int = _param(100, "iterations per restart")
+    restarts: int = _param(1, "random restarts on the inputs not yet fooled")
+
+
+@_register
+class SMIA(Attack):
+    """SMIA (Qi et al. 2021, :mod:`.smia`): deviation loss minus ``alpha`` x stabilization, ``steps``
+    steps of ``step`` (default eps / steps) inside the budget."""
+
+    name: ClassVar[str] = "smia"
+    family: ClassVar[str] = "gradient"
+    kind: ClassVar[str] = "budget"
+    tasks: ClassVar[tuple] = ("binary", "multiclass", "segmentation")
+    norms: ClassVar[tuple] = ("Linf",)
+    description: ClassVar[str] = "SMIA (Qi et al. 2021): deviation minus alpha x stabilization, steps of eps / T"
+    steps: int = _param(10, "iterations T")
+    step: float | None = _param(None, "step size; None: eps / steps")
+    alpha: float = _param(1.0, "weight of the stabilization loss")
+    kernel_size: int = _param(5, "Gaussian kernel size of the stabilization")
+    sigma: float = _param(1.0, "Gaussian kernel sigma")
+
+    def perturb(self, ctx, x, y):
+        from .smia import smia
+
+        run = smia(_two_logits_model(ctx), x, y, epsilon=ctx.eps / self.steps if self.step is None else self.step,
+                   iterations=self.steps, alpha=self.alpha, kernel_size=self.kernel_size, sigma=self.sigma,
+                   budget=ctx.eps, batch_size=len(x), device=x.device, seed=ctx.seed)
+        return run.adversarial.to(x.device)
+
+
+@_register
+class DAG(Attack):
+    """DAG (Xie et al. 2017, :mod:`.dag`): dense adversary generation for segmentation."""
+
+    name: ClassVar[str] = "dag"
+    family: ClassVar[str] = "gradient"
+    kind: ClassVar[str] = "budget"
+    tasks: ClassVar[tuple] = ("segmentation",)
+    norms: ClassVar[tuple] = ("Linf",)
+    description: ClassVar[str] = "DAG (Xie et al. 2017): dense adversary generation for segmentation"
+    steps: int = _param(10, "iterations")
+    step: float | None = _param(None, "step size; None: eps / steps")
+
+    def perturb(self, ctx, x, y):
+        from .dag import dag
+
+        run = dag(ctx.model, x, y, epsilon=ctx.eps / self.steps if self.step is None else self.step,
+                  iterations=self.steps, budget=ctx.eps, batch_size=len(x), device=x.device, seed=ctx.seed)
+        return run.adversarial.to(x.device)
+
+
+@_register
+class Noise(Attack):
     """The control: uniform noise in the L-inf ball, or on the L2 sphere, of radius ``eps``."""
-    if ctx.norm == "Linf":
-        delta = (torch.rand(x.shape, generator=ctx.generator) * 2 - 1) * ctx.eps
-    else:
-        delta = torch.randn(x.shape, generator=ctx.generator)
-        delta = delta * (ctx.eps / delta.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *[1] * (x.ndim - 1)))
-    return (x + delta.to(x)).clamp(0, 1)
+
+    name: ClassVar[str] = "noise"
+    family: ClassVar[str] = "control"
+    kind: ClassVar[str] = "budget"
+    tasks: ClassVar[tuple] = ALL
+    norms: ClassVar[tuple] = ("Linf", "L2")
+    description: ClassVar[str] = "random-noise control: uniform in the L-inf ball or on the L2 sphere of radius eps"
+
+    def perturb(self, ctx, x, y):
+        if ctx.norm == "Linf":
+            delta = (torch.rand(x.shape, generator=ctx.generator) * 2 - 1) * ctx.eps
+        else:
+            delta = torch.randn(x.shape, generator=ctx.generator)
+            delta = delta * (ctx.eps / delta.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *[1] * (x.ndim - 1)))
+        return (x + delta.to(x)).clamp(0, 1)
 
 
-def _uap_fit(targeted: bool):
-    def fit(ctx: _Context, images):
+# --------------------------------------------------------------------------- universal attacks
+
+class _Universal(Attack):
+    family: ClassVar[str] = "universal"
+    kind: ClassVar[str] = "universal"
+    tasks: ClassVar[tuple] = CLS
+    norms: ClassVar[tuple] = ("Linf", "L2")
+
+    def _target(self):
+        return None
+
+    def fit(self, ctx, images):
         from .uap import universal_perturbation
 
-        target = ctx.params.get("target") if targeted else None
-        if targeted and target is None:
-            raise ValueError("uap-targeted needs params target=<class index>")
         result = universal_perturbation(
-            _two_logits_model(ctx), images, ctx.eps, "inf" if ctx.norm == "Linf" else "2", target=target,
-            eps_step=float(ctx.params.get("eps_step", 0.001)), max_passes=int(ctx.params.get("max_passes", 15)),
-            mode=ctx.params.get("mode", "batched"), batch_size=int(ctx.params.get("batch_size", 64)),
+            _two_logits_model(ctx), images, ctx.eps, "inf" if ctx.norm == "Linf" else "2", target=self._target(),
+            eps_step=self.eps_step, max_passes=self.max_passes, mode=self.mode, batch_size=self.batch_size,
             seed=ctx.seed, device=images.device, progress=False)
         ctx.state["fit_result"] = result
         return result.perturbation
-    return fit
+
+    def perturb(self, ctx, x, y):
+        return (x + ctx.state["perturbation"].to(x)).clamp(0, 1)
 
 
-def _apply_universal(ctx: _Context, x, y):
-    return (x + ctx.state["perturbation"].to(x)).clamp(0, 1)
+_UAP_MODES = ("batched", "exact")
 
 
-def _minimal(attack_id: str):
-    """One of the ten attacks of Taghanaki et al. (Foolbox 1 minimal-perturbation semantics)."""
-    def perturb(ctx: _Context, x, y):
-        import foolbox as fb
+@_register
+class UAP(_Universal):
+    """Nontargeted UAP (Hirano et al. 2020; Moosavi-Dezfooli et al. 2017; :mod:`.uap`, FGSM inner step)."""
 
-        from .foolbox_attacks import build_attack
-
-        if "attack" not in ctx.state:
-            params = dict(ctx.params)
-            if attack_id in ("S1", "S2"):
-                params.setdefault("seed", ctx.seed)
-            ctx.state["attack"] = build_attack(attack_id, max(2, ctx.state["outputs"]), tuple(x.shape[1:]), **params)
-        _, adversarial, _ = ctx.state["attack"](_foolbox(ctx), x, fb.criteria.Misclassification(y.long()),
-                                                epsilons=None)
-        return adversarial.detach()
-    return perturb
+    name: ClassVar[str] = "uap"
+    description: ClassVar[str] = ("nontargeted UAP (Hirano et al. 2020, Moosavi-Dezfooli et al. 2017, "
+                                  "FGSM inner step)")
+    eps_step: float = _param(0.001, "FGSM step of the inner attack")
+    max_passes: int = _param(15, "passes over the fitting images")
+    mode: str = _param("batched", "batched (fast) or exact (ART 1.20's loop, batch 1)", _UAP_MODES)
+    batch_size: int = _param(64, "batch of the batched mode")
 
 
-ALL, CLS = TASKS, CLASSIFICATION
-ATTACKS: dict[str, Attack] = {a.name: a for a in [
-    Attack("fgsm", "gradient", "budget", ALL, ("Linf", "L2"), _gradient("fgsm", 1, False, _fgsm_foolbox),
-           description="FGSM (Goodfellow et al. 2015): one gradient step of the full budget"),
-    Attack("bim", "gradient", "budget", ALL, ("Linf", "L2"), _gradient("bim", 10, False, _bim_foolbox),
-           description="basic iterative method (Kurakin et al. 2017): steps inside the budget"),
-    Attack("pgd", "gradient", "budget", ALL, ("Linf", "L2"), _gradient("pgd", 40, True, _pgd_foolbox),
-           description="PGD (Madry et al. 2018): BIM from a random start"),
-    Attack("deepfool", "gradient", "budget", CLS, ("Linf", "L2"), _foolbox_budget(_deepfool_foolbox),
-           description="DeepFool (Moosavi-Dezfooli et al. 2016), clipped to the budget"),
-    Attack("apgd-ce", "gradient", "budget", ALL, ("Linf", "L2"), _apgd("ce"),
-           description="APGD with cross-entropy (Croce & Hein 2020; BCE for multi-label, per pixel for masks)"),
-    Attack("apgd-margin", "gradient", "budget", ALL, ("Linf", "L2"), _apgd("margin"),
-           description="APGD with a margin loss defined for 2 and 3 classes and multi-label"),
-    Attack("smia", "gradient", "budget", ("binary", "multiclass", "segmentation"), ("Linf",), _smia,
-           description="SMIA (Qi et al. 2021): deviation minus alpha x stabilization, steps of eps / T"),
-    Attack("dag", "gradient", "budget", ("segmentation",), ("Linf",), _dag,
-           description="DAG (Xie et al. 2017): dense adversary generation for segmentation"),
-    Attack("noise", "control", "budget", ALL, ("Linf", "L2"), _noise,
-           description="random-noise control: uniform in the L-inf ball or on the L2 sphere of radius eps"),
-    Attack("uap", "universal", "universal", CLS, ("Linf", "L2"), _apply_universal, _uap_fit(False),
-           description="nontargeted UAP (Hirano et al. 2020, Moosavi-Dezfooli et al. 2017, FGSM inner step)"),
-    Attack("uap-targeted", "universal", "universal", CLS, ("Linf", "L2"), _apply_universal, _uap_fit(True),
-           description="targeted UAP (Hirano & Takemoto 2020); params target=<class>"),
-] + [Attack(name, family, "minimal", CLS, (), _minimal(attack_id), description=f"{attack_id} of Taghanaki et al. 2018")
-     for attack_id, name, family in [
-         ("G1", "minimal-fgsm", "gradient"), ("G2", "minimal-pgd", "gradient"), ("G3", "minimal-deepfool", "gradient"),
-         ("G4", "minimal-bim", "gradient"), ("G5", "lbfgs", "gradient"), ("S1", "local-search", "score"),
-         ("S2", "single-pixel", "score"), ("D1", "blur", "decision"), ("D2", "contrast", "decision"),
-         ("D3", "gaussian-noise", "decision")]]}
+@_register
+class TargetedUAP(_Universal):
+    """Targeted UAP (Hirano & Takemoto 2020) toward class ``target`` (required)."""
 
-#: The ten attacks of Taghanaki et al. 2018 by the paper's id.
-TAGHANAKI = {a.description.split()[0]: name for name, a in ATTACKS.items() if a.kind == "minimal"}
+    name: ClassVar[str] = "uap-targeted"
+    description: ClassVar[str] = "targeted UAP (Hirano & Takemoto 2020); target=<class>"
+    target: int | None = _param(None, "the class the perturbation pushes toward (required)")
+    eps_step: float = _param(0.001, "FGSM step of the inner attack")
+    max_passes: int = _param(15, "passes over the fitting images")
+    mode: str = _param("batched", "batched (fast) or exact (ART 1.20's loop, batch 1)", _UAP_MODES)
+    batch_size: int = _param(64, "batch of the batched mode")
 
+    def _target(self):
+        if self.target is None:
+            raise ValueError("uap-targeted needs target=<class index>")
+        return self.target
+
+
+# --------------------------------------------------------------------------- minimal searches
+
+class _Minimal(Attack):
+    """One of the ten attacks of Taghanaki et al. 2018 (Foolbox 1 minimal-perturbation semantics,
+    the Foolbox 3 wrappers of :mod:`.foolbox_attacks`, Foolbox 1.2's defaults)."""
+
+    kind: ClassVar[str] = "minimal"
+    tasks: ClassVar[tuple] = CLS
+    norms: ClassVar[tuple] = ()
+    builder: ClassVar[str] = ""       # the builder's name in .foolbox_attacks
+
+    def _build(self, ctx, x):
+        from . import foolbox_attacks
+
+        return getattr(foolbox_attacks, self.builder)(**self.params)
+
+    def perturb(self, ctx, x, y):
+        return _foolbox_run(ctx, lambda: self._build(ctx, x), x, y, None)
+
+
+def _minimal(paper_id: str, registry_name: str, family: str, paper_name: str, builder: str):
+    def decorate(cls):
+        cls.name, cls.family, cls.paper_id, cls.paper_name, cls.builder = (registry_name, family, paper_id,
+                                                                            paper_name, builder)
+        cls.description = f"{paper_name} of Taghanaki et al. 2018 (Table 1 id {paper_id}; Foolbox 1 semantics)"
+        return _register(cls)
+    return decorate
+
+
+@_minimal("G1", "minimal-fgsm", "gradient", "FGSM", "fgsm_search")
+class MinimalFGSM(_Minimal):
+    """Foolbox 1 FGSM: the smallest of ``steps`` linear step sizes up to ``max_epsilon``."""
+
+    steps: int = _param(1000, "step sizes tried")
+    max_epsilon: float = _param(1.0, "largest step size")
+
+
+@_minimal("G2", "minimal-pgd", "gradient", "PGD", "pgd_search")
+class MinimalPGD(_Minimal):
+    """L-inf PGD, ``search_steps`` epsilons halving down from ``epsilon`` (Foolbox 1's binary search)."""
+
+    epsilon: float = _param(0.3, "largest budget of the search")
+    stepsize: float = _param(0.01, "absolute step size")
+    iterations: int = _param(40, "PGD steps")
+    search_steps: int = _param(5, "budgets tried")
+    random_start: bool = _param(True, "random start")
+
+
+@_minimal("G3", "minimal-deepfool", "gradient", "DeepFool", "deepfool")
+class MinimalDeepFool(_Minimal):
+    """Foolbox's L2 DeepFool, unbounded (``candidates`` capped at the number of classes)."""
+
+    steps: int = _param(100, "DeepFool iterations")
+    candidates: int = _param(10, "classes considered")
+    overshoot: float = _param(0.02, "overshoot past the boundary")
+
+    def _build(self, ctx, x):
+        from . import foolbox_attacks
+
+        return foolbox_attacks.deepfool(**{**self.params, "candidates": min(self.candidates, max(2, ctx.outputs))})
+
+
+@_minimal("G4", "minimal-bim", "gradient", "L-inf BIM", "bim_search")
+class MinimalBIM(_Minimal):
+    """L-inf BIM with Foolbox 1's binary search over epsilons."""
+
+    epsilon: float = _param(0.3, "largest budget of the search")
+    stepsize: float = _param(0.05, "absolute step size")
+    iterations: int = _param(10, "BIM steps")
+    search_steps: int = _param(5, "budgets tried")
+
+
+@_minimal("G5", "lbfgs", "gradient", "L-BFGS", "lbfgs")
+class LBFGS(_Minimal):
+    """L-BFGS (Szegedy et al. 2014) as Foolbox 2.4 ran it (:mod:`.lbfgs`)."""
+
+    initial_const: float = _param(2e-5, "first weight c of the cross-entropy term")
+    search_steps: int = _param(30, "doublings and bisections of c")
+    max_iter: int = _param(150, "L-BFGS-B iterations per solve")
+    gtol: float = _param(1e-5, "L-BFGS-B gradient tolerance")
+    ftol: float = _param(2.220446049250313e-09, "L-BFGS-B objective tolerance")
+
+
+@_minimal("S1", "local-search", "score", "Local Search", "local_search")
+class LocalSearch(_Minimal):
+    """Local Search (Narodytska & Kasiviswanathan 2017; :mod:`.pixel_attacks`), Foolbox 1's defaults."""
+
+    r: float = _param(1.5, "perturbation parameter")
+    p: float = _param(10.0, "perturbation parameter")
+    d: int = _param(5, "half side of the neighbourhood")
+    t: int = _param(5, "pixels perturbed per round")
+    R: int = _param(150, "rounds")
+    initial_fraction: float = _param(0.1, "share of the pixels in the first candidate set")
+    max_candidates: int = _param(128, "candidate locations scored per round")
+
+    def _build(self, ctx, x):
+        from . import foolbox_attacks
+
+        return foolbox_attacks.local_search(**self.params, seed=ctx.seed)
+
+
+@_minimal("S2", "single-pixel", "score", "Single Pixel", "single_pixel")
+class SinglePixel(_Minimal):
+    """Single Pixel (Foolbox 2.4): up to ``max_pixels`` random pixels set to the minimum or maximum."""
+
+    max_pixels: int = _param(1000, "pixels tried")
+
+    def _build(self, ctx, x):
+        from . import foolbox_attacks
+
+        return foolbox_attacks.single_pixel(**self.params, seed=ctx.seed)
+
+
+@_minimal("D1", "blur", "decision", "Gaussian Blur", "blur")
+class Blur(_Minimal):
+    """Foolbox 3's ``GaussianBlurAttack`` (a sigma search)."""
+
+    steps: int = _param(1000, "sigmas tried")
+    max_sigma: float | None = _param(None, "largest sigma; None: Foolbox's default")
+
+
+@_minimal("D2", "contrast", "decision", "Contrast Reduction", "contrast")
+class Contrast(_Minimal):
+    """Foolbox 3's ``LinearSearchContrastReductionAttack``."""
+
+    steps: int = _param(1000, "contrast levels tried")
+
+
+@_minimal("D3", "gaussian-noise", "decision", "Additive Gaussian Noise", "gaussian_noise")
+class GaussianNoise(_Minimal):
+    """Foolbox 1's additive Gaussian noise search (per-pixel std eps / sqrt(3), eps up to ``max_epsilon``)."""
+
+    steps: int = _param(1000, "noise scales tried")
+    max_epsilon: float = _param(1.0, "largest noise scale")
+
+    def _build(self, ctx, x):
+        from . import foolbox_attacks
+
+        return foolbox_attacks.gaussian_noise(**self.params, n_values=int(x[0].numel()))
+
+
+#: The ten attacks of Taghanaki et al. 2018 by the paper's id (their ``paper_id`` field).
+TAGHANAKI: dict[str, str] = {cls.paper_id: name for name, cls in ATTACKS.items() if cls.paper_id}
+
+
+# --------------------------------------------------------------------------- by name
 
 def attack_names(task: str | None = None, kind: str | None = None, norm: str | None = None) -> list[str]:
     """The registered attacks, optionally only those that apply to a task, kind or norm."""
@@ -335,10 +823,22 @@ def attack_names(task: str | None = None, kind: str | None = None, norm: str | N
             and (norm is None or not a.norms or norm in a.norms)]
 
 
-def get_attack(name: str) -> Attack:
+def get_attack(name: str) -> type[Attack]:
+    """The attack class registered as ``name``."""
     if name not in ATTACKS:
         raise ValueError(f"unknown attack {name!r}; registered: {', '.join(ATTACKS)}")
     return ATTACKS[name]
+
+
+def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+               eps: float | Sequence[float] | None = None, norm: str = "Linf", task: str | None = None,
+               fit_images: torch.Tensor | None = None, batch_size: int = 32, seed: int = 0,
+               device: str | torch.device = "auto", **params) -> AttackResult | list[AttackResult]:
+    """Build attack ``name`` with hyperparameters ``params`` (see ``medadv attacks``; an unknown or
+    ill-typed one raises :class:`TypeError` before any work) and run it: :meth:`Attack.run`.
+    A list ``eps`` gives a list of results, one per budget."""
+    return get_attack(name)(**params).run(model, images, labels, eps=eps, norm=norm, task=task,
+                                          fit_images=fit_images, batch_size=batch_size, seed=seed, device=device)
 
 
 def fit_universal(name: str, model: nn.Module, fit_images: torch.Tensor, *, eps: float, norm: str = "Linf",
@@ -346,94 +846,21 @@ def fit_universal(name: str, model: nn.Module, fit_images: torch.Tensor, *, eps:
     """Fit a universal attack (``uap``, ``uap-targeted``) on ``fit_images`` without applying it:
     returns the attack's own result (for the UAPs: :class:`~.uap.UAPResult`, with the perturbation,
     the per-pass rates and the counts), for chapters that apply it their own way (Hirano et al.
-    added the UAP without clipping)."""
+    added the UAP without clipping). The caller's model comes back as it was."""
     from ..utils import resolve_device
 
-    attack = get_attack(name)
-    if attack.kind != "universal":
+    cls = get_attack(name)
+    if cls.kind != "universal":
         raise ValueError(f"attack {name!r} is not universal; universal attacks: {attack_names(kind='universal')}")
-    if norm not in attack.norms or not eps > 0:
-        raise ValueError(f"attack {name!r} needs eps > 0 and a norm of {attack.norms}")
+    attack = cls(**params)
+    if norm not in cls.norms or not eps > 0:
+        raise ValueError(f"attack {name!r} needs eps > 0 and a norm of {cls.norms}")
     device = resolve_device(device)
-    counting = CountingModel(model).to(device).eval()
-    with torch.no_grad():
-        outputs = int(counting(fit_images[:1].float().to(device)).shape[1])
-    ctx = _Context(counting, "binary" if outputs == 1 else "multiclass", eps, norm, dict(params), seed,
-                   torch.Generator().manual_seed(seed))
-    attack.fit(ctx, fit_images.float().to(device))
-    return ctx.state["fit_result"]
-
-
-def _norms(delta: torch.Tensor):
-    flat = delta.flatten(1)
-    return flat.norm(dim=1), (flat.abs().amax(1) if flat.shape[1] else flat.sum(1))
-
-
-def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
-               eps: float | None = None, norm: str = "Linf", task: str | None = None,
-               fit_images: torch.Tensor | None = None, batch_size: int = 32, seed: int = 0,
-               device: str | torch.device = "auto", **params) -> AttackResult:
-    """Run attack ``name`` on ``images`` (N, C, H, W, float in [0, 1]) with true ``labels``.
-
-    ``eps``/``norm``: the budget of ``budget`` and ``universal`` attacks (ignored by ``minimal``
-    ones). ``task`` is inferred from the model's output and the labels when None. Universal
-    attacks fit their perturbation on ``fit_images`` (default: ``images``). ``params`` go to the
-    attack (e.g. ``steps``, ``restarts``, ``alpha``, ``target``); the same ``seed`` gives the same
-    result.
-    """
-    from ..utils import resolve_device
-
-    attack = get_attack(name)
-    if images.ndim != 4 or not images.dtype.is_floating_point:
-        raise ValueError(f"images must be a float (N, C, H, W) tensor, got {images.dtype} {tuple(images.shape)}")
-    if len(labels) != len(images):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    if len(images) and (images.min() < 0 or images.max() > 1):
-        raise ValueError("images must lie in [0, 1]")
-    if attack.kind != "minimal":
-        if eps is None or not eps > 0:
-            raise ValueError(f"attack {name!r} needs a budget eps > 0")
-        if norm not in attack.norms:
-            raise ValueError(f"attack {name!r} supports the norms {attack.norms}, not {norm!r}")
-    device = resolve_device(device)
-    counting = CountingModel(model).to(device).eval()
-    flags = [p.requires_grad for p in model.parameters()]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    torch.manual_seed(seed)                   # Foolbox draws its random starts from torch's generator
-    ctx = _Context(counting, task or "", eps, norm, dict(params), seed, torch.Generator().manual_seed(seed))
-    start = time.perf_counter()
-    try:
+    with _caller_model_kept(model), _private_rng(seed, device):
+        counting = CountingModel(model).to(device).eval()
         with torch.no_grad():
-            probe = counting(images[:1].to(device))
-        ctx.task = task or infer_task(probe, labels[:1].to(device))
-        ctx.state["outputs"] = int(probe.shape[1])
-        if ctx.task not in attack.tasks:
-            raise ValueError(f"attack {name!r} applies to {attack.tasks}, not to a {ctx.task} model")
-        if attack.kind == "universal":
-            fit_on = images if fit_images is None else fit_images
-            ctx.state["perturbation"] = attack.fit(ctx, fit_on.float().to(device)).to(device)
-        outs, fooled, correct = [], [], []
-        for i in range(0, len(images), batch_size):
-            x = images[i:i + batch_size].float().to(device)
-            y = labels[i:i + batch_size].to(device)
-            with torch.no_grad():
-                correct.append(~is_fooled(counting(x), y, ctx.task).cpu())
-            adversarial = attack.perturb(ctx, x, y).clamp(0, 1)
-            with torch.no_grad():
-                fooled.append(is_fooled(counting(adversarial), y, ctx.task).cpu())
-            outs.append(adversarial.cpu())
-    finally:
-        for p, flag in zip(model.parameters(), flags):
-            p.requires_grad_(flag)
-    seconds = time.perf_counter() - start
-    adversarial = torch.cat(outs) if outs else images.clone()
-    success = torch.cat(fooled) if fooled else torch.zeros(0, dtype=torch.bool)
-    clean_correct = torch.cat(correct) if correct else torch.zeros(0, dtype=torch.bool)
-    if attack.kind == "minimal":   # Foolbox 1 semantics: the clean input where the search failed
-        adversarial = torch.where(success.view(-1, 1, 1, 1), adversarial, images.float())
-    l2, linf = _norms(adversarial - images.float())
-    return AttackResult(name, attack.family, attack.kind, ctx.task, adversarial, success, clean_correct, l2, linf,
-                        counting.calls, seconds, eps if attack.kind != "minimal" else None,
-                        norm if attack.kind != "minimal" else None,
-                        ctx.state["perturbation"].cpu() if attack.kind == "universal" else None, dict(params))
+            outputs = int(counting(fit_images[:1].float().to(device)).shape[1])
+        ctx = _Context(counting, "binary" if outputs == 1 else "multiclass", eps, norm, seed,
+                       torch.Generator().manual_seed(seed), outputs)
+        attack.fit(ctx, fit_images.float().to(device))
+    return ctx.state["fit_result"]

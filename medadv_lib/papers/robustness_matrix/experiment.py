@@ -11,14 +11,13 @@ inputs with its Wilson interval; the per-input outcomes are kept, so comparisons
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn as nn
 
 from ...attacks.registry import attack_names, get_attack, run_attack
+from ...evaluation import (NOISE, Victim, budget_label, clean_fooled, models, outcome_row, outcomes, robust_rate,
+                         select_rows, white_box_rows)
 from ...metrics.uncertainty import wilson
 from ...progress import tqdm
 from .. import get_paper, resolve_parameters
@@ -27,21 +26,7 @@ __all__ = ["Victim", "chapter_parameters", "chapters_for", "collection_models", 
            "robust_rate", "outcomes", "select_rows", "models", "heat_table", "heat_values", "curve_table", "strongest_attacks", "worst_case_table", "masking_flags", "claim_results",
            "headline", "other_settings_table", "NOISE", "UAP", "TRANSFER"]
 
-NOISE, UAP, TRANSFER = "noise", "uap", "pgd (transfer)"
-
-
-@dataclass
-class Victim:
-    """One trained model of the collection and the inputs it is attacked on."""
-
-    name: str
-    chapter: str
-    task: str                      # binary | multiclass | multilabel | segmentation
-    model: nn.Module
-    images: torch.Tensor           # the first n test inputs, float in [0, 1]
-    labels: torch.Tensor
-    fit_images: torch.Tensor | None = None   # training inputs a universal perturbation is fitted on
-    data: object = None            # the test split the inputs come from (for the data banner)
+UAP, TRANSFER = "uap", "pgd (transfer)"
 
 
 def chapter_parameters(chapter: str, preset: str, seed: int, dataset: str = "synthetic", data_root: str = "") -> dict:
@@ -142,11 +127,6 @@ def collection_models(chapters, preset: str, seed: int, n_inputs: int, uap_image
     return victims
 
 
-def budget_label(norm: str, eps: float) -> str:
-    """``2/255`` for L-inf budgets, ``0.5`` for L2 (both on the [0, 1] scale)."""
-    return f"{eps * 255:g}/255" if norm == "Linf" else f"{eps:g}"
-
-
 def attack_plan(task: str, linf_budgets, l2_budgets) -> list[tuple[str, str, float]]:
     """``(attack, norm, eps)`` for every fixed-budget attack of the registry that applies to
     ``task``, at every budget of each norm it supports (the noise control included); L-inf budgets
@@ -158,23 +138,6 @@ def attack_plan(task: str, linf_budgets, l2_budgets) -> list[tuple[str, str, flo
     return plan
 
 
-def _attack_params(name: str, steps: int, restarts: int) -> dict:
-    if name in ("fgsm", NOISE):
-        return {}
-    params = {"steps": steps}
-    if name.startswith("apgd"):
-        params["restarts"] = restarts
-    return params
-
-
-def _row(victim: Victim, attack: str, family: str, setting: str, norm: str, eps: float, robust: np.ndarray,
-         seconds: float = float("nan"), calls: int = 0, label: str | None = None) -> dict:
-    return {"model": victim.name, "chapter": victim.chapter, "task": victim.task, "attack": attack, "family": family,
-            "setting": setting, "norm": norm, "eps": eps, "budget": label or budget_label(norm, eps),
-            "n": len(robust), "robust": robust.astype(bool), "robust_accuracy": float(robust.mean()),
-            "seconds": seconds, "model_calls": calls}
-
-
 def run_matrix(victims: list[Victim], linf_budgets, l2_budgets, *, steps: int, restarts: int, heat_budget: float,
                uap_zeta: float, uap_passes: int, batch_size: int = 32, seed: int = 0, device="auto",
                progress: bool = True) -> pd.DataFrame:
@@ -184,37 +147,29 @@ def run_matrix(victims: list[Victim], linf_budgets, l2_budgets, *, steps: int, r
     of the same chapter with the same inputs (``transfer``). One row per (model, attack, budget)
     with the per-input outcomes in ``robust``."""
     rows, pgd_inputs = [], {}
-    jobs = [(v, *job) for v in victims for job in attack_plan(v.task, linf_budgets, l2_budgets)]
+    plans = {v.name: attack_plan(v.task, linf_budgets, l2_budgets) for v in victims}
     for v in victims:
-        rows.append(_row(v, "clean", "none", "clean", "none", 0.0, ~_fooled(v, v.images, batch_size, device),
-                         label="clean"))
+        rows.append(outcome_row(v, "clean", "none", "clean", "none", 0.0, ~clean_fooled(v, v.images, batch_size, device),
+                                label="clean"))
     heat_eps = heat_budget / 255
-    for v, name, norm, eps in tqdm(jobs, desc="robustness matrix", disable=not progress):
-        result = run_attack(name, v.model, v.images, v.labels, eps=eps, norm=norm, task=v.task,
-                            batch_size=batch_size, seed=seed, device=device, **_attack_params(name, steps, restarts))
-        rows.append(_row(v, name, get_attack(name).family, "white", norm, eps, (~result.success).numpy(),
-                         result.seconds, result.model_calls))
-        if name == "pgd" and norm == "Linf" and np.isclose(eps, heat_eps):
-            pgd_inputs[v.name] = result.adversarial
+    with tqdm(total=sum(map(len, plans.values())), desc="robustness matrix", disable=not progress) as bar:
+        for v in victims:
+            white, kept = white_box_rows(v, plans[v.name], steps=steps, restarts=restarts, batch_size=batch_size,
+                                         seed=seed, device=device, progress=bar,
+                                         keep=lambda name, norm, eps: name == "pgd" and norm == "Linf"
+                                         and np.isclose(eps, heat_eps))
+            rows += white
+            pgd_inputs.update({v.name: adversarial for adversarial in kept.values()})
     for v in victims:
         if v.fit_images is None or v.task not in get_attack(UAP).tasks:
             continue
         result = run_attack(UAP, v.model, v.images, v.labels, eps=uap_zeta, norm="Linf", task=v.task,
                             fit_images=v.fit_images, batch_size=batch_size, seed=seed, device=device,
                             max_passes=uap_passes)
-        rows.append(_row(v, UAP, "universal", "universal", "Linf", uap_zeta, (~result.success).numpy(),
+        rows.append(outcome_row(v, UAP, "universal", "universal", "Linf", uap_zeta, (~result.success).numpy(),
                          result.seconds, result.model_calls, label=f"zeta {uap_zeta:g}"))
     rows += _transfer_rows(victims, pgd_inputs, heat_eps, batch_size, device)
     return pd.DataFrame(rows)
-
-
-def _fooled(victim: Victim, inputs: torch.Tensor, batch_size: int, device) -> np.ndarray:
-    """Per input: does ``victim`` get it wrong (the registry's task-wise criterion)?"""
-    from ...attacks.apgd import is_fooled
-    from ...training import predict
-
-    logits = predict(victim.model, inputs.float(), batch_size, device).cpu()
-    return is_fooled(logits, victim.labels.cpu(), victim.task).numpy()
 
 
 def _transfer_rows(victims, pgd_inputs: dict, eps: float, batch_size: int, device) -> list[dict]:
@@ -230,51 +185,11 @@ def _transfer_rows(victims, pgd_inputs: dict, eps: float, batch_size: int, devic
                     and torch.equal(target.labels, source.labels))
             if not same:
                 continue
-            robust = ~_fooled(target, pgd_inputs[source.name], batch_size, device)
-            row = _row(target, TRANSFER, "gradient", "transfer", "Linf", eps, robust)
+            robust = ~clean_fooled(target, pgd_inputs[source.name], batch_size, device)
+            row = outcome_row(target, TRANSFER, "gradient", "transfer", "Linf", eps, robust)
             row["source"] = source.name
             rows.append(row)
     return rows
-
-
-def robust_rate(matrix: pd.DataFrame, model: str, attack: str, norm: str | None = None, eps: float | None = None):
-    """The Wilson estimate of one cell's robust accuracy (``attack`` may be ``worst``)."""
-    robust = outcomes(matrix, model, attack, norm, eps)
-    return wilson(int(robust.sum()), len(robust))
-
-
-def select_rows(matrix, model, attack=None, norm=None, eps=None, setting=None) -> pd.DataFrame:
-    rows = matrix[matrix["model"] == model]
-    if attack is not None:
-        rows = rows[rows["attack"] == attack]
-    if norm is not None:
-        rows = rows[rows["norm"] == norm]
-    if eps is not None:
-        rows = rows[np.isclose(rows["eps"], eps)]
-    if setting is not None:
-        rows = rows[rows["setting"] == setting]
-    return rows
-
-
-def outcomes(matrix, model, attack, norm=None, eps=None) -> np.ndarray:
-    """Per-input robust outcomes of one cell; ``attack="worst"``: robust to every white-box attack
-    (the noise control aside) at that budget."""
-    if attack == "worst":
-        rows = select_rows(matrix, model, norm=norm, eps=eps, setting="white")
-        rows = rows[rows["attack"] != NOISE]
-        if rows.empty:
-            raise KeyError(f"no white-box attack on {model} at {norm} {eps}")
-        return np.logical_and.reduce(np.stack(rows["robust"].to_list()))
-    rows = select_rows(matrix, model, attack, norm, eps)
-    if attack == TRANSFER:
-        raise KeyError("transfer cells have one row per source: select them with their source")
-    if len(rows) != 1:
-        raise KeyError(f"{len(rows)} rows for {model} / {attack} / {norm} / {eps}")
-    return rows["robust"].iloc[0]
-
-
-def models(matrix: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(matrix["model"]))
 
 
 def heat_table(matrix: pd.DataFrame, heat_budget: float) -> pd.DataFrame:

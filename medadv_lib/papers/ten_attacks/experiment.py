@@ -25,8 +25,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ...attacks.foolbox_attacks import ATTACK_IDS, ATTACKS
-from ...attacks.registry import TAGHANAKI, run_attack
+from ...attacks.registry import TAGHANAKI, get_attack, run_attack
 from ...data.datasets import ImageDataset
 from ...metrics.perceptibility import attack_level, perceptibility_level, ssim
 from ...metrics.roc import positive_scores
@@ -37,7 +36,11 @@ from . import ATTACK_EFFORT
 from ...reporting import NOT_PRINTED
 from .published import PUBLISHED
 
-__all__ = ["positive_control", "ARCHS", "VARIANTS", "AttackTables", "load_data", "train_networks", "attack_all", "attack_settings",
+#: The paper's attack ids in Table 1's order (the registry classes' ``paper_id``).
+ATTACK_IDS = list(TAGHANAKI)
+
+__all__ = ["positive_control", "ARCHS", "VARIANTS", "AttackTables", "load_data", "train_networks", "attack_all",
+           "attack_settings",
            "clean_table", "table1",
            "table2", "perceptibility", "success_rates", "claim_results", "headline"]
 
@@ -208,7 +211,7 @@ def table2(attacks: pd.DataFrame, clean: pd.DataFrame, seed: int = 0) -> pd.Data
 def attack_settings(effort: str) -> pd.DataFrame:
     """The ten attacks, their families and the search settings of ``effort`` (Foolbox 1.2's defaults
     where none is given)."""
-    return pd.DataFrame({a: {"name": ATTACKS[a].name, "family": ATTACKS[a].group,
+    return pd.DataFrame({a: {"name": get_attack(TAGHANAKI[a]).paper_name, "family": get_attack(TAGHANAKI[a]).family,
                              "settings": str(ATTACK_EFFORT[effort].get(a, "Foolbox 1 defaults"))}
                          for a in ATTACK_IDS}).T
 
@@ -239,7 +242,7 @@ def perceptibility(attacks: pd.DataFrame) -> pd.DataFrame:
         part = white[white["attack"] == attack_id]
         levels = [perceptibility_level(s, m) for s, m in zip(part["ssim"], part["linf"])]
         obvious = wilson(sum(level == "Obvious" for level in levels), len(levels))
-        rows.append({"attack": attack_id, "name": ATTACKS[attack_id].name, "family": ATTACKS[attack_id].group,
+        rows.append({"attack": attack_id, "name": get_attack(TAGHANAKI[attack_id]).paper_name, "family": get_attack(TAGHANAKI[attack_id]).family,
                      "our level": attack_level(levels), "Obvious share": obvious.fmt(2),
                      "mean l2": part["l2"].mean(), "mean linf": part["linf"].mean(), "mean ssim": part["ssim"].mean(),
                      "n successful": len(part)})

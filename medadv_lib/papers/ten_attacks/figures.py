@@ -108,14 +108,14 @@ def figure_accuracy_vs_perceptibility(summary: pd.DataFrame):
 def figure1(attacks: pd.DataFrame, test_images: torch.Tensor, adversarials: dict, variant: str):
     """Figure 1 of the paper: one test image (the first one ``variant`` classifies correctly) under
     the ten attacks, with the perturbation of each."""
-    from ...attacks.foolbox_attacks import ATTACKS
+    from ...attacks.registry import TAGHANAKI, get_attack
 
     white = attacks[(attacks["setting"] == "white") & (attacks["variant"] == variant)]
     correct = white[white["attack"] == "G1"]["clean_correct"].to_numpy()
     k = int(np.flatnonzero(correct)[0]) if correct.any() else 0
     rows = white[white["image"] == k].set_index("attack")
     return figure_one_image_all_attacks(test_images[k], {a: adversarials[(variant, a)][k] for a in rows.index},
-                                        {a: ATTACKS[a].name for a in rows.index},
+                                        {a: get_attack(TAGHANAKI[a]).paper_name for a in rows.index},
                                         {a: bool(rows.loc[a, "success"] and rows.loc[a, "clean_correct"]) for a in rows.index})
 
 
@@ -144,13 +144,13 @@ def figure3(attacks: pd.DataFrame):
 def figure4(attacks: pd.DataFrame):
     """Figure 4 of the paper: accuracy under white-box attack against measured perceptibility (1 - mean
     SSIM of the successful images), per attack and network, coloured by family."""
-    from ...attacks.foolbox_attacks import ATTACKS
+    from ...attacks.registry import TAGHANAKI, get_attack
 
     white = attacks[attacks["setting"] == "white"]
     rows = []
     for (attack_id, variant), part in white.groupby(["attack", "variant"], sort=False):
         accuracy = float(((part["prob"] > 0.5) == part["label"].astype(bool)).mean())
         ssims = part["ssim"].dropna()
-        rows.append({"attack_id": attack_id, "group": ATTACKS[attack_id].group, "model": variant,
+        rows.append({"attack_id": attack_id, "group": get_attack(TAGHANAKI[attack_id]).family, "model": variant,
                      "accuracy": accuracy, "perceptibility": 1 - ssims.mean() if len(ssims) else 0.0})
     return figure_accuracy_vs_perceptibility(pd.DataFrame(rows))

@@ -157,8 +157,8 @@ def uap_sweep(models: dict[str, nn.Module], data: ChapterData, norms, zetas, tar
     for name, norm, zeta, target in tqdm(combos, desc="UAP sweep", leave=False, disable=not progress):
         xi = uap_radius(images, zeta, norm)
         result = fit_universal("uap" if target is None else "uap-targeted", models[name], images, eps=xi,
-                               norm="Linf" if norm == "inf" else "L2", seed=seed, device=device, target=target,
-                               **uap_kwargs)
+                               norm="Linf" if norm == "inf" else "L2", seed=seed, device=device,
+                               **({} if target is None else {"target": target}), **uap_kwargs)
         uaps[(name, norm, zeta, target)] = result
         target_name = "none" if target is None else data.classes[target]
         runs.append({"model": name, "norm": f"L{norm}", "zeta": zeta, "target": target_name, "xi": xi,
@@ -317,7 +317,7 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
 
     def new_uap(seed_: int) -> torch.Tensor:
         return fit_universal(attack, model, uap_images, eps=xi, norm=norm_name, seed=seed_, device=device,
-                             target=target, **uap_kwargs).perturbation
+                             **({} if target is None else {"target": target}), **uap_kwargs).perturbation
     model = build_model(model_name, **model_kwargs)
     model.load_state_dict(initial_state)
     model.to(device).eval()
