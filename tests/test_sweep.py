@@ -107,6 +107,20 @@ def test_backdoor_table1_read_from_the_golden_beside_the_papers_cell():
     assert len(rows) == 15                           # 5 metrics x (clean, 1x1, 3x3) in the smoke golden
 
 
+def test_replication_page_shows_our_mean_sd_beside_the_papers():
+    cells = [{"label": f"seed={s}", "values": {"seed": s}, "status": "ok", "claims": [],
+              "metrics": [{"name": "Table 1 AUROC_NN, clean", "source": "Table 1", "value": v, "unit": "",
+                           "paper": {"mean": 0.846, "sd": 0.045, "seeds": 4}}]}
+             for s, v in enumerate([0.60, 0.62, 0.58, 0.64])]
+    metrics = replication.metric_summaries(cells)
+    assert metrics[0]["mean"] == pytest.approx(0.61) and metrics[0]["sd"] == pytest.approx(np.std([.6, .62, .58, .64], ddof=1))
+    record = {"title": "Backdoor", "paper": "backdoor", "preset": "smoke", "grid": {"seed": [0, 1, 2, 3]},
+              "engine": {"name": "dask.distributed", "cluster": "LocalCluster"}, "claims": [], "metrics": metrics,
+              "cells": [{"label": c["label"], "status": "ok", "seconds": 20.0} for c in cells]}
+    page = replication.replication_markdown(record, "backdoor-seeds")
+    assert "| Table 1 AUROC_NN, clean | all cells | 0.610 ± 0.026 | 4 | 0.580 to 0.640 | 0.846 ± 0.045 |" in page
+
+
 # --------------------------------------------------------------------------- on a LocalCluster
 
 @pytest.mark.slow
@@ -142,6 +156,22 @@ def test_local_sweep_failure_resume_and_nothing_twice(tmp_path):
     assert third.computed == 0 and third.failed == []
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/sweep-mini.*")} == mtimes
     assert third.record["engine"]["cluster"] is None      # nothing to compute: no cluster started
+
+    # the book: one replication page, and the scoreboard marks the claim that flips as unstable
+    from medadv_lib import book
+
+    pages = tmp_path / "pages"
+    records = book.write_replication_pages([out], pages / "replications", pages / "replications.md")
+    page = (pages / "replications" / f"sweep-mini--{out.name}.md").read_text()
+    assert "holds in 1 of 2" in page and "**unstable**" in page and "holds in 2 of 2 | stable |" in page
+    assert "n=1" in page and "4 of 4 cells finished" in page
+    assert f"{{doc}}`replications/sweep-mini--{out.name}`" in (pages / "replications.md").read_text()
+    one_cell = out / record["cells"][0]["folder"]
+    board = book.write_scoreboard(one_cell, pages / "scoreboard.md", pages / "summary.md", sweeps=records).read_text()
+    flips_row = next(line for line in board.splitlines() if "holds on even seeds only" in line)
+    steady_row = next(line for line in board.splitlines() if "always holds" in line)
+    assert "**unstable**: holds in 1, does not hold in 1 of 2" in flips_row
+    assert "unstable" not in steady_row and "stable: holds in 2 of 2" in steady_row
 
     # the aggregates equal numpy's over the cells
     record = third.record
@@ -231,7 +261,7 @@ def test_sweep_on_an_existing_scheduler_and_worker(tmp_path):
 
 # --------------------------------------------------------------------------- the shared model cache
 
-def _train_once(cache: str, queue) -> None:
+def _train_once(cache: str, queue, barrier) -> None:
     os.environ["MEDADV_CACHE"] = cache
     import torch
 
@@ -239,7 +269,8 @@ def _train_once(cache: str, queue) -> None:
     from medadv_lib.data import covidx_splits
     from medadv_lib.training import TrainConfig, train_model
 
-    train, _ = covidx_splits(None, 32, 96, 16, seed=0)
+    train, _ = covidx_splits(None, 32, 256, 16, seed=0)
+    barrier.wait(timeout=120)                  # both processes ask for the same model at once
     result = train_model("simple-cnn", {"num_classes": 3, "width": 8, "depth": 2}, train,
                          TrainConfig(epochs=3, batch_size=32, seed=4), "cpu", progress=False)
     queue.put((result.from_cache, {k: v.sum().item() for k, v in result.model.state_dict().items()}))
@@ -252,8 +283,8 @@ def test_two_processes_training_one_configuration_train_it_once(tmp_path):
     from medadv_lib.cache import VerifiedFolder
 
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_train_once, args=(str(tmp_path), queue)) for _ in range(2)]
+    queue, barrier = ctx.Queue(), ctx.Barrier(2)
+    procs = [ctx.Process(target=_train_once, args=(str(tmp_path), queue, barrier)) for _ in range(2)]
     for p in procs:
         p.start()
     results = [queue.get(timeout=300) for _ in procs]
