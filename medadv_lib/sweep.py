@@ -507,6 +507,13 @@ class SweepResult:
     interrupted: bool = False
 
 
+def _previous_record(root: Path) -> dict[str, Any]:
+    try:
+        return read_sweep(root)
+    except (OSError, ValueError):
+        return {}
+
+
 def read_sweep(folder: str | Path) -> dict[str, Any]:
     return json.loads((Path(folder) / SWEEP_JSON).read_text())
 
@@ -537,14 +544,18 @@ def run_sweep(spec: PaperSpec, preset: str, cells: list[Cell], out: str | Path,
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     record: dict[str, Any] = {
         "paper": spec.name, "title": spec.title, "preset": preset,
-        "grid": grid or {k: sorted({json.dumps(c.values[k]) for c in cells}) for k in (cells[0].values if cells else {})},
+        "grid": grid or {k: list(dict.fromkeys(c.values[k] for c in cells)) for k in (cells[0].values if cells else {})},
         "overrides": {k: v for k, v in (overrides or {}).items()}, "engine": None,
         "started_utc": started.isoformat(timespec="seconds"), "wall_seconds": None, "status": "running",
         "cells_by_index": {},
     }
+    previous = _previous_record(root)
+    before = {c.get("key"): c for c in previous.get("cells", []) if c.get("status") == "ok"}
     todo = []
     for cell in cells:
         done = finished_entry(spec, preset, cell, root)
+        if done is not None and cell.key in before:     # keep where and how it ran
+            done = {**before[cell.key], **{k: v for k, v in done.items() if v is not None}}
         record["cells_by_index"][cell.index] = done or _base_entry(cell)
         if done is None:
             todo.append(cell)
@@ -552,10 +563,11 @@ def run_sweep(spec: PaperSpec, preset: str, cells: list[Cell], out: str | Path,
     skipped = len(cells) - len(todo)
     if skipped:
         echo(f"{skipped} of {len(cells)} cells finished before: not run again")
-    if not todo:
-        record.update(engine={"name": "dask.distributed", "cluster": None, "scheduler": None,
-                              "note": "every cell had finished before: nothing computed"},
-                      status="ok", wall_seconds=round(time.perf_counter() - t0, 1))
+    if not todo:                     # no cluster is started; the record keeps the engine that ran the cells
+        record.update(engine=previous.get("engine"), started_utc=previous.get("started_utc", record["started_utc"]),
+                      wall_seconds=previous.get("wall_seconds"), status="ok")
+        record["last_run"] = {"started_utc": started.isoformat(timespec="seconds"), "computed": 0,
+                              "note": "every cell had finished before: nothing computed, no cluster started"}
         _write(record, root, spec.name)
         return _finish(result, root)
     with open_engine(engine, len(todo)) as eng:
@@ -598,6 +610,7 @@ def run_sweep(spec: PaperSpec, preset: str, cells: list[Cell], out: str | Path,
             result.interrupted = True
             raise
     record["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    record["last_run"] = {"started_utc": record["started_utc"], "computed": result.computed}
     return _finish(result, root, record, spec.name)
 
 

@@ -155,7 +155,10 @@ def test_local_sweep_failure_resume_and_nothing_twice(tmp_path):
     third = run_sweep(MINI, "smoke", cells, out, LOCAL, echo=lambda s: None)
     assert third.computed == 0 and third.failed == []
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/sweep-mini.*")} == mtimes
-    assert third.record["engine"]["cluster"] is None      # nothing to compute: no cluster started
+    assert third.record["last_run"]["computed"] == 0      # nothing to compute: no cluster started
+    assert third.record["engine"] == second.record["engine"]  # the record keeps where the cells ran
+    assert [c["worker"] for c in third.record["cells"]] == [c["worker"] for c in second.record["cells"]]
+    assert all(c["computed"] is False for c in third.record["cells"])
 
     # the book: one replication page, and the scoreboard marks the claim that flips as unstable
     from medadv_lib import book
@@ -301,3 +304,32 @@ def test_two_processes_training_one_configuration_train_it_once(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")                               # nothing is quarantined
         assert all(store.read_bytes(name) is not None for name in files if name != "manifest.json")
+
+
+@pytest.mark.slow
+def test_a_cell_whose_worker_dies_is_run_again(tmp_path):
+    import signal
+    import threading
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster, Client(cluster) as client:
+        cells = plan_cells(MINI, "smoke", {"seed": [0]}, {"sleep": 8.0})
+        starts = tmp_path / cells[0].folder / ".cell-starts"
+        done = {}
+        thread = threading.Thread(target=lambda: done.update(result=run_sweep(
+            MINI, "smoke", cells, tmp_path, EngineOptions(scheduler=cluster.scheduler_address), echo=lambda s: None)))
+        thread.start()
+        deadline = time.time() + 120
+        while not starts.is_file() and time.time() < deadline:
+            time.sleep(0.2)
+        worker = starts.read_text().split()[0]
+        pid = client.run(os.getpid, workers=[worker])[worker]
+        os.kill(pid, signal.SIGKILL)                  # the worker dies while its cell runs
+        thread.join(timeout=300)
+    result = done["result"]
+    assert result.failed == [] and result.computed == 1
+    (cell,) = result.record["cells"]
+    assert cell["status"] == "ok" and cell["worker_starts"] == 2
+    assert (tmp_path / cell["notebook"]).is_file()
