@@ -373,6 +373,8 @@ def slurm_cluster(options: SlurmOptions, python: str | None = None):
     return SLURMCluster(queue=options.partition, account=options.account, cores=options.cores, processes=1,
                         memory=options.memory, walltime=options.walltime, python=python or sys.executable,
                         job_extra_directives=directives,
+                        # any free port: several sweeps share a login node without a clash
+                        scheduler_options={"dashboard_address": ":0"},
                         worker_extra_args=["--resources", "medadv_cell=1", "--lifetime", f"{lifetime}s",
                                            "--lifetime-stagger", "60s"])
 

@@ -333,3 +333,19 @@ def test_a_cell_whose_worker_dies_is_run_again(tmp_path):
     (cell,) = result.record["cells"]
     assert cell["status"] == "ok" and cell["worker_starts"] == 2
     assert (tmp_path / cell["notebook"]).is_file()
+
+
+def test_sweep_and_book_help(capsys):
+    for argv in (["sweep", "--help"], ["book", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "--scheduler" in out and "--slurm" in out and "--sweeps" in out and "--replicate" in out
+
+
+def test_book_refuses_a_folder_without_a_sweep(tmp_path):
+    from medadv_lib import book
+
+    with pytest.raises(book.BookError, match="no sweep.json"):
+        book.find_sweeps([tmp_path])
