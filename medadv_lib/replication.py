@@ -1,7 +1,7 @@
 """What a sweep's cells say together: each claim's verdicts over the cells and the headline metrics'
 mean, standard deviation and range, and the book's replication page built from them.
 
-Torch-free: it reads executed notebooks (``nbformat``) and does arithmetic with numpy.
+It reads executed notebooks (``nbformat``) and does its arithmetic with numpy.
 
 * **Claims.** Every executed notebook emits its checked claims under
   :data:`medadv_lib.claims.CLAIMS_MIME` (:func:`~medadv_lib.claims.read_claims_outputs`). Per
@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from .claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, VERDICTS, read_claims_outputs
+from .claims import FAILS, HOLDS, VERDICTS, read_claims_outputs
 
 __all__ = ["REPLICATE_AXIS", "STABLE", "UNSTABLE", "PARTLY", "parse_estimates", "summarise",
            "claim_verdicts", "headline_metrics", "aggregate", "CHAPTER_TABLES", "backdoor_table1",
