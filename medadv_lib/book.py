@@ -7,9 +7,12 @@ notebook) fails it, and a notebook that failed to execute stops the build before
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .papers import REPO_ROOT, papers
@@ -18,13 +21,19 @@ from .runner import RunError, run_notebook
 from .utils import atomic_write
 
 __all__ = ["BOOK_NOTEBOOKS", "execute_all", "write_status_page", "write_scoreboard", "build_book",
-           "BookError", "collect_claims"]
+           "BookError", "collect_claims", "Replication", "BOOK_REPLICATIONS", "find_sweeps",
+           "run_replications", "write_replication_pages"]
 
 BOOK_NOTEBOOKS = REPO_ROOT / "book" / "notebooks"
 STATUS_PAGE = REPO_ROOT / "book" / "status.md"
 SCOREBOARD_PAGE = REPO_ROOT / "book" / "scoreboard.md"
 #: One line per chapter (n of m claims hold), included by the intro page.
 CLAIMS_SUMMARY = REPO_ROOT / "book" / "claims-summary.md"
+#: The replications part: an index page and one page per sweep (``medadv book --sweeps DIR``).
+REPLICATIONS_PAGE = REPO_ROOT / "book" / "replications.md"
+REPLICATIONS_DIR = REPO_ROOT / "book" / "replications"
+#: Where ``medadv book --replicate`` runs the book's own sweeps.
+BOOK_SWEEPS = REPO_ROOT / "book" / "sweeps"
 
 
 class BookError(RuntimeError):
@@ -72,6 +81,114 @@ def execute_all(preset: str, names: list[str] | None = None, out_dir: Path = BOO
                 stale.unlink()
                 stale.with_name(f"{stale.stem}.provenance.json").unlink(missing_ok=True)
     return failures
+
+
+@dataclass(frozen=True)
+class Replication:
+    """A sweep the book can run itself (``medadv book --replicate``): ``paper`` over ``grid`` at
+    ``preset`` (None: the book's preset), into ``book/sweeps/<name>/``."""
+
+    paper: str
+    grid: dict = field(default_factory=lambda: {"seed": [0, 1, 2, 3]})
+    preset: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.paper + "".join(f"-{k}{len(v)}" for k, v in self.grid.items())
+
+
+#: Nwadike et al.'s protocol: 4 seeds. Not run by default (see the README for what it costs).
+BOOK_REPLICATIONS = (Replication("backdoor", {"seed": [0, 1, 2, 3]}),)
+
+
+def run_replications(preset: str, replications=BOOK_REPLICATIONS, root: Path = BOOK_SWEEPS) -> list[Path]:
+    """Run each replication with ``medadv sweep``'s engine (a LocalCluster); finished cells are
+    kept, so a second build computes nothing. Returns the sweep folders."""
+    from .papers import get_paper
+    from .sweep import plan_cells, run_sweep
+
+    folders, failures = [], []
+    for rep in replications:
+        spec, rep_preset = get_paper(rep.paper), rep.preset or preset
+        print(f"== replication {rep.name} (preset {rep_preset})", flush=True)
+        cells = plan_cells(spec, rep_preset, dict(rep.grid))
+        result = run_sweep(spec, rep_preset, cells, Path(root) / rep.name, grid=dict(rep.grid))
+        failures += [f"{rep.name}: cell {label} failed" for label in result.failed]
+        folders.append(Path(root) / rep.name)
+    if failures:
+        raise BookError("replication cells failed; the book was not built:\n" + "\n".join(failures))
+    return folders
+
+
+def find_sweeps(dirs) -> list[Path]:
+    """The sweep folders (holding ``sweep.json``) given, or found one level below those given."""
+    found = []
+    for d in dirs or []:
+        d = Path(d)
+        if (d / "sweep.json").is_file():
+            found.append(d)
+        elif d.is_dir() and sorted(d.glob("*/sweep.json")):
+            found += [p.parent for p in sorted(d.glob("*/sweep.json"))]
+        else:
+            raise BookError(f"no sweep.json in {d} or its folders (run `medadv sweep ... --out {d}` first)")
+    return list(dict.fromkeys(found))
+
+
+def _page_name(record: dict, folder: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{record['paper']}--{folder.name}").strip("-")
+
+
+def write_replication_pages(sweep_dirs, folder: Path = REPLICATIONS_DIR,
+                            index: Path = REPLICATIONS_PAGE) -> list[dict]:
+    """One page per sweep in ``folder`` (stale pages removed) and the part's index page; returns
+    the sweeps' records (for the scoreboard)."""
+    from .replication import replication_markdown
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    records, pages = [], []
+    for sweep in find_sweeps(sweep_dirs):
+        record = json.loads((sweep / "sweep.json").read_text())
+        name = _page_name(record, sweep)
+        with atomic_write(folder / f"{name}.md", "w") as handle:
+            handle.write(replication_markdown(record, sweep.name))
+        records.append(dict(record, page=f"replications/{name}"))
+        pages.append(name)
+    for stale in folder.glob("*.md"):
+        if stale.stem not in pages:
+            stale.unlink()
+    lines = ["# Replication across seeds", "",
+             "Every verdict of a chapter rests on one training seed, and our intervals cover the sampling "
+             "of test images only. Training's own randomness (weight initialisation, data order) often "
+             "moves a result more than the effects compared (Bouthillier et al. 2021). A replication runs "
+             "a chapter over several seeds with `medadv sweep` (Dask) and reports each claim's verdict in "
+             "k of m seeds, and the headline numbers' mean ± sd beside the paper's where it prints one.", ""]
+    if records:
+        lines += ["| replication | cells | claims unstable across the cells |", "|---|---|---|"]
+        for r in records:
+            unstable = sum(c["stability"] == "unstable" for c in r["claims"])
+            ok = sum(c["status"] == "ok" for c in r["cells"])
+            lines.append(f"| {{doc}}`{r['page']}` | {ok} of {len(r['cells'])} | {unstable} of {len(r['claims'])} |")
+    else:
+        lines += ["No replication in this build: `medadv sweep NAME --grid 'seed=[0,1,2,3]' --out DIR`, then "
+                  "`medadv book --sweeps DIR` (or `medadv book --replicate`)."]
+    with atomic_write(index, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return records
+
+
+def _across_seeds(sweeps: list[dict]) -> dict[tuple, str]:
+    """Per (chapter, claim id): how its verdict fares across the cells of every sweep."""
+    out: dict[tuple, list[str]] = {}
+    for record in sweeps:
+        for c in record["claims"]:
+            text = (f"**unstable**: holds in {c['counts']['holds']}, does not hold in "
+                    f"{c['counts']['does not hold']} of {c['m']}" if c["stability"] == "unstable"
+                    else f"{c['stability']}: {c['holds']}")
+            if c["group_label"] != "all cells":
+                text = f"{c['group_label']}: {text}"
+            out.setdefault((c["chapter"], c["id"]), []).append(text)
+    return {k: "; ".join(v) for k, v in out.items()}
 
 
 def _fmt_params(params: dict) -> str:
@@ -141,15 +258,18 @@ def _label_with_premise(record: dict) -> str:
 
 
 def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE,
-                     summary_path: Path = CLAIMS_SUMMARY) -> Path:
+                     summary_path: Path = CLAIMS_SUMMARY, sweeps: list[dict] | None = None) -> Path:
     """The reproduction scoreboard: every claim of every chapter with the verdict of each run next
     to it (one column per run: synthetic, each real dataset; a verdict that rests on a failed
     premise names it), then the paper's evidence, ours and a link to the chapter's claims section;
     the verdict counts by kind per run, with its preset and fidelity; and the intro's
-    one-line-per-chapter summary, which tells *not reproduced at this scale* from *does not hold*."""
+    one-line-per-chapter summary, which tells *not reproduced at this scale* from *does not hold*.
+    With ``sweeps`` (the records of :func:`write_replication_pages`), a column "across seeds"
+    marks every claim whose decided verdict flips across a sweep's cells as *unstable*."""
     from .claims import VERDICTS, counts_line
 
     records = collect_claims(folder)
+    seeds = _across_seeds(sweeps or [])
     runs = list(dict.fromkeys(r["run"] for r in records))
     rows: dict[tuple, dict] = {}
     for r in records:
@@ -180,14 +300,19 @@ def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE
             lines.append(f"| {{doc}}`notebooks/{page}` | {run} | {preset or 'unknown'} | " + " | ".join(counts)
                          + f" | {_cell(fidelity or 'unknown')} |")
         lines += ["", "## Every claim", ""]
-    lines += ["| claim | " + " | ".join(f"verdict: {run}" for run in runs)
+    if seeds:
+        lines += ["*Across seeds*: the claim's verdicts over the cells of a replication (see "
+                  "{doc}`replications`); **unstable** where it holds in one seed and fails in another.", ""]
+    lines += ["| claim | " + " | ".join(f"verdict: {run}" for run in runs) + (" | across seeds" if seeds else "")
               + " | chapter | where | paper's evidence | paper's numbers | our evidence |",
-              "|" + "---|" * (6 + len(runs))]
+              "|" + "---|" * (6 + len(runs) + bool(seeds))]
     for (chapter, _), row in rows.items():
         r = row["record"]
         first = next(iter(row["pages"].values()))
         link = f"[{chapter}](notebooks/{first}.ipynb#claims-checked)"
         cells = [r["claim"]] + [row["verdicts"].get(run, "not run") for run in runs]
+        if seeds:
+            cells.append(seeds.get((chapter, r["id"]), "not replicated"))
         cells += [link, r["where"], r["paper_evidence"], r["paper_verdict"], r["evidence"]]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     if not records:
@@ -257,12 +382,15 @@ def execute_evaluations(preset: str, files, out_dir: Path = BOOK_NOTEBOOKS, prog
 
 
 def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None,
-               data_dir: str | Path | None = None, evaluations: list[str] | None = None) -> Path:
+               data_dir: str | Path | None = None, evaluations: list[str] | None = None,
+               sweeps: list[str | Path] | None = None, replicate: bool = False) -> Path:
     """Execute (unless ``execute`` is False) every run, write the status and scoreboard pages,
     build HTML; return its folder. ``data_dir`` (default ``$MEDADV_DATA_DIR``) adds the real-data
     runs of every chapter whose data it finds; ``evaluations`` (YAML files, see
     :func:`evaluation_overrides`) add one ``medadv evaluate`` page each, listed under the robustness
-    matrix. Their parameters, data and models are checked before anything runs."""
+    matrix. ``sweeps``: sweep folders, one replication page each; ``replicate`` also runs
+    :data:`BOOK_REPLICATIONS` (at this preset) and adds theirs. Parameters, data, models and sweep
+    folders are checked before anything runs."""
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if data_dir and not Path(data_dir).is_dir():
         raise BookError(f"data folder not found: {data_dir}")
@@ -272,6 +400,8 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
 
         for file in evaluations:                 # bad input refused before the first chapter runs
             resolve_parameters(SPEC, preset, evaluation_overrides(file))
+    sweeps = list(sweeps or [])
+    find_sweeps(sweeps)                       # a wrong folder fails before anything runs
     if execute:
         failures = execute_all(preset, names, data_dir=Path(data_dir) if data_dir else None)
         failures += execute_evaluations(preset, evaluations)
@@ -281,8 +411,11 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     missing = [n for n in papers() if not (BOOK_NOTEBOOKS / f"{n}.ipynb").is_file()]
     if missing:
         raise BookError(f"no executed notebook for {missing} in {BOOK_NOTEBOOKS}: run `medadv book`")
+    if replicate:
+        sweeps += run_replications(preset)
+    sweep_records = write_replication_pages(sweeps)
     write_status_page()
-    write_scoreboard()
+    write_scoreboard(sweeps=sweep_records)
     cmd = jupyter_book_command(REPO_ROOT)
     print("== " + " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, cwd=REPO_ROOT)

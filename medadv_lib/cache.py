@@ -12,6 +12,8 @@ bytes inside a tensor load silently as different weights.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -19,13 +21,33 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .utils import atomic_write
 
-__all__ = ["CacheWarning", "VerifiedFolder", "MANIFEST"]
+__all__ = ["CacheWarning", "VerifiedFolder", "MANIFEST", "file_lock"]
 
 MANIFEST = "manifest.json"
+#: The lock file that serialises updates of the manifest across processes.
+MANIFEST_LOCK = ".manifest.lock"
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """An exclusive advisory lock (``flock``) on ``path``, created if missing, held for the block.
+
+    It serialises processes (parallel sweep cells, two ``medadv run`` at once) and threads alike:
+    every entry opens the file anew, and two open files of one lock file exclude each other even
+    within one process. The kernel releases the lock when its holder dies, so a killed run never
+    leaves a stale lock behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)                 # closing the descriptor releases the lock
 
 
 class CacheWarning(UserWarning):
@@ -58,13 +80,23 @@ class VerifiedFolder:
             return {}
 
     def _record(self, name: str, digest: str | None) -> None:
-        files = self._manifest()
-        if digest is None:
-            files.pop(name, None)
-        else:
-            files[name] = digest
-        with atomic_write(self.folder / MANIFEST, "w") as handle:
-            json.dump({"files": files}, handle, indent=1, sort_keys=True)
+        # Read, change and replace the manifest under its lock: two writers at once (parallel
+        # sweep cells sharing the cache) would otherwise each drop the other's new entry, and the
+        # unrecorded file would then be quarantined as unverifiable.
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.folder / MANIFEST_LOCK):
+            files = self._manifest()
+            if digest is None:
+                files.pop(name, None)
+            else:
+                files[name] = digest
+            with atomic_write(self.folder / MANIFEST, "w") as handle:
+                json.dump({"files": files}, handle, indent=1, sort_keys=True)
+
+    def lock(self, purpose: str = "write") -> contextlib.AbstractContextManager:
+        """An exclusive lock on this folder for ``purpose`` (the trainer holds ``train`` while it
+        trains, so a second process with the same configuration waits and then loads the result)."""
+        return file_lock(self.folder / f".{purpose}.lock")
 
     # ----------------------------------------------------------------------------- writing
     def write_bytes(self, name: str, data: bytes) -> Path:

@@ -4,7 +4,9 @@
     medadv attacks
     medadv run PAPER [--preset smoke|default|paper] [-p NAME VALUE]... [--out DIR]
     medadv evaluate --model FILE --arch ARCH --dataset NAME --data-root DIR [--eps 1/255 ...] [--attacks ...] [--out DIR]
-    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]...
+    medadv sweep PAPER --grid 'seed=[0,1,2,3]' [--grid ...] [-p NAME VALUE]... --out DIR
+                 [--workers N --threads T | --scheduler ADDRESS | --slurm --partition P ...]
+    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]... [--sweeps DIR]... [--replicate]
     medadv check-book [--html DIR] [--screenshots DIR]
 """
 from __future__ import annotations
@@ -141,11 +143,56 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def slurm_options(args):
+    """``medadv sweep --slurm ...``'s options as :class:`~medadv_lib.sweep.SlurmOptions` (checked),
+    or None without ``--slurm``."""
+    from .sweep import SlurmOptions
+
+    if not args.slurm:
+        if any(v is not None for v in (args.partition, args.account, args.jobs, args.sbatch)):
+            raise ParameterError("--partition, --account, --jobs and --sbatch are Slurm options: add --slurm")
+        return None
+    options = SlurmOptions(partition=args.partition, walltime=args.walltime, cores=args.cores,
+                           memory=args.memory, gpus=args.gpus, jobs=args.jobs, account=args.account,
+                           extra=tuple(args.sbatch or ()))
+    options.check()
+    return options
+
+
+def _cmd_sweep(args) -> int:
+    from .sweep import EngineOptions, SweepError, parse_grid, plan_cells, run_sweep
+
+    spec = get_paper(args.paper)
+    grid = parse_grid(args.grid)
+    overrides = _overrides(args.param)
+    if args.scheduler and args.slurm:
+        raise ParameterError("give either --scheduler or --slurm, not both")
+    slurm = slurm_options(args)
+    cells = plan_cells(spec, args.preset, grid, overrides, args.data_dir)   # every cell checked first
+    engine = EngineOptions(scheduler=args.scheduler, slurm=slurm, workers=args.workers, threads=args.threads)
+    try:
+        result = run_sweep(spec, args.preset, cells, args.out, engine, grid=grid, overrides=overrides)
+    except SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"interrupted; finished cells are kept in {args.out} (run the same sweep again to resume)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"sweep: {result.path} ({result.computed} cell(s) run, {len(cells) - result.computed} done before)")
+    if result.failed:
+        print(f"error: {len(result.failed)} of {len(cells)} cell(s) failed: " + "; ".join(result.failed),
+              file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def _cmd_book(args) -> int:
     from .book import BookError, build_book
 
     try:
-        build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir, evaluations=args.evaluate)
+        build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir, evaluations=args.evaluate,
+                   sweeps=args.sweeps, replicate=args.replicate)
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -234,6 +281,39 @@ def make_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--out", default=None, help="output folder (default: runs/)")
     p_eval.add_argument("--quiet", action="store_true", help="no papermill progress bar")
     p_eval.set_defaults(func=_cmd_evaluate)
+    p_sweep = sub.add_parser("sweep", help="run one notebook over a grid of parameters on Dask",
+                             description="Run one paper's notebook over the cartesian product of the "
+                                         "--grid axes, each cell one `medadv run` in DIR/<cell>/, on a Dask "
+                                         "cluster: a LocalCluster started and closed here (default), a "
+                                         "running scheduler (--scheduler) or Slurm (--slurm). Finished "
+                                         "cells are never run again; DIR/sweep.json holds every cell and "
+                                         "each claim's verdicts over them.")
+    p_sweep.add_argument("paper", help="notebook name, see `medadv list`")
+    p_sweep.add_argument("--grid", action="append", required=True, metavar="NAME=[V1,V2,...]",
+                         help="one axis of the grid (repeatable), values as YAML: 'seed=[0,1,2,3]'")
+    p_sweep.add_argument("--preset", default="default", choices=PRESETS)
+    p_sweep.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                         help="a parameter shared by every cell (repeatable)")
+    p_sweep.add_argument("--data-dir", default=None, metavar="DIR",
+                         help="each cell's data_root from DIR (laid out like ../shared/data/) by its dataset")
+    p_sweep.add_argument("--out", required=True, metavar="DIR", help="the sweep's folder")
+    p_sweep.add_argument("--workers", type=int, default=None,
+                         help="local cluster: workers, one cell each (default: cores, or one per GPU)")
+    p_sweep.add_argument("--threads", type=int, default=None,
+                         help="torch threads per cell (local default: cores / workers; workers x threads <= cores)")
+    p_sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help="join a running Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p_sweep.add_argument("--slurm", action="store_true", help="start the workers as Slurm jobs (dask-jobqueue)")
+    p_sweep.add_argument("--partition", default=None, help="Slurm partition (queue)")
+    p_sweep.add_argument("--account", default=None, help="Slurm account")
+    p_sweep.add_argument("--walltime", default="01:00:00", help="Slurm walltime per job (default 01:00:00)")
+    p_sweep.add_argument("--cores", type=int, default=4, help="Slurm cores per job = threads per cell (default 4)")
+    p_sweep.add_argument("--memory", default="16GB", help="Slurm memory per job (default 16GB)")
+    p_sweep.add_argument("--gpus", type=int, default=0, help="Slurm GPUs per job (--gres=gpu:N; default 0)")
+    p_sweep.add_argument("--jobs", type=int, default=None, help="Slurm jobs (default: one per cell to run)")
+    p_sweep.add_argument("--sbatch", action="append", metavar="DIRECTIVE",
+                         help="another #SBATCH directive, e.g. --sbatch=--constraint=a100 (repeatable)")
+    p_sweep.set_defaults(func=_cmd_sweep)
     p_book = sub.add_parser("book", help="execute every notebook, then build the HTML book",
                             description="Execute every notebook with papermill into book/notebooks/, "
                                         "write the status page and build the book with Jupyter Book "
@@ -249,6 +329,12 @@ def make_parser() -> argparse.ArgumentParser:
     p_book.add_argument("--evaluate", action="append", default=None, metavar="FILE",
                         help="also execute an evaluation page (`medadv evaluate`) from FILE, a YAML mapping of "
                              "its parameters (model_file, arch, dataset, data_root, eps, ...); repeatable")
+    p_book.add_argument("--sweeps", action="append", default=None, metavar="DIR",
+                        help="add one replication page per sweep: DIR holds a sweep.json (from `medadv "
+                             "sweep`) or sweep folders that do (repeatable)")
+    p_book.add_argument("--replicate", action="store_true",
+                        help="also run the book's configured replications (backdoor over 4 seeds, "
+                             "medadv_lib.book.BOOK_REPLICATIONS) with `medadv sweep`'s engine")
     p_book.set_defaults(func=_cmd_book)
     p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
                              description="Open every page of a built book in headless Chromium and fail "

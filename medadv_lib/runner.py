@@ -37,7 +37,7 @@ from .progress import CHANNEL_ENV
 from .provenance import record, write_record
 from .utils import atomic_write
 
-__all__ = ["RunError", "run_notebook", "source_notebook", "finalize_notebook", "DEFAULT_OUT",
+__all__ = ["RunError", "KernelStartError", "run_notebook", "source_notebook", "finalize_notebook", "DEFAULT_OUT",
            "clean_stale_workdirs", "WORKDIR_PREFIX"]
 
 DEFAULT_OUT = REPO_ROOT / "runs"
@@ -48,6 +48,25 @@ _OWNER = "owner.pid"
 
 class RunError(RuntimeError):
     """A notebook failed while executing; the message names the failing cell."""
+
+
+class KernelStartError(RunError):
+    """The kernel failed before it ran any cell (it did not start or did not answer): worth a
+    retry, unlike a failing cell. Parallel kernels race for ports and sockets (papermill #239,
+    #511; jupyter_client #487)."""
+
+
+def _no_cell_ran(dst: Path) -> bool:
+    """Whether papermill's output notebook shows that no cell began executing."""
+    if not dst.is_file():
+        return True
+    try:
+        nb = nbformat.read(dst, as_version=4)
+    except Exception:           # a notebook papermill never finished writing
+        return True
+    # papermill stamps a cell's start_time when it begins executing it (its status of a cell that
+    # never ran reads "completed" once the notebook ends, so it cannot tell).
+    return all(c.metadata.get("papermill", {}).get("start_time") is None for c in nb.cells)
 
 
 def source_notebook(spec: PaperSpec) -> nbformat.NotebookNode:
@@ -342,8 +361,9 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
                 if ctrl_c.count:
                     raise KeyboardInterrupt from None
                 tail = kernel.log_tail()
-                raise RunError(f"{name}: the kernel failed ({type(exc).__name__}: {exc})"
-                               + (f"; its last output:\n{tail}" if tail else "")) from None
+                error = KernelStartError if _no_cell_ran(dst) else RunError
+                raise error(f"{name}: the kernel failed ({type(exc).__name__}: {exc})"
+                            + (f"; its last output:\n{tail}" if tail else "")) from None
             finally:
                 if reporter is not None:
                     reporter.stop()

@@ -11,11 +11,16 @@
   (:mod:`medadv_lib.cache`); a damaged one is moved aside with a warning and recomputed from the
   last good epoch, giving the same numbers. Checkpoints are read with
   ``torch.load(..., weights_only=True)``.
+* Processes share the cache safely: training holds an exclusive file lock on its checkpoint folder
+  (a second process with the same configuration waits, then loads the first one's result instead
+  of training it again), every file is renamed into place whole, and the manifest of hashes is
+  updated under its own lock.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -256,6 +261,16 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
     key = config_key(key_config)
     folder = cache_dir() / "checkpoints" / f"{model_name}-{key}"
     store = VerifiedFolder(folder)
+    if use_cache and folder not in _held_locks():
+        # One trainer per configuration across processes (parallel sweep cells share the cache):
+        # a second one waits here, then finds the first one's final checkpoint and loads it.
+        with store.lock("train"):
+            _held_locks().add(folder)
+            try:
+                return train_model(model_name, model_kwargs, train, config, device, test, init_state, tag,
+                                   use_cache, progress, recompute=recompute)
+            finally:
+                _held_locks().discard(folder)
 
     def again() -> TrainResult:  # recompute whatever a damaged file cost (used by load_epoch)
         return train_model(model_name, model_kwargs, train, config, device, test, init_state, tag,
@@ -348,6 +363,16 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
         store.write_torch("final.pt", {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}})
     return TrainResult(model, model_name, dict(model_kwargs), history, folder if use_cache else None, False,
                        time.perf_counter() - start, again if use_cache else None)
+
+
+_LOCKS = threading.local()
+
+
+def _held_locks() -> set:
+    """The checkpoint folders whose training lock this thread holds (the lock is not re-entrant)."""
+    if not hasattr(_LOCKS, "held"):
+        _LOCKS.held = set()
+    return _LOCKS.held
 
 
 def _state_hash(state: dict) -> str:
