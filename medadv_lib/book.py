@@ -182,8 +182,9 @@ def _across_seeds(sweeps: list[dict]) -> dict[tuple, str]:
     out: dict[tuple, list[str]] = {}
     for record in sweeps:
         for c in record["claims"]:
-            text = (f"**unstable**: holds in {c['counts']['holds']}, does not hold in "
-                    f"{c['counts']['does not hold']} of {c['m']}" if c["stability"] == "unstable"
+            against = c["counts"].get("does not hold", 0) + c["counts"].get("not reproduced at this scale", 0)
+            text = (f"**unstable**: holds in {c['counts']['holds']}, fails (at this scale or the paper's) in "
+                    f"{against} of {c['m']}" if c["stability"] == "unstable"
                     else f"{c['stability']}: {c['holds']}")
             if c["group_label"] != "all cells":
                 text = f"{c['group_label']}: {text}"

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from .claims import FAILS, HOLDS, VERDICTS, read_claims_outputs
+from .claims import FAILS, HOLDS, NOT_REPRODUCED, VERDICTS, read_claims_outputs
 
 __all__ = ["REPLICATE_AXIS", "STABLE", "UNSTABLE", "PARTLY", "parse_estimates", "summarise",
            "claim_verdicts", "headline_metrics", "aggregate", "CHAPTER_TABLES", "backdoor_table1",
@@ -69,12 +69,13 @@ def summarise(values: Iterable[float | None]) -> dict[str, Any]:
 
 
 def stability(verdicts: Iterable[str]) -> str:
-    """:data:`STABLE` (one verdict everywhere), :data:`UNSTABLE` (holds somewhere, does not hold
-    elsewhere) or :data:`PARTLY` (decided in some cells only)."""
+    """:data:`STABLE` (one verdict everywhere), :data:`UNSTABLE` (holds somewhere, does not hold or
+    is not reproduced at this scale elsewhere: a decided verdict that flips) or :data:`PARTLY`
+    (decided in some cells only)."""
     seen = set(verdicts)
     if len(seen) <= 1:
         return STABLE
-    if HOLDS in seen and FAILS in seen:
+    if HOLDS in seen and (FAILS in seen or NOT_REPRODUCED in seen):
         return UNSTABLE
     return PARTLY
 
