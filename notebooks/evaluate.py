@@ -83,7 +83,7 @@ print(result.table().to_string())
 # left out): *inconclusive* when our sample cannot decide.
 
 # %% tags=["hide-input"]
-claims_report(result.checks, "evaluate", dataset, headline=result.headline())
+claims_report(result.checks, "evaluate", dataset, headline=result.headline(), preset=preset)
 
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
