@@ -11,11 +11,15 @@
   (:mod:`medadv_lib.cache`); a damaged one is moved aside with a warning and recomputed from the
   last good epoch, giving the same numbers. Checkpoints are read with
   ``torch.load(..., weights_only=True)``.
+* Processes sharing one cache (parallel book runs, nbval under xdist, sweep workers) never train
+  the same configuration twice: a miss is trained under the checkpoint folder's lock
+  (:meth:`medadv_lib.cache.VerifiedFolder.lock`), and whoever waited for it reads the result.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +40,8 @@ __all__ = ["TrainConfig", "TrainResult", "train_model", "fingerprint", "predict"
            "code_fingerprint"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+#: Checkpoint folders whose training lock this thread holds (the lock is not re-entrant).
+_HELD = threading.local()
 LOSSES = ("ce", "bce", "segmentation-ce")
 
 
@@ -268,6 +274,19 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
             model.load_state_dict(final["model"])
             return TrainResult(model.to(device).eval(), model_name, dict(model_kwargs), history,
                                folder, True, 0.0, again)
+    held = getattr(_HELD, "folders", None)
+    if held is None:
+        held = _HELD.folders = set()
+    if use_cache and folder not in held:
+        # Train (or resume) under the folder's lock; another process that trains this very
+        # configuration makes us wait, and the call below then finds its checkpoint.
+        with store.lock():
+            held.add(folder)
+            try:
+                return train_model(model_name, model_kwargs, train, config, device, test, init_state, tag,
+                                   use_cache, progress, recompute=recompute)
+            finally:
+                held.discard(folder)
 
     start = time.perf_counter()
     generator = seed_everything(config.seed)
