@@ -3,7 +3,7 @@
     medadv list
     medadv attacks
     medadv run PAPER [--preset smoke|default|paper] [-p NAME VALUE]... [--out DIR]
-    medadv book [--preset P] [--no-execute]
+    medadv book [--preset P] [--no-execute] [--jobs N]
     medadv check-book [--html DIR] [--screenshots DIR]
 """
 from __future__ import annotations
@@ -107,7 +107,7 @@ def _cmd_book(args) -> int:
     from .book import BookError, build_book
 
     try:
-        build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir)
+        build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir, jobs=args.jobs)
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -177,6 +177,10 @@ def make_parser() -> argparse.ArgumentParser:
                         help="also run every chapter on each real dataset found in DIR (folder names "
                              "as in ../shared/data: nih-cxr14-1000, kermany-cxr, medmnist, "
                              "covidx-sample, covid-ct-infection); default: $MEDADV_DATA_DIR")
+    p_book.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                        help="runs side by side, each kernel at cpu_count/N torch threads (default: "
+                             "one per CPU core, at most 4, or $MEDADV_JOBS; 1: one after another); "
+                             "the robustness matrix's pages wait for the chapters' runs")
     p_book.set_defaults(func=_cmd_book)
     p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
                              description="Open every page of a built book in headless Chromium and fail "
