@@ -58,3 +58,13 @@ def test_parallel_runs_respect_order_and_limit_and_report_failures(tmp_path):
     assert peak == 2                                     # side by side, never more than the jobs
     cores = os.cpu_count() or 1
     assert all(r["threads"] == max(1, cores // 2) for r in log.values())
+
+
+def test_a_fresh_work_folder_without_its_owner_file_is_left_to_its_run(tmp_path):
+    from medadv_lib.runner import WORKDIR_PREFIX, clean_stale_workdirs
+
+    fresh, old = tmp_path / f"{WORKDIR_PREFIX}a-1", tmp_path / f"{WORKDIR_PREFIX}b-2"
+    fresh.mkdir(), old.mkdir()
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert clean_stale_workdirs(tmp_path) == [old]          # the fresh one may be a run just starting
+    assert fresh.is_dir() and not old.exists()
