@@ -97,7 +97,7 @@ NBVAL_JOBS = $$(( $(JOBS) / $(GOLDEN_THREADS) ))
 # `make test`) names that cache, so that the smoke book reuses what it trained; it must be empty.
 # The real-data goldens (NAME--DATASET.ipynb) read ../shared/data; without it they are left out.
 # The goldens run JOBS / GOLDEN_THREADS at a time (--dist loadfile: a notebook's cells stay in one
-# kernel), in the order tests/notebooks/conftest.py sets (the matrix after the chapters it uses).
+# kernel), in the order tests/conftest.py sets (the matrix after the chapters it uses).
 test-notebooks: env
 	cache=$${MODEL_CACHE:-$$(mktemp -d)} && [ -n "$(MODEL_CACHE)" ] || trap 'rm -rf "$$cache"' EXIT; \
 	  [ -z "$$(ls -A "$$cache")" ] || { echo "model cache $$cache is not empty: nbval needs an empty one"; exit 1; } && \
