@@ -11,10 +11,12 @@ weights (COVID-Net Small at the UAP chapter's default size, and the backdoor cha
   batch 32 (the trainer before) against :func:`~medadv_lib.training.calibration_subset` of them at
   batch 256 (the trainer now).
 
-Prints the median seconds of each and the ratio new / old; last line
-``training_epoch_ratio=<(new epoch + new recalibration) / (old epoch + old recalibration)>``, the
-worst over the models. Usage: ``python benchmarks/training_step.py [--device auto] [--images 1800]`` (1,800: the
-UAP chapter's default training set).
+Prints the median seconds of each with its spread (min-max over the ``--repeats``, at least 5,
+old and new interleaved in every repeat) and the ratio new / old per repeat (median and spread);
+last line ``training_epoch_ratio=<median over repeats of (new epoch + new recalibration) / (old
+epoch + old recalibration)>``, the worst over the models. Usage:
+``python benchmarks/training_step.py [--device auto] [--images 1800] [--repeats 5]`` (1,800: the UAP
+chapter's default training set).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import time
 
 import torch
 import torch.nn as nn
-from _timing import sync
+from _timing import MIN_REPEATS, fmt_spread, sync
 
 from medadv_lib.models import build_model
 from medadv_lib.training import augment_batch, calibration_subset, recalibrate_batchnorm
@@ -64,8 +66,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--images", type=int, default=1800)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS, help=f"repeats (>= {MIN_REPEATS})")
     args = parser.parse_args()
+    if args.repeats < MIN_REPEATS:
+        parser.error(f"--repeats must be at least {MIN_REPEATS}")
     device = resolve_device(args.device)
     worst = 0.0
     for name, kwargs, shape, loss in MODELS:
@@ -86,12 +90,14 @@ def main():
             times["epoch new"].append(_epoch(model, new_opt, x, y, loss_fn, device))
             times["recalibrate old"].append(_recalibrate(model, x, device, 32))
             times["recalibrate new"].append(_recalibrate(model, x[calibration_subset(len(x))], device, 256))
-        med = {k: statistics.median(v) for k, v in times.items()}
-        ratio = (med["epoch new"] + med["recalibrate new"]) / (med["epoch old"] + med["recalibrate old"])
+        ratios = [(en + rn) / (eo + ro) for eo, en, ro, rn in zip(
+            times["epoch old"], times["epoch new"], times["recalibrate old"], times["recalibrate new"])]
+        ratio = statistics.median(ratios)
         worst = max(worst, ratio)
-        print(f"{name}: {args.images} images, epoch {med['epoch old']:.2f} s -> {med['epoch new']:.2f} s "
-              f"(fused Adam), recalibration {med['recalibrate old']:.2f} s -> {med['recalibrate new']:.2f} s "
-              f"(all at batch 32 -> {min(len(x), 1024)} at 256); ratio {ratio:.3f}")
+        t = {k: fmt_spread(v, 2, " s") for k, v in times.items()}
+        print(f"{name}: {args.images} images, epoch {t['epoch old']} -> {t['epoch new']} "
+              f"(fused Adam), recalibration {t['recalibrate old']} -> {t['recalibrate new']} "
+              f"(all at batch 32 -> {min(len(x), 1024)} at 256); ratio {fmt_spread(ratios)}")
     print(f"training_epoch_ratio={worst:.3f}")
 
 

@@ -9,11 +9,23 @@ recomputes it (the trainer resumes from the last good epoch or retrains).
 
 ``torch.load`` alone would not notice: it does not check the CRCs of its zip archive, so flipped
 bytes inside a tensor load silently as different weights.
+
+Concurrent processes (the book's parallel runs, nbval under pytest-xdist, a sweep's workers) may
+share one cache folder:
+
+* a write (the file's atomic rename and its manifest entry) happens under the folder's manifest
+  lock (``fcntl.flock`` on ``.manifest.lock``), so no update of the manifest is lost;
+* a read that fails its check is checked again under that lock before anything is moved aside, so
+  a reader never quarantines a file that a writer has renamed into place but not yet recorded;
+* :meth:`VerifiedFolder.lock` is an exclusive lock for the *computation* of the folder's files
+  (``.lock``): the trainer holds it while it trains, so a second process that wants the same
+  checkpoint waits and then reads it instead of training it again.
+
+The locks are advisory and POSIX-only (``fcntl``); without ``fcntl`` they do nothing.
 """
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -23,31 +35,35 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locking
+    fcntl = None
+
 from .utils import atomic_write
 
 __all__ = ["CacheWarning", "VerifiedFolder", "MANIFEST", "file_lock"]
 
 MANIFEST = "manifest.json"
-#: The lock file that serialises updates of the manifest across processes.
-MANIFEST_LOCK = ".manifest.lock"
+#: Lock files in the folder: the computation's (:meth:`VerifiedFolder.lock`) and the manifest's.
+COMPUTE_LOCK, MANIFEST_LOCK = ".lock", ".manifest.lock"
 
 
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike) -> Iterator[None]:
-    """An exclusive advisory lock (``flock``) on ``path``, created if missing, held for the block.
-
-    It serialises processes (parallel sweep cells, two ``medadv run`` at once) and threads alike:
-    every entry opens the file anew, and two open files of one lock file exclude each other even
-    within one process. The kernel releases the lock when its holder dies, so a killed run never
-    leaves a stale lock behind."""
+    """Hold an exclusive ``flock`` on ``path`` (created when missing) until the block ends; blocks
+    while another process (or another open of the file) holds it. Not re-entrant: do not take the
+    same lock again inside the block."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)                 # closing the descriptor releases the lock
+    with open(path, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class CacheWarning(UserWarning):
@@ -64,8 +80,19 @@ class VerifiedFolder:
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
 
+    def lock(self):
+        """Exclusive lock for computing this folder's files (see the module docstring): hold it
+        from the check that a file is missing until it is written, and other processes that do
+        the same wait, then find the file."""
+        return file_lock(self.folder / COMPUTE_LOCK)
+
+    def _manifest_lock(self):
+        return file_lock(self.folder / MANIFEST_LOCK)
+
     # ----------------------------------------------------------------------------- manifest
-    def _manifest(self) -> dict[str, str]:
+    def _manifest(self, repair: bool = True) -> dict[str, str] | None:
+        """The recorded hashes. An unreadable manifest is moved aside (``repair``, under the
+        manifest lock) and reads as empty; without ``repair`` it reads as None."""
         path = self.folder / MANIFEST
         if not path.is_file():
             return {}
@@ -76,35 +103,29 @@ class VerifiedFolder:
                 raise TypeError("files is not a mapping")
             return files
         except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not repair:
+                return None
             self._quarantine(MANIFEST, f"the manifest is unreadable ({exc})")
             return {}
 
     def _record(self, name: str, digest: str | None) -> None:
-        # Read, change and replace the manifest under its lock: two writers at once (parallel
-        # sweep cells sharing the cache) would otherwise each drop the other's new entry, and the
-        # unrecorded file would then be quarantined as unverifiable.
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.folder / MANIFEST_LOCK):
-            files = self._manifest()
-            if digest is None:
-                files.pop(name, None)
-            else:
-                files[name] = digest
-            with atomic_write(self.folder / MANIFEST, "w") as handle:
-                json.dump({"files": files}, handle, indent=1, sort_keys=True)
-
-    def lock(self, purpose: str = "write") -> contextlib.AbstractContextManager:
-        """An exclusive lock on this folder for ``purpose`` (the trainer holds ``train`` while it
-        trains, so a second process with the same configuration waits and then loads the result)."""
-        return file_lock(self.folder / f".{purpose}.lock")
+        """Update the manifest (the caller holds the manifest lock)."""
+        files = self._manifest()
+        if digest is None:
+            files.pop(name, None)
+        else:
+            files[name] = digest
+        with atomic_write(self.folder / MANIFEST, "w") as handle:
+            json.dump({"files": files}, handle, indent=1, sort_keys=True)
 
     # ----------------------------------------------------------------------------- writing
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Write ``data`` atomically as ``name`` and record its hash."""
         path = self.folder / name
-        with atomic_write(path, "wb") as handle:
-            handle.write(data)
-        self._record(name, _digest(data))
+        with self._manifest_lock():
+            with atomic_write(path, "wb") as handle:
+                handle.write(data)
+            self._record(name, _digest(data))
         return path
 
     def write_torch(self, name: str, obj: Any) -> Path:
@@ -127,19 +148,34 @@ class VerifiedFolder:
         path = self.folder / name
         if not path.is_file():
             return None
-        expected = self._manifest().get(name)
+        data, _ = self._checked(name, repair=False)  # no lock: the common case, a good file
+        if data is not None:
+            return data
+        with self._manifest_lock():  # a writer may be between its rename and its record: ask again
+            data, problem = self._checked(name, repair=True)
+            if problem is not None:
+                self._quarantine(name, problem)
+        return data
+
+    def _checked(self, name: str, repair: bool) -> tuple[bytes | None, str | None]:
+        """``(bytes, None)`` for a file that passes its check; ``(None, why)`` otherwise
+        (``(None, None)``: absent)."""
+        path = self.folder / name
+        if not path.is_file():
+            return None, None
+        files = self._manifest(repair=repair)
+        if files is None:
+            return None, "the manifest is unreadable"
+        expected = files.get(name)
         try:
             data = path.read_bytes()
         except OSError as exc:
-            self._quarantine(name, f"it cannot be read ({exc})")
-            return None
+            return None, f"it cannot be read ({exc})"
         if expected is None:
-            self._quarantine(name, "it is not recorded in the manifest, so it cannot be verified")
-            return None
+            return None, "it is not recorded in the manifest, so it cannot be verified"
         if _digest(data) != expected:
-            self._quarantine(name, "its content does not match the SHA-256 recorded when it was written")
-            return None
-        return data
+            return None, "its content does not match the SHA-256 recorded when it was written"
+        return data, None
 
     def read_torch(self, name: str) -> Any | None:
         """The tensors of ``name`` (``weights_only=True``) after the hash check; None if bad or absent."""
@@ -151,7 +187,8 @@ class VerifiedFolder:
         try:
             return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a damaged archive
-            self._quarantine(name, f"torch.load failed ({type(exc).__name__})")
+            with self._manifest_lock():
+                self._quarantine(name, f"torch.load failed ({type(exc).__name__})")
             return None
 
     def read_json(self, name: str) -> Any | None:
@@ -161,11 +198,13 @@ class VerifiedFolder:
         try:
             return json.loads(data)
         except ValueError as exc:
-            self._quarantine(name, f"it is not valid JSON ({exc})")
+            with self._manifest_lock():
+                self._quarantine(name, f"it is not valid JSON ({exc})")
             return None
 
     def _quarantine(self, name: str, reason: str) -> Path | None:
-        """Move ``name`` aside into ``quarantine/`` and say so in one warning."""
+        """Move ``name`` aside into ``quarantine/`` and say so in one warning (the caller holds
+        the manifest lock)."""
         path = self.folder / name
         if not path.exists():
             return None

@@ -6,7 +6,7 @@
     medadv evaluate --model FILE --arch ARCH --dataset NAME --data-root DIR [--eps 1/255 ...] [--attacks ...] [--out DIR]
     medadv sweep PAPER --grid 'seed=[0,1,2,3]' [--grid ...] [-p NAME VALUE]... --out DIR
                  [--workers N --threads T | --scheduler ADDRESS | --slurm --partition P ...]
-    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]... [--sweeps DIR]... [--replicate]
+    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]... [--sweeps DIR]... [--replicate] [--jobs N]
     medadv check-book [--html DIR] [--screenshots DIR]
 """
 from __future__ import annotations
@@ -192,7 +192,7 @@ def _cmd_book(args) -> int:
 
     try:
         build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir, evaluations=args.evaluate,
-                   sweeps=args.sweeps, replicate=args.replicate)
+                   sweeps=args.sweeps, replicate=args.replicate, jobs=args.jobs)
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -335,6 +335,10 @@ def make_parser() -> argparse.ArgumentParser:
     p_book.add_argument("--replicate", action="store_true",
                         help="also run the book's configured replications (backdoor over 4 seeds, "
                              "medadv_lib.book.BOOK_REPLICATIONS) with `medadv sweep`'s engine")
+    p_book.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                        help="runs side by side, each kernel at cpu_count/N torch threads (default: "
+                             "one per CPU core, at most 4, or $MEDADV_JOBS; 1: one after another); "
+                             "the robustness matrix's pages wait for the chapters' runs")
     p_book.set_defaults(func=_cmd_book)
     p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
                              description="Open every page of a built book in headless Chromium and fail "

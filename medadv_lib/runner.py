@@ -44,6 +44,9 @@ DEFAULT_OUT = REPO_ROOT / "runs"
 KERNEL = "python3"
 WORKDIR_PREFIX = "medadv-run-"
 _OWNER = "owner.pid"
+#: A work folder without its owner file is left alone this long: a run started at the same moment
+#: (the book's parallel runs) creates the folder, then writes the file.
+_OWNERLESS_GRACE_S = 60
 
 
 class RunError(RuntimeError):
@@ -230,6 +233,8 @@ def clean_stale_workdirs(root: Path | None = None) -> list[Path]:
                 continue
             owner = folder / _OWNER
             pid = int(owner.read_text()) if owner.is_file() else None
+            if pid is None and time.time() - folder.stat().st_mtime < _OWNERLESS_GRACE_S:
+                continue                      # a run started beside us has not written its owner yet
         except (OSError, ValueError):
             pid = None
         if pid is None or not _alive(pid):

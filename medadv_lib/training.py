@@ -11,10 +11,9 @@
   (:mod:`medadv_lib.cache`); a damaged one is moved aside with a warning and recomputed from the
   last good epoch, giving the same numbers. Checkpoints are read with
   ``torch.load(..., weights_only=True)``.
-* Processes share the cache safely: training holds an exclusive file lock on its checkpoint folder
-  (a second process with the same configuration waits, then loads the first one's result instead
-  of training it again), every file is renamed into place whole, and the manifest of hashes is
-  updated under its own lock.
+* Processes sharing one cache (parallel book runs, nbval under xdist, sweep workers) never train
+  the same configuration twice: a miss is trained under the checkpoint folder's lock
+  (:meth:`medadv_lib.cache.VerifiedFolder.lock`), and whoever waited for it reads the result.
 """
 from __future__ import annotations
 
@@ -41,6 +40,8 @@ __all__ = ["TrainConfig", "TrainResult", "train_model", "fingerprint", "predict"
            "code_fingerprint", "training_curves"]
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+#: Checkpoint folders whose training lock this thread holds (the lock is not re-entrant).
+_HELD = threading.local()
 LOSSES = ("ce", "bce", "segmentation-ce")
 
 
@@ -261,16 +262,6 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
     key = config_key(key_config)
     folder = cache_dir() / "checkpoints" / f"{model_name}-{key}"
     store = VerifiedFolder(folder)
-    if use_cache and folder not in _held_locks():
-        # One trainer per configuration across processes (parallel sweep cells share the cache):
-        # a second one waits here, then finds the first one's final checkpoint and loads it.
-        with store.lock("train"):
-            _held_locks().add(folder)
-            try:
-                return train_model(model_name, model_kwargs, train, config, device, test, init_state, tag,
-                                   use_cache, progress, recompute=recompute)
-            finally:
-                _held_locks().discard(folder)
 
     def again() -> TrainResult:  # recompute whatever a damaged file cost (used by load_epoch)
         return train_model(model_name, model_kwargs, train, config, device, test, init_state, tag,
@@ -283,6 +274,19 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
             model.load_state_dict(final["model"])
             return TrainResult(model.to(device).eval(), model_name, dict(model_kwargs), history,
                                folder, True, 0.0, again)
+    held = getattr(_HELD, "folders", None)
+    if held is None:
+        held = _HELD.folders = set()
+    if use_cache and folder not in held:
+        # Train (or resume) under the folder's lock; another process that trains this very
+        # configuration makes us wait, and the call below then finds its checkpoint.
+        with store.lock():
+            held.add(folder)
+            try:
+                return train_model(model_name, model_kwargs, train, config, device, test, init_state, tag,
+                                   use_cache, progress, recompute=recompute)
+            finally:
+                held.discard(folder)
 
     start = time.perf_counter()
     generator = seed_everything(config.seed)
@@ -363,16 +367,6 @@ def train_model(model_name: str, model_kwargs: dict, train: ImageDataset, config
         store.write_torch("final.pt", {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}})
     return TrainResult(model, model_name, dict(model_kwargs), history, folder if use_cache else None, False,
                        time.perf_counter() - start, again if use_cache else None)
-
-
-_LOCKS = threading.local()
-
-
-def _held_locks() -> set:
-    """The checkpoint folders whose training lock this thread holds (the lock is not re-entrant)."""
-    if not hasattr(_LOCKS, "held"):
-        _LOCKS.held = set()
-    return _LOCKS.held
 
 
 def _state_hash(state: dict) -> str:

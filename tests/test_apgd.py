@@ -29,6 +29,7 @@ def _ten_class_model():
     return model.eval(), x[:200], labels[:200]
 
 
+@pytest.mark.slow
 def test_same_robust_accuracy_as_arts_apgd_on_a_ten_class_model():
     from art.attacks.evasion import AutoProjectedGradientDescent  # the [bench] extra: must be present
     from art.estimators.classification import PyTorchClassifier

@@ -89,6 +89,7 @@ def test_poisoning_picks_without_replacement_and_relabels_one_hot():
         poison_training_set(data, Trigger(3), target=14)
 
 
+@pytest.mark.slow
 def test_trigger_survives_the_training_and_evaluation_pipelines():
     """Every step between the poisoned dataset and the network: uint8 storage -> float_images ->
     the trainer's batches (augmentation off) -> the model; and predict() at test time."""

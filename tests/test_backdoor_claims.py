@@ -44,6 +44,7 @@ def _verdicts(results):
     return {c.id: c.check(results).outcome.verdict for c in CLAIMS}
 
 
+@pytest.mark.slow
 def test_a_strong_stealthy_backdoor_holds():
     v = _verdicts(_results(4.0))
     for claim in ("nwadike-small-trigger-asr", "nwadike-tt-high", "nwadike-larger-min-asr", "nwadike-gradcam-trigger",
@@ -52,12 +53,14 @@ def test_a_strong_stealthy_backdoor_holds():
     assert v["nwadike-stealth"] in (HOLDS, INCONCLUSIVE)
 
 
+@pytest.mark.slow
 def test_no_backdoor_does_not_hold():
     v = _verdicts(_results(-6.0))
     assert v["nwadike-small-trigger-asr"] == FAILS
     assert v["nwadike-gradcam-trigger"] == FAILS
 
 
+@pytest.mark.slow
 def test_stealth_cannot_be_tested_without_a_diagnosis():
     stealth = next(c for c in CLAIMS if c.id == "nwadike-stealth")
     assert stealth.check(_results(4.0, diagnosis=0.0)).outcome.verdict == UNTESTED
@@ -84,6 +87,7 @@ def test_every_claim_cites_the_paper(claim):
     assert claim.where and claim.text and claim.paper_evidence
 
 
+@pytest.mark.slow
 def test_one_label_leaves_auroc_tt_untested_and_the_rest_decided():
     """Kermany's data: one sigmoid label (Pneumonia) is the target, so every triggered image carries
     the attacker's label and AUROC-TT has no negatives; the other claims still read."""

@@ -15,6 +15,7 @@ def test_small_width_forward_and_backward(name):
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_large_has_more_parameters_and_full_width_counts():
     small = count_parameters(build_model("covidnet-small", in_channels=3, image_size=224))
     large = count_parameters(build_model("covidnet-large", in_channels=3, image_size=224))

@@ -63,6 +63,7 @@ def _truncate(path):
 
 @pytest.mark.parametrize("damage", [_flip_inside_largest_tensor, _random_bytes, _truncate],
                          ids=["flipped-bytes", "random-bytes", "truncated"])
+@pytest.mark.slow
 def test_damaged_final_checkpoint_is_moved_aside_and_recovered(clean, data, damage):
     result, reference = clean
     final = result.checkpoint_dir / "final.pt"
@@ -80,6 +81,7 @@ def test_damaged_final_checkpoint_is_moved_aside_and_recovered(clean, data, dama
     assert third.from_cache and _same(third.model, reference)
 
 
+@pytest.mark.slow
 def test_damaged_epoch_file_on_the_resume_path(clean, data):
     result, reference = clean
     folder = result.checkpoint_dir
@@ -91,6 +93,7 @@ def test_damaged_epoch_file_on_the_resume_path(clean, data):
     assert not again.from_cache and _same(again.model, reference)
 
 
+@pytest.mark.slow
 def test_damaged_epoch_file_read_by_load_epoch_is_recomputed(clean):
     result, _ = clean
     expected = {k: v.clone() for k, v in load_epoch(result, 2, "cpu").state_dict().items()}
@@ -100,6 +103,7 @@ def test_damaged_epoch_file_read_by_load_epoch_is_recomputed(clean):
     assert _same(model, expected)
 
 
+@pytest.mark.slow
 def test_unreadable_manifest_quarantines_and_retrains(clean, data):
     result, reference = clean
     (result.checkpoint_dir / "manifest.json").write_text("{not json")
@@ -150,6 +154,7 @@ def _workdirs() -> set[str]:
     return set(glob.glob(f"/tmp/{WORKDIR_PREFIX}mini-*"))
 
 
+@pytest.mark.slow
 def test_a_run_needs_no_network_not_even_loopback(tmp_path):
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True) if shutil.which("unshare") else None
     if probe is None or probe.returncode != 0:
@@ -163,6 +168,7 @@ def test_a_run_needs_no_network_not_even_loopback(tmp_path):
     assert (tmp_path / "mini.ipynb").is_file()
 
 
+@pytest.mark.slow
 def test_ctrl_c_one_line_exit_130_last_good_kept_nothing_left(tmp_path):
     run_notebook(MINI, "default", {}, tmp_path, progress=False)
     good = (tmp_path / "mini.ipynb").read_bytes()
@@ -183,6 +189,7 @@ def test_ctrl_c_one_line_exit_130_last_good_kept_nothing_left(tmp_path):
     assert not (_workdirs() - before)
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_a_work_folder_that_the_next_run_removes(tmp_path):
     before = _workdirs()
     proc = subprocess.Popen([sys.executable, "-c", CLI, "run", "mini", "-p", "steps", "100", "-p", "sleep",
@@ -200,6 +207,7 @@ def test_a_killed_run_leaves_a_work_folder_that_the_next_run_removes(tmp_path):
     assert {str(p) for p in removed} >= left and not (_workdirs() - before)
 
 
+@pytest.mark.slow
 def test_outputs_get_the_users_umask_not_0600(tmp_path):
     old = os.umask(0o022)
     try:
@@ -210,6 +218,7 @@ def test_outputs_get_the_users_umask_not_0600(tmp_path):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
 
 
+@pytest.mark.slow
 def test_progress_goes_to_the_terminal_not_into_the_notebook(tmp_path):
     proc = subprocess.run([sys.executable, "-c", CLI, "run", "mini", "-p", "steps", "12", "-p", "sleep", "0.1",
                            "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)

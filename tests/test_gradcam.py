@@ -72,6 +72,7 @@ def test_trigger_region_and_mass_share():
     assert up.shape == (2, 64, 64) and float(up.max()) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_a_backdoored_model_end_to_end_per_epoch():
     """Train a tiny DenseNet on poisoned synthetic data for 2 epochs; the per-epoch metrics and
     Grad-CAM tables have one row per epoch (and per images x layer), values in range."""

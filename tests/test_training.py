@@ -17,6 +17,7 @@ def data():
     return covidx_splits(None, 64, 450, 150, seed=0)
 
 
+@pytest.mark.slow
 def test_trains_above_chance_and_caches(data):
     train, test = data
     cfg = TrainConfig(epochs=6, batch_size=32, lr=1e-3, seed=1)
@@ -34,6 +35,7 @@ def test_trains_above_chance_and_caches(data):
     assert isinstance(e2, torch.nn.Module)
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_different_config_different_key(data):
     train, _ = data
     cfg = TrainConfig(epochs=1, batch_size=32, seed=5)
@@ -46,6 +48,7 @@ def test_same_seed_same_numbers_different_config_different_key(data):
     assert config_key({"a": 1}) != config_key({"a": 2})
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_model(data):
     train, _ = data
     full = train_model("simple-cnn", KW, train, TrainConfig(epochs=3, seed=2), "cpu", progress=False)
@@ -63,6 +66,7 @@ def test_resume_after_interruption_gives_the_same_model(data):
         assert torch.equal(x, y)
 
 
+@pytest.mark.slow
 def test_checkpoints_load_with_weights_only(data, monkeypatch):
     train, _ = data
     res = train_model("simple-cnn", KW, train, TrainConfig(epochs=1), "cpu", progress=False)
@@ -90,6 +94,7 @@ def test_bad_config_and_model_names():
     assert resolve_device("auto").type in ("cpu", "cuda")
 
 
+@pytest.mark.slow
 def test_class_weights_enter_the_loss():
     train, _ = covidx_splits(None, 32, 300, 3, seed=0, imbalance=True)
     w = train.class_weights()

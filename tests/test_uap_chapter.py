@@ -74,6 +74,7 @@ def test_tables_put_the_papers_cells_beside_ours():
     assert t2.loc[("L2", "1%", "pneumonia"), ("test", "paper")] == "71.4 (41.6)"
 
 
+@pytest.mark.slow
 def test_retraining_uses_the_uap_subset_and_reports_each_round():
     data = _dataset(60)
     kwargs = {"num_classes": 3, "in_channels": 1, "width": 0.0625, "image_size": 32}
@@ -92,6 +93,7 @@ def test_retraining_uses_the_uap_subset_and_reports_each_round():
     assert any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), model.state_dict().values()))
 
 
+@pytest.mark.slow
 def test_clean_finetuning_control_trains_on_clean_images_only(monkeypatch, tmp_path):
     """The control arm: same schedule, clean images, no UAPs beyond each round's evaluation; its
     weights equal plain fine-tuning of the same start on the clean training set."""
@@ -127,6 +129,7 @@ def test_clean_finetuning_control_trains_on_clean_images_only(monkeypatch, tmp_p
     assert any(not torch.equal(a, b) for a, b in zip(augmented.state_dict().values(), plain.state_dict().values()))
 
 
+@pytest.mark.slow
 def test_covidnet_learns_a_batch():
     """Later PEPX extensions start at zero; without it the loss stayed at ln 3 (no learning)."""
     model = build_model("covidnet-small", width=0.125, image_size=32)
