@@ -87,11 +87,10 @@ test-lib: env browser
 # The torch thread count is part of the floor too: a reduction split over 1 thread rounds otherwise
 # than over 2 (measured: at 1 thread SMIA's clean IoU reads 0.904 [0.878, 0.925] against the
 # golden's 0.906 [0.882, 0.927], and 20 of 67 checked cells of smia x3 and backdoor differ), so a
-# golden made on a 2-core machine would not replay on a 4-core one. The goldens of today were made
-# at 2 threads (2 cores). GOLDEN_THREADS=1 (then `make golden`) lets nbval replay JOBS goldens
-# side by side at 1 thread each (1.4-1.9x the throughput on 2 cores); until the goldens are
-# remade so, nbval replays them one at a time at 2 threads.
-GOLDEN_THREADS ?= 2
+# golden made on a 2-core machine would not replay on a 4-core one. The goldens are made and
+# replayed at 1 thread, so nbval replays JOBS goldens side by side (1.4-1.9x the throughput on 2
+# cores) and a machine with more cores replays them alike.
+GOLDEN_THREADS ?= 1
 CPU_FLOOR := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41 \
   OMP_NUM_THREADS=$(GOLDEN_THREADS) MKL_NUM_THREADS=$(GOLDEN_THREADS)
 NBVAL_JOBS = $$(( $(JOBS) / $(GOLDEN_THREADS) ))

@@ -87,7 +87,9 @@ from medadv_lib.training import training_curves
 from medadv_lib.utils import resolve_device, seed_everything
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-fidelity = run_fidelity("smia", globals())
+
+# %% tags=["hide-input"]
+fidelity = run_fidelity("smia", globals())  # how close this run is to the paper's
 dev = resolve_device(device)
 _ = seed_everything(seed)
 

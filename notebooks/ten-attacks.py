@@ -72,7 +72,9 @@ from medadv_lib.training import TrainConfig, training_curves
 from medadv_lib.utils import resolve_device, seed_everything
 
 warnings.filterwarnings("ignore", message=".*scipy.ndimage.filters.*")
-fidelity = run_fidelity("ten-attacks", globals())
+
+# %% tags=["hide-input"]
+fidelity = run_fidelity("ten-attacks", globals())  # how close this run is to the paper's
 dev = resolve_device(device)
 _ = seed_everything(seed)
 
