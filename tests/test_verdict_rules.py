@@ -239,3 +239,19 @@ def test_ten_attacks_positive_control_runs_pgd_at_the_median_minimal_size():
     assert table.loc["A", "median minimal L-inf (x255)"] == 127.5
     assert table.loc["A", "minimal attacks' success (%)"] == "50.0"
     assert table.loc["A", "PGD success at that budget [95% CI] (%)"].startswith("100.0")   # a budget that suffices
+
+
+def test_fidelity_inside_the_kernel_does_not_recheck_a_relative_data_root(tmp_path, monkeypatch):
+    """The kernel runs in the output folder: a relative data_root checked before papermill no
+    longer resolves there, and the fidelity must not re-check it (it only compares values)."""
+    from medadv_lib.papers import REPO_ROOT, get_paper, resolve_parameters
+
+    from conftest import shared_or_skip
+
+    spec = get_paper("smia")
+    shared_or_skip("data/medmnist")
+    monkeypatch.chdir(REPO_ROOT)
+    params = resolve_parameters(spec, "smoke", {"dataset": "retinamnist", "data_root": "../shared/data/medmnist"})
+    monkeypatch.chdir(tmp_path)
+    fidelity = spec.fidelity(params)
+    assert not fidelity.paper and "data retinamnist" in fidelity.differs

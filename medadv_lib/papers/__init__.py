@@ -104,8 +104,9 @@ class PaperSpec:
         from ..claims import Fidelity
 
         dataset = parameters.get("dataset", "synthetic")
-        paper = resolve_parameters(self, "paper", {"dataset": dataset, "data_root": parameters.get("data_root", "")}
-                                   if "dataset" in parameters else {})
+        # the paper preset's values for this dataset (no checks: the run's own were checked before
+        # papermill, and inside the kernel a relative data_root reads from another folder)
+        paper = _merged(self, "paper", {"dataset": dataset} if "dataset" in parameters else {})
         differs = []
         if parameters.get("preset") != "paper":
             differs.append(f"preset {parameters.get('preset')!r}")
@@ -221,11 +222,9 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
                          f"{default!r}), got {kind(value)} {value!r}")
 
 
-def resolve_parameters(spec: PaperSpec, preset: str = "default",
-                       overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Defaults, then the preset, then the overrides; every value checked. Cheap: no torch."""
-    if preset not in PRESETS:
-        raise ParameterError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+def _merged(spec: PaperSpec, preset: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults, then the preset, then the dataset's preset, then the overrides, each coerced to
+    its default's type (unknown names refused); no range, path or dataset check."""
     defaults = notebook_parameters(spec)
     merged: dict[str, Any] = dict(defaults)
     dataset = parse_value((overrides or {}).get("dataset", defaults.get("dataset", "synthetic")))
@@ -239,6 +238,15 @@ def resolve_parameters(spec: PaperSpec, preset: str = "default",
                                      f"valid names: {', '.join(sorted(defaults))}")
             merged[name] = _coerce(name, parse_value(raw), defaults[name])
     merged["preset"] = preset
+    return merged
+
+
+def resolve_parameters(spec: PaperSpec, preset: str = "default",
+                       overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the preset, then the overrides; every value checked. Cheap: no torch."""
+    if preset not in PRESETS:
+        raise ParameterError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    merged = _merged(spec, preset, overrides)
     for name, value in merged.items():
         rule = spec.rule(name)
         if rule is not None:
