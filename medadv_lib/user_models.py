@@ -14,8 +14,8 @@ network (nothing is downloaded):
   them to 224 px, scales them, and keeps the outputs of the dataset's findings, matched by name.
 
 The file is a state dict (``torch.save(model.state_dict(), FILE)``; also ``{"state_dict": ...}``
-or ``{"model": ...}``, a ``module.`` prefix stripped), loaded with ``torch.load(...,
-weights_only=True)``, or a TorchScript file (``torch.jit.save``). Every bad input is refused with
+or ``{"model": ...}``, a ``module.`` prefix stripped), loaded with
+``torch.load(path, weights_only=True)``, or a TorchScript file (``torch.jit.save``). Every bad input is refused with
 one :class:`ModelInputError` before any attack: a missing file, a file that is not a checkpoint, a
 state dict of another architecture (missing, unexpected and mis-shaped keys, the first few), a
 model whose output does not fit the dataset's task and labels, the wrong number of input channels,

@@ -205,7 +205,7 @@ plt.show()
 
 # %% tags=["hide-input"]
 results = ex.claim_results(tables)
-checks = premises(results)
+checks = premises(results, clean.attrs["auc"])
 premises_table(checks)
 
 # %% tags=["hide-input"]
