@@ -337,7 +337,7 @@ def make_parser() -> argparse.ArgumentParser:
                              "medadv_lib.book.BOOK_REPLICATIONS) with `medadv sweep`'s engine")
     p_book.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="runs side by side, each kernel at cpu_count/N torch threads (default: "
-                             "one per CPU core, at most 4, or $MEDADV_JOBS; 1: one after another); "
+                             "1, one after another, or $MEDADV_JOBS; N up to one per core is opt-in: a run hung in the pool once); "
                              "the robustness matrix's pages wait for the chapters' runs")
     p_book.set_defaults(func=_cmd_book)
     p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
