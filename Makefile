@@ -34,11 +34,10 @@ REAL_GOLDENS := uap-covidnet:covidx ten-attacks:kermany smia:retinamnist smia:co
 # nbval through pytest-xdist, the book's runs through its process pool (`medadv book --jobs`).
 JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-# The book's runs one after another: in the clean-clone proof of 2026-12-01 the parallel pool
-# (`medadv book --jobs 2`) hung on one run (its kernel idle for 20 minutes, the run never
-# answered), so the Makefile builds the book sequentially until that is understood; `BOOK_JOBS=2`
-# (or `medadv book --jobs N`) opts in.
-BOOK_JOBS ?= 1
+# The book's runs side by side (BOOK_JOBS=1: one after another). The pool's hang of 2026-12-01 was
+# two kernels sharing IPC socket files in the shared output folder (fixed in runner._Kernel;
+# tests/test_runner_kernel.py).
+BOOK_JOBS ?= $(JOBS)
 XDIST = $$([ $(JOBS) -gt 1 ] && echo "-n $(JOBS)")
 
 setup: env browser book

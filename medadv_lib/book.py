@@ -40,7 +40,7 @@ CLAIMS_SUMMARY = REPO_ROOT / "book" / "claims-summary.md"
 #: The replications part: an index page and one page per sweep (``medadv book --sweeps DIR``).
 REPLICATIONS_PAGE = REPO_ROOT / "book" / "replications.md"
 REPLICATIONS_DIR = REPO_ROOT / "book" / "replications"
-#: Where ``medadv book --replicate`` runs the book's own sweeps.
+#: Where ``medadv book`` runs the book's own sweeps (:data:`BOOK_REPLICATIONS`).
 BOOK_SWEEPS = REPO_ROOT / "book" / "sweeps"
 
 
@@ -94,14 +94,12 @@ def run_dependencies(runs: list[tuple[str, dict]]) -> list[set[int]]:
 
 
 def default_jobs() -> int:
-    """Runs one after another by default (``$MEDADV_JOBS`` or ``--jobs N`` opts in to N side by
-    side, at most :data:`MAX_DEFAULT_JOBS` suggested: one per core): the parallel pool hung on one
-    run in the clean-clone proof of 2026-12-01 (its kernel idle for 20 minutes), so it is opt-in
-    until that is understood."""
+    """Runs side by side by default: one per CPU core, at most :data:`MAX_DEFAULT_JOBS`
+    (``$MEDADV_JOBS`` overrides)."""
     env = os.environ.get("MEDADV_JOBS")
     if env:
         return max(1, int(env))
-    return 1
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
 
 
 def _label(name: str, overrides: dict) -> str:
@@ -188,7 +186,7 @@ def _execute_parallel(runs, preset: str, out_dir: Path, progress: bool, jobs: in
 
 @dataclass(frozen=True)
 class Replication:
-    """A sweep the book can run itself (``medadv book --replicate``): ``paper`` over ``grid`` at
+    """A sweep the book runs itself (``medadv book``, unless ``--no-replicate``): ``paper`` over ``grid`` at
     ``preset`` (None: the book's preset), into ``book/sweeps/<name>/``."""
 
     paper: str
@@ -200,18 +198,21 @@ class Replication:
         return self.paper + "".join(f"-{k}{len(v)}" for k, v in self.grid.items())
 
 
-#: Nwadike et al.'s protocol: 4 seeds. Not run by default (see the README for what it costs).
+#: Nwadike et al.'s protocol (Table 1: mean +- sd over 4 seeds): run by every ``medadv book`` at the
+#: book's preset (``--no-replicate`` leaves it out; see the README for what it costs).
 BOOK_REPLICATIONS = (Replication("backdoor", {"seed": [0, 1, 2, 3]}),)
 
 
-def run_replications(preset: str, replications=BOOK_REPLICATIONS, root: Path = BOOK_SWEEPS) -> list[Path]:
-    """Run each replication with ``medadv sweep``'s engine (a LocalCluster); finished cells are
-    kept, so a second build computes nothing. Returns the sweep folders."""
+def run_replications(preset: str, replications=BOOK_REPLICATIONS, root: Path = BOOK_SWEEPS,
+                     names: list[str] | None = None) -> list[Path]:
+    """Run each replication (of a chapter in ``names``; None: all) with ``medadv sweep``'s engine
+    (a LocalCluster); finished cells are kept, so a second build computes nothing. Returns the
+    sweep folders."""
     from .papers import get_paper
     from .sweep import plan_cells, run_sweep
 
     folders, failures = [], []
-    for rep in replications:
+    for rep in [r for r in replications if names is None or r.paper in names]:
         spec, rep_preset = get_paper(rep.paper), rep.preset or preset
         print(f"== replication {rep.name} (preset {rep_preset})", flush=True)
         cells = plan_cells(spec, rep_preset, dict(rep.grid))
@@ -274,7 +275,7 @@ def write_replication_pages(sweep_dirs, folder: Path = REPLICATIONS_DIR,
             lines.append(f"| {{doc}}`{r['page']}` | {ok} of {len(r['cells'])} | {unstable} of {len(r['claims'])} |")
     else:
         lines += ["No replication in this build: `medadv sweep NAME --grid 'seed=[0,1,2,3]' --out DIR`, then "
-                  "`medadv book --sweeps DIR` (or `medadv book --replicate`)."]
+                  "`medadv book --sweeps DIR` (`medadv book` runs the book's own unless `--no-replicate`)."]
     with atomic_write(index, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return records
@@ -487,14 +488,14 @@ def execute_evaluations(preset: str, files, out_dir: Path = BOOK_NOTEBOOKS, prog
 
 def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None,
                data_dir: str | Path | None = None, evaluations: list[str] | None = None,
-               sweeps: list[str | Path] | None = None, replicate: bool = False, jobs: int | None = None) -> Path:
+               sweeps: list[str | Path] | None = None, replicate: bool = True, jobs: int | None = None) -> Path:
     """Execute (unless ``execute`` is False) every run, write the status and scoreboard pages,
     build HTML; return its folder. ``data_dir`` (default ``$MEDADV_DATA_DIR``) adds the real-data
     runs of every chapter whose data it finds; ``jobs`` runs side by side (:func:`execute_all`);
     ``evaluations`` (YAML files, see :func:`evaluation_overrides`) add one ``medadv evaluate``
     page each, listed under the robustness matrix. ``sweeps``: sweep folders, one replication
-    page each; ``replicate`` also runs :data:`BOOK_REPLICATIONS` (at this preset) and adds
-    theirs. Parameters, data, models and sweep folders are checked before anything runs."""
+    page each; ``replicate`` (default; only with ``execute``) also runs :data:`BOOK_REPLICATIONS`
+    of the chapters built (at this preset) and adds theirs. Parameters, data, models and sweep folders are checked before anything runs."""
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if data_dir and not Path(data_dir).is_dir():
         raise BookError(f"data folder not found: {data_dir}")
@@ -515,8 +516,8 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     missing = [n for n in papers() if not (BOOK_NOTEBOOKS / f"{n}.ipynb").is_file()]
     if missing:
         raise BookError(f"no executed notebook for {missing} in {BOOK_NOTEBOOKS}: run `medadv book`")
-    if replicate:
-        sweeps += run_replications(preset)
+    if replicate and execute:
+        sweeps += run_replications(preset, names=names)
     sweep_records = write_replication_pages(sweeps)
     write_status_page()
     write_scoreboard(sweeps=sweep_records)

@@ -150,13 +150,27 @@ def _failure_message(name: str, exc: Exception, failed_path: Path) -> str:
 class _Kernel:
     """What the runner knows of the kernel it started: its process and its raw output log."""
 
-    def __init__(self, log_path: Path):
-        self.log_path = log_path
+    def __init__(self, work: Path):
+        self.work = work
+        self.log_path = work / "kernel.log"
         self.pid: int | None = None
+
+    @property
+    def socket_base(self) -> str:
+        """The IPC sockets' path prefix, absolute and inside the run's private work folder.
+
+        jupyter_client's default for IPC is the relative ``kernel-ipc`` (so ``kernel-ipc-1`` ...
+        ``-5`` in papermill's ``cwd``, the output folder that the book's parallel runs share), and
+        it picks the numbers by testing which files exist: two kernels started at the same moment
+        both took ``kernel-ipc-1..5``, the second bind stole the first kernel's sockets, and the
+        first run's client waited forever for its kernel's reply (the hang of the clean-clone proof
+        of 2026-12-01: a kernel idle in ``epoll_wait``, its run never answered)."""
+        return str(self.work / "kernel-ipc")
 
     def manager_class(self):
         """A jupyter_client kernel manager whose kernel listens on IPC sockets (no TCP, so no
-        network, not even loopback) and writes its raw stdout/stderr to ``log_path``."""
+        network, not even loopback) at :attr:`socket_base` and writes its raw stdout/stderr to
+        ``log_path``."""
         from jupyter_client.manager import AsyncKernelManager
 
         kernel = self
@@ -164,6 +178,7 @@ class _Kernel:
         class IPCKernelManager(AsyncKernelManager):
             def __init__(self, **kwargs):
                 kwargs.setdefault("transport", "ipc")
+                kwargs.setdefault("ip", kernel.socket_base)
                 super().__init__(**kwargs)
 
             async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -343,7 +358,7 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
     with _workdir(name) as work:
         channel = work / "progress.log"
         channel.touch()
-        kernel = _Kernel(work / "kernel.log")
+        kernel = _Kernel(work)
         reporter = _ProgressReporter(channel, name) if progress else None
         src, dst = work / "source.ipynb", work / "executed.ipynb"
         nbformat.write(source_notebook(spec), src)

@@ -351,3 +351,31 @@ def test_book_refuses_a_folder_without_a_sweep(tmp_path):
 
     with pytest.raises(book.BookError, match="no sweep.json"):
         book.find_sweeps([tmp_path])
+
+
+def test_the_book_runs_its_replication_by_default(monkeypatch, tmp_path):
+    """`medadv book` runs BOOK_REPLICATIONS (backdoor over 4 seeds) unless --no-replicate, only for
+    the chapters it builds, and never with --no-execute."""
+    from medadv_lib import book
+    from medadv_lib import sweep as sweep_mod
+
+    real_replications, asked = book.run_replications, []
+    monkeypatch.setattr(book, "execute_all", lambda *a, **k: [])
+    monkeypatch.setattr(book, "papers", lambda: {})
+    monkeypatch.setattr(book, "run_replications", lambda preset, names=None: asked.append((preset, names)) or [])
+    for name in ("write_replication_pages", "write_status_page", "write_scoreboard"):
+        monkeypatch.setattr(book, name, lambda *a, **k: [])
+    monkeypatch.setattr(book.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
+    assert cli.main(["book", "--preset", "smoke"]) == 0
+    assert cli.main(["book", "--preset", "smoke", "--no-replicate"]) == 0
+    assert cli.main(["book", "--no-execute"]) == 0
+    assert asked == [("smoke", None)]
+    # the real runner of replications: the backdoor's 4 seeds at the book's preset, none for a
+    # book of other chapters
+    swept = []
+    monkeypatch.setattr(sweep_mod, "run_sweep", lambda spec, preset, cells, out, grid: swept.append(
+        (spec.name, preset, [c.parameters["seed"] for c in cells], grid)) or sweep_mod.SweepResult({}, out))
+    assert real_replications("smoke", root=tmp_path, names=["ten-attacks"]) == []
+    assert swept == []
+    assert real_replications("smoke", root=tmp_path) == [tmp_path / "backdoor-seed4"]
+    assert swept == [("backdoor", "smoke", [0, 1, 2, 3], {"seed": [0, 1, 2, 3]})]
