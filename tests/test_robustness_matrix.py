@@ -11,6 +11,7 @@ from medadv_lib.papers import resolve_parameters
 from medadv_lib.papers.robustness_matrix import SPEC
 from medadv_lib.papers.robustness_matrix import experiment as ex
 from medadv_lib.papers.robustness_matrix.claims import CLAIMS
+from medadv_lib.papers.robustness_matrix.experiment import MatrixResults
 
 
 def _tiny(task, seed):
@@ -106,7 +107,7 @@ def _hand_matrix(small: dict, large: dict, noise, transfer=None):
     rows += [row(a, "white", 8 / 255, r) for a, r in large.items()]
     if transfer is not None:
         rows.append(row("pgd (transfer)", "transfer", 1 / 255, transfer, source="other"))
-    return {"matrix": pd.DataFrame(rows), "linf_budgets": [1 / 255, 8 / 255], "heat_eps": 1 / 255}
+    return MatrixResults(matrix=pd.DataFrame(rows), linf_budgets=[1 / 255, 8 / 255], heat_eps=1 / 255)
 
 
 def _verdicts(results):

@@ -6,6 +6,7 @@ import pytest
 
 from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, check_claims
 from medadv_lib.papers.uap_covidnet.claims import CLAIMS
+from medadv_lib.papers.uap_covidnet.experiment import UAPResults
 from medadv_lib.papers.uap_covidnet.published import PUBLISHED
 
 CLASSES = ("normal", "pneumonia", "COVID-19")
@@ -47,11 +48,10 @@ def results(n=600, rf=(0.6, 0.9), rf_random=0.05, rs=(0.7, 0.97), rs_random=0.3,
                     for k, target in enumerate(CLASSES):
                         add(model, norm, zeta, target, split, "uap", _preds(true, min(s + bonus + extra, 1), k, rng))
                         add(model, norm, zeta, target, split, "random", _preds(true, rs_random, k, rng))
-    out = {"predictions": pd.concat(frames, ignore_index=True), "retraining": retrain, "classes": CLASSES,
-           "models": ["Small", "Large"], "norms": ["L2", "Linf"], "zetas": [0.01, 0.02], "retrain_target": "none",
-           "visibility": pd.DataFrame({"model": ["Small"], "norm": ["Linf"], "zeta": [0.02], "target": ["none"],
-                                       "linf_255": [4.7], "ssim": [0.98]})}
-    return out
+    return UAPResults(predictions=pd.concat(frames, ignore_index=True), retraining=retrain, classes=CLASSES,
+                      models=["Small", "Large"], norms=["L2", "Linf"], zetas=[0.01, 0.02], retrain_target="none",
+                      visibility=pd.DataFrame({"model": ["Small"], "norm": ["Linf"], "zeta": [0.02],
+                                               "target": ["none"], "linf_255": [4.7], "ssim": [0.98]}))
 
 
 def retraining(n=600, before=0.9, after=0.3, control_after=0.8, acc_before=0.9, acc_after=0.9,
@@ -104,7 +104,7 @@ def test_claim_holds_and_fails_on_hand_made_tables(claim_id, good, bad):
     bad = dict(bad)
     if bad.pop("_norm_gap", False):              # a 30-point gap between the norms
         r = results(**bad)
-        p = r["predictions"]
+        p = r.predictions
         rows = (p["norm"] == "L2") & (p["target"] == "none") & (p["kind"] == "uap")
         p.loc[rows, "pred"] = p.loc[rows, "true"]
         assert verdict(claim_id, r).verdict == FAILS
@@ -119,7 +119,7 @@ def test_small_samples_are_inconclusive_not_holds():
 
 def test_disease_target_and_resisting_disease_images():
     r = results(rs=(0.5, 0.97))
-    p = r["predictions"]
+    p = r.predictions
     to_covid = (p["target"] == "COVID-19") & (p["kind"] == "uap") & (p["zeta"] == 0.01)
     p.loc[to_covid, "pred"] = 2                                      # COVID-19 target: every image reaches it
     assert verdict("hirano-disease-target-easiest", r).verdict == HOLDS
@@ -141,26 +141,26 @@ def test_retraining_claims():
     for claim_id in ("hirano-retrain-lowers-rf", "hirano-retrain-keeps-accuracy", "hirano-retrain-beats-control"):
         assert verdict(claim_id, r).verdict == FAILS, claim_id
     assert verdict("hirano-retrain-lowers-rs", r).verdict == UNTESTED       # nontargeted run
-    r["retrain_target"] = "COVID-19"
+    r.retrain_target = "COVID-19"
     assert verdict("hirano-retrain-lowers-rf", r).verdict == UNTESTED
     assert verdict("hirano-retrain-lowers-rf", results(retrain=None)).verdict == UNTESTED
 
 
 def test_untestable_cases_say_why():
     r = results()
-    r["zetas"] = [0.02]
+    r.zetas = [0.02]
     out = verdict("hirano-rf-grows-with-zeta", r)
     assert out.verdict == UNTESTED and "one zeta" in out.evidence
     r = results()
-    r["classes"] = ("normal", "pneumonia")
-    r["retraining"] = retraining()
+    r.classes = ("normal", "pneumonia")
+    r.retraining = retraining()
     assert verdict("hirano-retrain-pneumonia-remains", r).verdict == UNTESTED
 
 
 def test_imperceptibility_proxy():
     r = results()
     assert verdict("hirano-imperceptible", r).verdict == HOLDS
-    r["visibility"].loc[0, "linf_255"] = 20.0
+    r.visibility.loc[0, "linf_255"] = 20.0
     assert verdict("hirano-imperceptible", r).verdict == FAILS
 
 

@@ -19,6 +19,7 @@ from medadv_lib.claims import (FAILS, HOLDS, NOT_REPRODUCED, PAPER_FIDELITY, UNT
                                Fidelity, Outcome, Premise, check_claims, decidable_n, verdict_above,
                                verdict_below)
 from medadv_lib.metrics.uncertainty import wilson
+from medadv_lib.papers.uap_covidnet.experiment import UAPResults
 
 REDUCED = Fidelity(False, "image_size 64 (paper preset 224)")
 
@@ -135,9 +136,9 @@ def _uap_results(fooled_uap: float, fooled_random: float, accuracy: float, histo
     convergence = pd.DataFrame([{"model": "Small", "norm": "Linf", "zeta": z, "target": "none", "passes": 2,
                                  "steps": 1135, "kept updates": updates, "rate per pass (%)": history}
                                 for z in (0.01, 0.02)])
-    r = {"predictions": pd.concat(rows, ignore_index=True), "classes": ("normal", "pneumonia"), "models": ["Small"],
-         "norms": ["Linf"], "zetas": [0.01, 0.02], "retrain_target": "none", "retraining": None,
-         "visibility": None, "test_accuracy": {"Small": wilson(int(accuracy * n), n)}, "convergence": convergence}
+    r = UAPResults(predictions=pd.concat(rows, ignore_index=True), classes=("normal", "pneumonia"), models=["Small"],
+                   norms=["Linf"], zetas=[0.01, 0.02], test_accuracy={"Small": wilson(int(accuracy * n), n)},
+                   convergence=convergence)
     return r, U
 
 

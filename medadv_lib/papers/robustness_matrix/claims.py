@@ -25,8 +25,8 @@ def _points(estimate) -> str:
 
 
 def _falls(r):
-    small, large = min(r["linf_budgets"]), max(r["linf_budgets"])
-    m = r["matrix"]
+    small, large = min(r.linf_budgets), max(r.linf_budgets)
+    m = r.matrix
     out = {}
     for model in models(m):
         d = paired_difference(outcomes(m, model, "worst", "Linf", small), outcomes(m, model, "worst", "Linf", large))
@@ -36,7 +36,7 @@ def _falls(r):
 
 
 def _near_zero(r):
-    large, m = max(r["linf_budgets"]), r["matrix"]
+    large, m = max(r.linf_budgets), r.matrix
     out = {}
     for model in models(m):
         robust = outcomes(m, model, "worst", "Linf", large)
@@ -46,7 +46,7 @@ def _near_zero(r):
 
 
 def _beats_noise(r):
-    eps, m = r["heat_eps"], r["matrix"]
+    eps, m = r.heat_eps, r.matrix
     out = {}
     for model in models(m):
         d = paired_difference(outcomes(m, model, NOISE, "Linf", eps), outcomes(m, model, "worst", "Linf", eps))
@@ -55,7 +55,7 @@ def _beats_noise(r):
 
 
 def _white_beats_transfer(r):
-    eps, m = r["heat_eps"], r["matrix"]
+    eps, m = r.heat_eps, r.matrix
     transfer = m[(m["attack"] == TRANSFER) & np.isclose(m["eps"], eps)]
     if transfer.empty:
         return Outcome.untested("no two models of one chapter were attacked on the same inputs")
@@ -68,7 +68,7 @@ def _white_beats_transfer(r):
 
 
 def _pgd_not_weaker(r):
-    large, m = max(r["linf_budgets"]), r["matrix"]
+    large, m = max(r.linf_budgets), r.matrix
     out = {}
     for model in models(m):
         if select_rows(m, model, "pgd", "Linf", large).empty:

@@ -11,6 +11,8 @@ inputs with its Wilson interval; the per-input outcomes are kept, so comparisons
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -23,7 +25,7 @@ from ...progress import tqdm
 from .. import get_paper, resolve_parameters
 
 __all__ = ["Victim", "chapter_parameters", "chapters_for", "collection_models", "attack_plan", "run_matrix", "budget_label",
-           "robust_rate", "outcomes", "select_rows", "models", "heat_table", "heat_values", "curve_table", "strongest_attacks", "worst_case_table", "masking_flags", "claim_results",
+           "robust_rate", "outcomes", "select_rows", "models", "heat_table", "heat_values", "curve_table", "strongest_attacks", "worst_case_table", "masking_flags", "MatrixResults", "claim_results",
            "headline", "other_settings_table", "NOISE", "UAP", "TRANSFER"]
 
 UAP, TRANSFER = "uap", "pgd (transfer)"
@@ -300,9 +302,21 @@ def other_settings_table(matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["model", "setting"])
 
 
-def claim_results(matrix: pd.DataFrame, linf_budgets, heat_budget: float) -> dict:
-    """What the sanity claims (:mod:`.claims`) read: the matrix and its budgets."""
-    return {"matrix": matrix, "linf_budgets": [b / 255 for b in linf_budgets], "heat_eps": heat_budget / 255}
+@dataclass(frozen=True)
+class MatrixResults:
+    """What the sanity claims (:mod:`.claims`) read: the matrix and its budgets, on the [0, 1] scale."""
+
+    #: one row per model, attack, norm, budget and input (see the module's docstring)
+    matrix: pd.DataFrame
+    #: the L-inf budgets of the curves, / 255 -> [0, 1]
+    linf_budgets: list[float]
+    #: the heat map's L-inf budget, [0, 1]
+    heat_eps: float
+
+
+def claim_results(matrix: pd.DataFrame, linf_budgets, heat_budget: float) -> MatrixResults:
+    """The results the sanity claims (:mod:`.claims`) are tested on (budgets given in /255)."""
+    return MatrixResults(matrix=matrix, linf_budgets=[b / 255 for b in linf_budgets], heat_eps=heat_budget / 255)
 
 
 def headline(matrix: pd.DataFrame, heat_budget: float) -> str:

@@ -1,15 +1,8 @@
 """Every claim of Hirano, Koga & Takemoto 2020's abstract and results (Sec. 3), as tests of our results.
 
-The tests read the chapter's result tables (:func:`.experiment.claim_results`):
-
-* ``predictions``: one row per image and configuration: model, norm ("L2"/"Linf"), zeta, target
-  ("none" or a class name), split ("train" = the UAP images, "test"), kind ("uap", "random",
-  "clean"), image, true, pred;
-* ``retraining`` (or None): model, arm ("UAP-augmented", "clean control"), round, image, true,
-  pred_clean, pred_uap;
-* ``classes`` (the disease class last: COVID-19, or pneumonia with two classes), ``models``,
-  ``norms``, ``zetas`` (sorted), ``retrain_target`` ("none" or a class), ``visibility`` (model, norm,
-  zeta, target, linf_255, ssim).
+The tests read one run's :class:`.experiment.UAPResults` (built by
+:func:`.experiment.claim_results`): per-image predictions and retraining rows, the classes (the
+disease class last), models, norms, zetas, the clean test accuracies and the UAPs' convergence.
 
 Every verdict uses 95 % intervals: Wilson for a rate, a paired bootstrap for two rates on the same
 images, an independent bootstrap for two sets of images. Where the paper says "at zeta = 1 %" and
@@ -18,12 +11,11 @@ paper's own printed cells.
 """
 from __future__ import annotations
 
-from typing import Mapping
-
 import numpy as np
 
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Premise, combine, stand_in, verdict_above
 from ...metrics.uncertainty import Estimate, independent_difference, paired_difference, rate
+from .experiment import UAPResults
 
 __all__ = ["CLAIMS", "outcomes", "premises", "STAND_IN", "UAPS_WORK", "TARGETED_WORK", "CONVERGED",
            "MIN_ACCURACY", "PLATEAU", "PAPER_PASSES"]
@@ -55,21 +47,21 @@ def _select(frame, **where):
     return frame[mask]
 
 
-def outcomes(r: Mapping, model, norm, zeta, target="none", split="test", kind="uap", among=None) -> np.ndarray:
+def outcomes(r: UAPResults, model, norm, zeta, target="none", split="test", kind="uap", among=None) -> np.ndarray:
     """Per image: fooled (not its true label; R_f) or sent to ``target`` (R_s); ``among`` keeps the
     images of those true classes only."""
-    rows = _select(r["predictions"], model=model, norm=norm, zeta=zeta, target=target, split=split, kind=kind)
+    rows = _select(r.predictions, model=model, norm=norm, zeta=zeta, target=target, split=split, kind=kind)
     if among is not None:
-        rows = rows[rows["true"].isin([list(r["classes"]).index(c) for c in among])]
+        rows = rows[rows["true"].isin([list(r.classes).index(c) for c in among])]
     if target == "none":
         return (rows["pred"] != rows["true"]).to_numpy()
-    return (rows["pred"] == list(r["classes"]).index(target)).to_numpy()
+    return (rows["pred"] == list(r.classes).index(target)).to_numpy()
 
 
 def _to_class(r, model, norm, zeta, cls, among, split="test", target="none") -> np.ndarray:
-    rows = _select(r["predictions"], model=model, norm=norm, zeta=zeta, target=target, split=split, kind="uap")
-    rows = rows[rows["true"].isin([list(r["classes"]).index(c) for c in among])]
-    return (rows["pred"] == list(r["classes"]).index(cls)).to_numpy()
+    rows = _select(r.predictions, model=model, norm=norm, zeta=zeta, target=target, split=split, kind="uap")
+    rows = rows[rows["true"].isin([list(r.classes).index(c) for c in among])]
+    return (rows["pred"] == list(r.classes).index(cls)).to_numpy()
 
 
 def _pct(estimate: Estimate) -> str:
@@ -92,7 +84,7 @@ def _within(diff: Estimate, bound: float, stated: float, label: str = "") -> Out
 
 
 def _zetas(r, need_two=True):
-    zetas = r["zetas"]
+    zetas = r.zetas
     if need_two and len(zetas) < 2:
         return None
     return zetas[0], zetas[-1]
@@ -103,21 +95,21 @@ def _untested_zetas():
 
 
 def _cases(r):
-    return [(m, p) for m in r["models"] for p in r["norms"]]
+    return [(m, p) for m in r.models for p in r.norms]
 
 
 def _targets(r):
-    return sorted(set(r["predictions"]["target"]) - {"none"}, key=list(r["classes"]).index)
+    return sorted(set(r.predictions["target"]) - {"none"}, key=list(r.classes).index)
 
 
 def _stand_in(r) -> Premise:
-    return stand_in(r.get("test_accuracy", {}), MIN_ACCURACY, "test accuracy", "0.926 Small, 0.944 Large")
+    return stand_in(r.test_accuracy, MIN_ACCURACY, "test accuracy", "0.926 Small, 0.944 Large")
 
 
 def _worked(r, targeted: bool) -> Premise:
     """Every UAP at the largest zeta beats its random control, and (nontargeted) the clean error,
     on the same test images (paired intervals above 0)."""
-    name, top = (TARGETED_WORK if targeted else UAPS_WORK), r["zetas"][-1]
+    name, top = (TARGETED_WORK if targeted else UAPS_WORK), r.zetas[-1]
     targets = _targets(r) if targeted else ["none"]
     if not targets:
         return Premise(name, False, "this run computed no targeted UAPs")
@@ -130,7 +122,7 @@ def _worked(r, targeted: bool) -> Premise:
             met = vs_random.low > 0
             evidence = f"{_pct(rate(uap))} % vs random {_pct(vs_random)} points"
             if not targeted:
-                clean = _select(r["predictions"], model=m, split="test", kind="clean")
+                clean = _select(r.predictions, model=m, split="test", kind="clean")
                 vs_clean = paired_difference(uap, (clean["pred"] != clean["true"]).to_numpy())
                 met = met and vs_clean.low > 0
                 evidence += f", vs the clean error {_pct(vs_clean)} points"
@@ -139,7 +131,7 @@ def _worked(r, targeted: bool) -> Premise:
 
 
 def _converged(r) -> Premise:
-    table = r.get("convergence")
+    table = r.convergence
     if table is None or table.empty:
         return Premise(CONVERGED, False, "no UAP loop recorded")
     bad = []
@@ -157,7 +149,7 @@ def _converged(r) -> Premise:
     return Premise(CONVERGED, not bad, evidence)
 
 
-def premises(r: Mapping) -> dict[str, Premise]:
+def premises(r: UAPResults) -> dict[str, Premise]:
     """This run's premises, by name, each with its evidence (see the constants above)."""
     return {STAND_IN: _stand_in(r), UAPS_WORK: _worked(r, False), TARGETED_WORK: _worked(r, True),
             CONVERGED: _converged(r)}
@@ -166,9 +158,9 @@ def premises(r: Mapping) -> dict[str, Premise]:
 # --------------------------------------------------------------------------- Sec. 3.1 and 3.2
 
 def _clean_accuracy(r):
-    return combine({m: verdict_above(rate(_select(r["predictions"], model=m, split="test", kind="clean")
+    return combine({m: verdict_above(rate(_select(r.predictions, model=m, split="test", kind="clean")
                                           .eval("pred == true").to_numpy()), 0.90,
-                                     None) for m in r["models"]})
+                                     None) for m in r.models})
 
 
 def _rf_grows(r):
@@ -180,7 +172,7 @@ def _rf_grows(r):
 
 
 def _rf_abstract(r):
-    top = r["zetas"][-1]
+    top = r.zetas[-1]
     return combine({f"{m} {p}": verdict_above(rate(outcomes(r, m, p, top)), ABSTRACT_RF)
                     for m, p in _cases(r)})
 
@@ -192,10 +184,10 @@ def _far_above_random(r, zeta, target="none"):
 
 
 def _rf_norms(r):
-    if len(r["norms"]) < 2:
+    if len(r.norms) < 2:
         return Outcome.untested("this run uses one norm; the claim compares p = 2 and p = inf")
     return combine({f"{m} {z:.0%}": _within(paired_difference(outcomes(r, m, "L2", z), outcomes(r, m, "Linf", z)),
-                                            0.10, 0.07) for m in r["models"] for z in r["zetas"]})
+                                            0.10, 0.07) for m in r.models for z in r.zetas})
 
 
 def _models_needed(r):
@@ -203,45 +195,45 @@ def _models_needed(r):
 
 
 def _rf_large_above_small(r):
-    if not {"Small", "Large"} <= set(r["models"]):
+    if not {"Small", "Large"} <= set(r.models):
         return _models_needed(r)
-    low = r["zetas"][0]
+    low = r.zetas[0]
     return combine({p: _greater(paired_difference(outcomes(r, "Large", p, low), outcomes(r, "Small", p, low)))
-                    for p in r["norms"]})
+                    for p in r.norms})
 
 
 def _rf_models_alike(r):
-    if not {"Small", "Large"} <= set(r["models"]):
+    if not {"Small", "Large"} <= set(r.models):
         return _models_needed(r)
-    top = r["zetas"][-1]
+    top = r.zetas[-1]
     return combine({p: _within(paired_difference(outcomes(r, "Large", p, top), outcomes(r, "Small", p, top)),
-                               0.10, 0.10) for p in r["norms"]})
+                               0.10, 0.10) for p in r.norms})
 
 
 def _rf_train_above_test(r):
     return combine({f"{m} {p} {z:.0%}": _greater(independent_difference(outcomes(r, m, p, z, split="train"),
                                                                         outcomes(r, m, p, z)))
-                    for m, p in _cases(r) for z in r["zetas"]})
+                    for m, p in _cases(r) for z in r.zetas})
 
 
 def _others(r):
-    return [c for c in r["classes"] if c != r["classes"][-1]]
+    return [c for c in r.classes if c != r.classes[-1]]
 
 
 def _most_to_disease(r):
-    top, disease = r["zetas"][-1], r["classes"][-1]
-    return combine({f"{m} {p}": verdict_above(rate(_to_class(r, m, p, top, disease, r["classes"])), 0.5)
+    top, disease = r.zetas[-1], r.classes[-1]
+    return combine({f"{m} {p}": verdict_above(rate(_to_class(r, m, p, top, disease, r.classes)), 0.5)
                     for m, p in _cases(r)})
 
 
 def _norm_for_figure(r):
-    return "Linf" if "Linf" in r["norms"] else r["norms"][0]
+    return "Linf" if "Linf" in r.norms else r.norms[0]
 
 
 def _all_others_to_disease(r):
-    top, p = r["zetas"][-1], _norm_for_figure(r)
-    return combine({m: verdict_above(rate(_to_class(r, m, p, top, r["classes"][-1], _others(r))), NEAR_ALL)
-                    for m in r["models"]})
+    top, p = r.zetas[-1], _norm_for_figure(r)
+    return combine({m: verdict_above(rate(_to_class(r, m, p, top, r.classes[-1], _others(r))), NEAR_ALL)
+                    for m in r.models})
 
 
 def _others_to_disease_low(r):
@@ -250,8 +242,8 @@ def _others_to_disease_low(r):
         return _untested_zetas()
     p = _norm_for_figure(r)
     bars = {"Small": 0.70, "Large": 0.80}
-    return combine({m: verdict_above(rate(_to_class(r, m, p, z[0], r["classes"][-1], _others(r))), bars.get(m, 0.7))
-                    for m in r["models"]})
+    return combine({m: verdict_above(rate(_to_class(r, m, p, z[0], r.classes[-1], _others(r))), bars.get(m, 0.7))
+                    for m in r.models})
 
 
 # --------------------------------------------------------------------------- Sec. 3.3 (targeted)
@@ -266,7 +258,7 @@ def _needs_targets(test):
 
 def _rs_above(threshold, low=False):
     def test(r):
-        zeta = r["zetas"][0 if low else -1]
+        zeta = r.zetas[0 if low else -1]
         return combine({f"{m} {p} -> {t}": verdict_above(rate(outcomes(r, m, p, zeta, t)), threshold)
                         for m, p in _cases(r) for t in _targets(r)})
     return _needs_targets(test)
@@ -281,15 +273,15 @@ def _rs_grows(r):
 
 
 def _rs_p2_above_pinf(r):
-    if len(r["norms"]) < 2:
+    if len(r.norms) < 2:
         return Outcome.untested("this run uses one norm; the claim compares p = 2 and p = inf")
-    a = np.concatenate([outcomes(r, m, "L2", z, t) for m in r["models"] for z in r["zetas"] for t in _targets(r)])
-    b = np.concatenate([outcomes(r, m, "Linf", z, t) for m in r["models"] for z in r["zetas"] for t in _targets(r)])
+    a = np.concatenate([outcomes(r, m, "L2", z, t) for m in r.models for z in r.zetas for t in _targets(r)])
+    b = np.concatenate([outcomes(r, m, "Linf", z, t) for m in r.models for z in r.zetas for t in _targets(r)])
     return _greater(paired_difference(a, b), 0.0, "pooled over every model, zeta and target: ")
 
 
 def _rs_far_above_random(r):
-    top = r["zetas"][-1]
+    top = r.zetas[-1]
     return combine({f"{m} {p} -> {t}": _greater(paired_difference(outcomes(r, m, p, top, t),
                                                                   outcomes(r, m, p, top, t, kind="random")), FAR)
                     for m, p in _cases(r) for t in _targets(r)})
@@ -301,8 +293,8 @@ def _figure_case(r):
     z = _zetas(r)
     if z is None:
         return None
-    model = "Small" if "Small" in r["models"] else r["models"][0]
-    return model, _norm_for_figure(r), z, r["classes"][-1]
+    model = "Small" if "Small" in r.models else r.models[0]
+    return model, _norm_for_figure(r), z, r.classes[-1]
 
 
 def _disease_target_easiest(r):
@@ -312,7 +304,7 @@ def _disease_target_easiest(r):
     model, p, z, disease = case
     to_disease = outcomes(r, model, p, z[0], disease, among=_others(r))
     return combine({f"-> {disease} vs -> {t}": _greater(independent_difference(
-        to_disease, outcomes(r, model, p, z[0], t, among=[c for c in r["classes"] if c != t])))
+        to_disease, outcomes(r, model, p, z[0], t, among=[c for c in r.classes if c != t])))
         for t in _others(r)})
 
 
@@ -328,23 +320,23 @@ def _disease_images_resist(r):
 # --------------------------------------------------------------------------- Sec. 3.4 (retraining)
 
 def _retraining(r, targeted: bool):
-    frame = r.get("retraining")
+    frame = r.retraining
     if frame is None or frame.empty or frame["round"].max() == 0:
         return None, Outcome.untested("this run has no adversarial retraining rounds (retrain_rounds = 0)")
-    if targeted and r["retrain_target"] == "none":
+    if targeted and r.retrain_target == "none":
         return None, Outcome.untested("this run retrains against nontargeted UAPs; the claim is about targeted "
                                       "UAPs (-p retrain_target COVID-19 -p retrain_zeta 0.01)")
-    if not targeted and r["retrain_target"] != "none":
+    if not targeted and r.retrain_target != "none":
         return None, Outcome.untested("this run retrains against targeted UAPs; the claim is about nontargeted "
                                       "UAPs (-p retrain_target none)")
     return _select(frame, arm="UAP-augmented"), None
 
 
 def _hit(rows, r):
-    target = r["retrain_target"]
+    target = r.retrain_target
     if target == "none":
         return (rows["pred_uap"] != rows["true"]).to_numpy()
-    return (rows["pred_uap"] == list(r["classes"]).index(target)).to_numpy()
+    return (rows["pred_uap"] == list(r.classes).index(target)).to_numpy()
 
 
 def _retrain_lowers(targeted):
@@ -360,7 +352,7 @@ def _retrain_lowers(targeted):
 
 
 def _retrain_keeps_accuracy(r):
-    frame = r.get("retraining")
+    frame = r.retraining
     if frame is None or frame.empty or frame["round"].max() == 0:
         return Outcome.untested("this run has no adversarial retraining rounds (retrain_rounds = 0)")
     frame = _select(frame, arm="UAP-augmented")
@@ -375,17 +367,17 @@ def _pneumonia_remains(r):
     frame, skip = _retraining(r, False)
     if skip:
         return skip
-    if len(r["classes"]) < 3 or "pneumonia" not in r["classes"]:
+    if len(r.classes) < 3 or "pneumonia" not in r.classes:
         return Outcome.untested("needs the three COVIDx classes (this run has two)")
     last = _select(frame, round=frame["round"].max())
     fooled = {c: (last["pred_uap"] != last["true"]).to_numpy()[last["true"].to_numpy() == k]
-              for k, c in enumerate(r["classes"])}
+              for k, c in enumerate(r.classes)}
     return combine({f"pneumonia vs {c}": _greater(independent_difference(fooled["pneumonia"], fooled[c]))
-                    for c in r["classes"] if c != "pneumonia"})
+                    for c in r.classes if c != "pneumonia"})
 
 
 def _beats_control(r):
-    frame = r.get("retraining")
+    frame = r.retraining
     if frame is None or frame.empty or "clean control" not in set(frame["arm"]):
         return Outcome.untested("the clean fine-tuning control was not run (retrain_control = false)")
     last = frame["round"].max()
@@ -400,7 +392,7 @@ def _beats_control(r):
 # --------------------------------------------------------------------------- Figs. 2 and 4
 
 def _imperceptible(r):
-    table = r.get("visibility")
+    table = r.visibility
     if table is None or table.empty:
         return Outcome.untested("no UAP at the largest zeta was measured")
     worst_ssim, worst_linf = float(table["ssim"].min()), float(table["linf_255"].max())
@@ -459,12 +451,12 @@ CLAIMS = [
     Claim("hirano-rf-far-above-random", "UAPs at zeta 2 % fool far more test images than random noise of the same "
           "norm (at least 20 points more)", "Table 1; Sec. 3.2",
           "test R_f 85.7-87.4 % against at most 22.1 % for the random controls",
-          lambda r: _far_above_random(r, r["zetas"][-1]), {"margin": FAR},
+          lambda r: _far_above_random(r, r.zetas[-1]), {"margin": FAR},
           lambda p: all(_t1(p, n, "2", m)[0] - _t1(p, n, "2", m)[1] >= 100 * FAR for n in _NORMS for m in _MODELS),
           premises=(STAND_IN, UAPS_WORK, CONVERGED)),
     Claim("hirano-small-uaps-fool", "Even small UAPs (zeta 1 %) fool far more test images than random noise "
           "(at least 20 points more)", "Abstract; Table 1", "test R_f 58.0-81.0 % at 1 % against 0.4-3.9 % random",
-          lambda r: _far_above_random(r, r["zetas"][0]), {"margin": FAR},
+          lambda r: _far_above_random(r, r.zetas[0]), {"margin": FAR},
           lambda p: all(_t1(p, n, "1", m)[0] - _t1(p, n, "1", m)[1] >= 100 * FAR for n in _NORMS for m in _MODELS),
           premises=(STAND_IN, UAPS_WORK, CONVERGED)),
     Claim("hirano-rf-norm-independent", "R_f barely depends on the norm: p = 2 and p = inf differ by about 7 "

@@ -15,7 +15,7 @@ comparison on the same images is paired:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from .published import PUBLISHED
 __all__ = ["MODELS", "ChapterData", "load_data", "class_counts", "train_covidnets", "accuracy_table",
            "budget_table", "Sweep", "uap_sweep", "paper_cell", "table1", "targeted_table", "confusion",
            "disease_shares", "RetrainingRound", "adversarial_retraining", "retraining_experiment",
-           "rate_cell", "retraining_summary", "visibility", "claim_results", "headline", "convergence",
+           "rate_cell", "retraining_summary", "visibility", "UAPResults", "claim_results", "headline", "convergence",
            "positive_control", "scale_ladder", "ladder_rungs"]
 
 #: The two COVID-Nets of the paper, by the names its tables use.
@@ -506,15 +506,47 @@ def scale_ladder(models: dict[str, nn.Module], data: ChapterData, norm: str, zet
     return pd.DataFrame(rows)
 
 
+@dataclass
+class UAPResults:
+    """What the claims of :mod:`.claims` and their premises are tested on: one run of the chapter.
+
+    ``predictions`` and ``retraining`` keep one row per image and configuration (see the module's
+    docstring), so every rate has its count and every comparison on the same images is paired."""
+
+    #: model, norm ("L2"/"Linf"), zeta, target ("none" or a class name), split ("train": the UAP
+    #: images; "test"), kind ("uap", "random", "clean"), image, true, pred
+    predictions: pd.DataFrame
+    #: the classes in label order, the disease class last (COVID-19, or pneumonia with two classes)
+    classes: tuple[str, ...]
+    #: the COVID-Nets by the paper's names ("Small", "Large")
+    models: list[str]
+    #: the norms, spelled "L2" / "Linf"
+    norms: list[str]
+    #: the zetas, sorted (the paper's 1 % and 2 %: our lowest and highest, Sec. 3.1)
+    zetas: list[float]
+    #: model, arm ("UAP-augmented", "clean control"), round, image, true, pred_clean, pred_uap; None
+    #: when the run did no retraining (Sec. 2.4)
+    retraining: pd.DataFrame | None = None
+    #: the class the retraining's UAPs aim at ("none": nontargeted)
+    retrain_target: str = "none"
+    #: model, norm, zeta, target, linf_255, ssim (:func:`visibility`)
+    visibility: pd.DataFrame | None = None
+    #: each model's clean test accuracy as an :class:`~medadv_lib.metrics.uncertainty.Estimate`
+    #: (the stand-in premise reads it)
+    test_accuracy: dict = field(default_factory=dict)
+    #: the per-UAP convergence record (:func:`convergence`; the convergence premise reads it)
+    convergence: pd.DataFrame | None = None
+
+
 def claim_results(sweep: Sweep, data: ChapterData, retraining: pd.DataFrame | None, retrain_target: str,
-                  visible: pd.DataFrame, models, norms, zetas, accuracy: pd.DataFrame | None = None) -> dict:
-    """The mapping the claims of :mod:`.claims` are tested on (``accuracy``: the
+                  visible: pd.DataFrame, models, norms, zetas, accuracy: pd.DataFrame | None = None) -> UAPResults:
+    """The results the claims of :mod:`.claims` are tested on (``accuracy``: the
     :func:`accuracy_table`, whose test accuracies the premises read)."""
-    return {"predictions": sweep.predictions, "retraining": retraining, "classes": tuple(data.classes),
-            "models": list(models), "norms": [f"L{p}" for p in norms], "zetas": sorted(float(z) for z in zetas),
-            "retrain_target": retrain_target, "visibility": visible,
-            "test_accuracy": dict(accuracy.attrs["test_accuracy"]) if accuracy is not None else {},
-            "convergence": convergence(sweep, data.classes)}
+    return UAPResults(predictions=sweep.predictions, retraining=retraining, classes=tuple(data.classes),
+                      models=list(models), norms=[f"L{p}" for p in norms], zetas=sorted(float(z) for z in zetas),
+                      retrain_target=retrain_target, visibility=visible,
+                      test_accuracy=dict(accuracy.attrs["test_accuracy"]) if accuracy is not None else {},
+                      convergence=convergence(sweep, data.classes))
 
 
 def headline(sweep: Sweep, data: ChapterData, zeta: float) -> str:
