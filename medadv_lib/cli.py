@@ -223,6 +223,15 @@ def _cmd_check_book(args) -> int:
     return EXIT_FAILED if problems else 0
 
 
+def _run_options(parser: argparse.ArgumentParser, param_help: str) -> None:
+    """The options of one papermill run (`medadv run`, `medadv evaluate`): preset, -p, output, quiet."""
+    parser.add_argument("--preset", default="default", choices=PRESETS,
+                        help="smoke (CI, a minute or two), default (the book), paper (GPU + real data)")
+    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help=param_help)
+    parser.add_argument("--out", default=None, help="output folder (default: runs/)")
+    parser.add_argument("--quiet", action="store_true", help="no papermill progress bar")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medadv", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -241,14 +250,9 @@ def make_parser() -> argparse.ArgumentParser:
                                        "a failed run names the failing cell and leaves the last "
                                        "good executed notebook in place.")
     p_run.add_argument("paper", help="notebook name, see `medadv list`")
-    p_run.add_argument("--preset", default="default", choices=PRESETS,
-                       help="smoke (CI, a minute or two), default (the book), paper (GPU + real data)")
-    p_run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                       help="override a parameter (repeatable); VALUE is YAML: 3, 0.5, true, [1, 2], text")
+    _run_options(p_run, "override a parameter (repeatable); VALUE is YAML: 3, 0.5, true, [1, 2], text")
     p_run.add_argument("--data-dir", default=None, metavar="DIR",
                        help="with -p dataset NAME: take data_root from DIR, laid out like ../shared/data/")
-    p_run.add_argument("--out", default=None, help="output folder (default: runs/)")
-    p_run.add_argument("--quiet", action="store_true", help="no papermill progress bar")
     p_run.set_defaults(func=_cmd_run)
     p_eval = sub.add_parser("evaluate", help="attack your own model: one page for your weights file on one dataset",
                             description="Load your model (a state dict or TorchScript file; nothing is "
@@ -275,11 +279,7 @@ def make_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--n-inputs", type=int, default=None, help="test inputs attacked (default 32)")
     p_eval.add_argument("--image-size", type=int, default=None, help="side the images are loaded at (default 224)")
     p_eval.add_argument("--steps", type=int, default=None, help="steps of the iterative attacks (default 10)")
-    p_eval.add_argument("--preset", default="default", choices=PRESETS)
-    p_eval.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                        help="any other parameter of notebooks/evaluate.py (repeatable)")
-    p_eval.add_argument("--out", default=None, help="output folder (default: runs/)")
-    p_eval.add_argument("--quiet", action="store_true", help="no papermill progress bar")
+    _run_options(p_eval, "any other parameter of notebooks/evaluate.py (repeatable)")
     p_eval.set_defaults(func=_cmd_evaluate)
     p_sweep = sub.add_parser("sweep", help="run one notebook over a grid of parameters on Dask",
                              description="Run one paper's notebook over the cartesian product of the "

@@ -258,6 +258,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, th
 
     from .claims import CheckedClaim, Outcome, check_claims
     from .papers.robustness_matrix.claims import CLAIMS
+    from .papers.robustness_matrix.experiment import MatrixResults
 
     start = time.perf_counter()
     budgets, names, task = _check_inputs(model, images, labels, threat_model, eps, attacks, task, device, batch_size)
@@ -280,7 +281,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, th
     strongest = {e: min(names, key=lambda a: (robust[a][e].value, names.index(a))) for e in budgets}
     # the matrix's sanity checks read L-inf rows; under L2 they read this run's L2 rows instead
     checked_on = matrix.assign(norm=matrix["norm"].replace(threat_model, "Linf")) if threat_model != "Linf" else matrix
-    results = {"matrix": checked_on, "linf_budgets": budgets, "heat_eps": heat}
+    results = MatrixResults(matrix=checked_on, linf_budgets=list(budgets), heat_eps=heat)
     checks = []
     for claim in CLAIMS:
         if claim.id == "matrix-white-beats-transfer":      # needs a second model attacked on the same inputs

@@ -506,12 +506,17 @@ class DeepFool(Attack):
                             x, y, ctx.eps)
 
 
+@dataclass(frozen=True, kw_only=True)
 class _APGD(Attack):
+    """The two APGD variants' shared hyperparameters and step (their loss differs)."""
+
     family: ClassVar[str] = "gradient"
     kind: ClassVar[str] = "budget"
     tasks: ClassVar[tuple] = ALL
     norms: ClassVar[tuple] = ("Linf", "L2")
     loss: ClassVar[str] = "ce"
+    steps: int = _param(100, "iterations per restart")
+    restarts: int = _param(1, "random restarts on the inputs not yet fooled")
 
     def perturb(self, ctx, x, y):
         batch = ctx.state.setdefault("batches", 0)
@@ -528,8 +533,6 @@ class APGDCE(_APGD):
     name: ClassVar[str] = "apgd-ce"
     description: ClassVar[str] = "APGD with cross-entropy (Croce & Hein 2020; BCE for multi-label, per pixel for masks)"
     loss: ClassVar[str] = "ce"
-    steps: int = _param(100, "iterations per restart")
-    restarts: int = _param(1, "random restarts on the inputs not yet fooled")
 
 
 @_register
@@ -539,8 +542,6 @@ class APGDMargin(_APGD):
     name: ClassVar[str] = "apgd-margin"
     description: ClassVar[str] = "APGD with a margin loss defined for 2 and 3 classes and multi-label"
     loss: ClassVar[str] = "margin"
-    steps: int = _param(100, "iterations per restart")
-    restarts: int = _param(1, "random restarts on the inputs not yet fooled")
 
 
 @_register
