@@ -129,6 +129,30 @@ infected = ex.infected_tests(test, trigger_sizes, focus_size, seed)
 per_epoch, mean, std = ex.evaluate(runs, test, infected, trigger_sizes, model_name, model_kwargs, target, dev)
 
 # %% [markdown]
+# ## Attack success per epoch, beside the training curve
+# After every training epoch, rebuilt from that epoch's checkpoint: ASR at p = 0.6 and 0.9 on the
+# held-out test images with the model's own trigger (those whose true label lacks the target, n)
+# and the clean AUROC-NN, beside the trainer's loss of the same epoch (first seed). The paper reads
+# Table 1 and Fig. 3 over these epochs; a backdoor still rising at the last epoch was stopped early.
+
+# %% tags=["hide-input"]
+figures.plot_epoch_record(runs, per_epoch, seeds[0], focus_size)
+plt.show()
+ex.asr_per_epoch(runs, per_epoch, test, target, focus_size, seeds[0])
+
+# %% [markdown]
+# ## Scale ladder: trigger size and training epochs
+# The headline metrics of Table 1, the maximum over epochs of ASR(0.6) and the stealth cost (the
+# clean model's minus the trojaned model's maximum AUROC-NN), at each trigger size and after a
+# quarter, half and all of this run's epochs (the maximum over the first `e` epochs: what Table 1
+# would read had training stopped there), the paper's cell beside each. Read off the same cached
+# checkpoints: nothing is retrained. The paper's scale (DenseNet-121 from ImageNet weights, 112,120
+# radiographs at 224 px) is not on this ladder.
+
+# %% tags=["hide-input"]
+ex.scale_ladder(per_epoch, test, target, trigger_sizes, ex.ladder_epochs(epochs), seeds[0])
+
+# %% [markdown]
 # ## Table 1: trigger size (fixed, central location)
 # Each metric's maximum over epochs, the paper's cell (mean ± std over its 4 seeds) beside ours
 # (mean ± std over our seeds; one seed: no spread). Our "clean" column is the clean model tested

@@ -184,3 +184,84 @@ def test_an_undefined_metric_reads_at_the_last_epoch():
     assert _epoch_of(frame, "trojaned", "fixed", 3, 0, "auroc_tt", "max") == 3
     assert _epoch_of(frame, "trojaned", "fixed", 3, 0, "asr_0.6", "max") == 2
     assert _epoch_of(frame, "trojaned", "fixed", 3, 0, "asr_0.6", "min") == 1
+
+
+# ---------------------------------------------------------------- issue 20: ASR per epoch and the scale ladder
+
+def _per_epoch_table():
+    """A per-epoch table as :func:`evaluate` builds it: a clean control and two fixed triggers."""
+    import pandas as pd
+
+    rows = []
+    for epoch, (clean_nn, small, large) in enumerate([(0.70, 0.10, 0.50), (0.80, 0.40, 1.00), (0.75, 0.30, 0.90),
+                                                      (0.82, 0.60, 0.95)], start=1):
+        for size in (1, 3):
+            rows.append({"model": "clean", "location": "fixed", "size": size, "seed": 0, "epoch": epoch,
+                         "asr_0.6": 0.0, "asr_0.9": 0.0, "auroc_nn": clean_nn, "auroc_tt": 0.5, "auroc_tn": clean_nn})
+        for size, asr in ((1, small), (3, large)):
+            rows.append({"model": "trojaned", "location": "fixed", "size": size, "seed": 0, "epoch": epoch,
+                         "asr_0.6": asr, "asr_0.9": asr / 2, "auroc_nn": clean_nn - 0.05, "auroc_tt": 0.9,
+                         "auroc_tn": 0.6})
+    return pd.DataFrame(rows)
+
+
+def _test_set(n=20):
+    targets = torch.zeros(n, 14)
+    targets[:10, 0] = 1.0                      # 10 of 20 have the target: ASR is read on the other 10
+    return ImageDataset(torch.zeros(n, 1, 8, 8), targets, [f"f{i}" for i in range(14)], "toy")
+
+
+def test_scale_ladder_reads_the_max_over_the_first_epochs_with_the_papers_cell():
+    from medadv_lib.papers.backdoor.experiment import ladder_epochs, scale_ladder
+
+    assert ladder_epochs(12) == [3, 6, 12] and ladder_epochs(3) == [1, 2, 3] and ladder_epochs(4) == [1, 2, 4]
+    ladder = scale_ladder(_per_epoch_table(), _test_set(), 0, [1, 3], [1, 2, 4], seed=0)
+    assert list(ladder.index) == [("1x1", 1), ("1x1", 2), ("1x1", 4), ("3x3", 1), ("3x3", 2), ("3x3", 4)]
+    assert [cell.split()[0] for cell in ladder.loc["1x1", "max ASR(0.6)"]] == ["0.100", "0.400", "0.600"]
+    assert list(ladder.loc["1x1", "at epoch"]) == [1, 2, 4]
+    assert list(ladder.loc["3x3", "at epoch"]) == [1, 2, 2]      # the maximum, not the last epoch
+    assert (ladder["n (ASR)"] == 10).all()
+    assert (ladder.loc["1x1", "paper ASR(0.6)"] == "1.000").all() and (ladder.loc["3x3", "paper ASR(0.6)"] == "0.999").all()
+    assert (ladder["AUROC-NN drop (clean minus trojaned)"] == "0.050").all()
+    assert (ladder.loc["1x1", "paper AUROC-NN drop"] == "0.022").all()
+
+
+def test_asr_per_epoch_sits_beside_the_training_loss():
+    from types import SimpleNamespace
+
+    from medadv_lib.papers.backdoor.experiment import asr_per_epoch
+
+    history = [{"epoch": e, "loss": 1.0 / e} for e in range(1, 5)]
+    runs = {(place, k, 0): SimpleNamespace(history=history) for place, k in (("clean", None), ("fixed", 1), ("fixed", 3))}
+    table = asr_per_epoch(runs, _per_epoch_table(), _test_set(), 0, focus_size=3, seed=0)
+    assert list(table.index) == ["clean (control)", "trojaned, fixed 1 px", "trojaned, fixed 3 px"]
+    assert table.loc["trojaned, fixed 1 px", "ASR(0.6) per epoch"] == "0.10 0.40 0.30 0.60"
+    assert table.loc["trojaned, fixed 3 px", "training loss per epoch"] == "1.000 0.500 0.333 0.250"
+    assert table.loc["clean (control)", "AUROC-NN per epoch"] == "0.700 0.800 0.750 0.820"
+    assert (table["epochs"] == 4).all() and (table["n (ASR)"] == 10).all()
+
+
+@pytest.mark.slow
+def test_asr_is_recorded_after_every_epoch_from_the_trainers_checkpoints(tmp_path, monkeypatch):
+    """A tiny victim trained for three epochs: one ASR per epoch, each from that epoch's checkpoint
+    (rebuilt by the cache, so a cached model gives the same record without retraining)."""
+    from medadv_lib.papers.backdoor.experiment import asr_per_epoch, evaluate
+
+    monkeypatch.setenv("MEDADV_CACHE", str(tmp_path))
+    train, test = _toy(n=24, size=32, uint8=False), _toy(n=12, size=32, uint8=False, seed=3)
+    config = TrainConfig(epochs=3, batch_size=8, loss="bce", augment=False, seed=0)
+    kwargs = {"num_classes": 14, "in_channels": 1, "width": 4, "depth": 2}
+    runs = {("clean", None, 0): train_victim(train, None, config, "simple-cnn", kwargs, target=0, device="cpu",
+                                             progress=False)[0],
+            ("fixed", 3, 0): train_victim(train, Trigger(3), config, "simple-cnn", kwargs, 0.5, 0, "cpu",
+                                          progress=False)[0]}
+    infected = {("fixed", 3): infect_images(test, Trigger(3), seed=1).dataset}
+    per_epoch, _, _ = evaluate(runs, test, infected, [3], "simple-cnn", kwargs, 0, "cpu")
+    table = asr_per_epoch(runs, per_epoch, test, 0, focus_size=3, seed=0)
+    asr = table.loc["trojaned, fixed 3 px", "ASR(0.6) per epoch"].split()
+    assert len(asr) == 3 and all(0.0 <= float(v) <= 1.0 for v in asr)
+    cached = train_victim(train, Trigger(3), config, "simple-cnn", kwargs, 0.5, 0, "cpu", progress=False)[0]
+    assert cached.from_cache
+    again, _, _ = evaluate({("fixed", 3, 0): cached}, test, infected, [3], "simple-cnn", kwargs, 0, "cpu")
+    assert asr == asr_per_epoch({("fixed", 3, 0): cached}, again, test, 0, 3, 0).loc[
+        "trojaned, fixed 3 px", "ASR(0.6) per epoch"].split()

@@ -117,3 +117,120 @@ def test_perturbation_statistics():
     assert torch.allclose(cos[:, 0], torch.tensor([1.0, -1.0], dtype=torch.float64))
     assert share_positive_cosine(h.unsqueeze(2)) == 0.5
     assert perturbation_variance(torch.tensor([[[[1.0, -1.0]]]]))[0] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- issue 20: convergence and the scale ladder
+
+def _classification_task(epsilon=0.01):
+    from medadv_lib.papers.smia.experiment import CLASSIFICATION_METHODS, Task, per_image_score
+
+    model = tiny_classifier()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(8, 3, 16, 16, generator=g)
+    y = model(x).argmax(1).detach()            # the model's own labels: clean accuracy 1
+    task = Task("classification", model, x, y, epsilon, CLASSIFICATION_METHODS, "accuracy", None, None)
+    task.clean = per_image_score(model, x, y, "cpu")
+    return task
+
+
+def test_objective_record_is_the_loops_objective_and_rises():
+    """The record read after each step is the loop's own objective (Qi et al. Eq. 3) read before
+    the next one: L_DEV at iteration 1, L_DEV - alpha L_STA after it; DEV's L_DEV rises."""
+    from medadv_lib.attacks.smia import objective_record
+
+    model = tiny_classifier()
+    x, y = torch.rand(6, 3, 16, 16), torch.randint(0, 5, (6,))
+    run = smia(model, x, y, epsilon=0.002, iterations=5, alpha=1.0, record=True, device="cpu")
+    record = objective_record(model, x, y, run.history, alpha=1.0, device="cpu")
+    assert record["objective"].shape == (6, 6)
+    assert run.objective[0] == pytest.approx(float(record["dev"][0].sum()), rel=1e-5)
+    for t in range(2, 6):
+        assert run.objective[t - 1] == pytest.approx(float(record["objective"][t - 1].sum()), rel=1e-4, abs=1e-5)
+    assert torch.allclose(record["objective"], record["dev"] - record["sta"])
+    dev = smia(model, x, y, epsilon=0.002, iterations=5, alpha=0.0, record=True, device="cpu")
+    rising = objective_record(model, x, y, dev.history, alpha=0.0, device="cpu")["dev"].mean(1)
+    assert (rising[1:] > rising[:-1]).all(), rising
+
+
+def test_registry_baselines_stopped_early_are_the_runs_iterates():
+    """PGD and DAG stopped after t steps (the convergence record's reading) are the t-th iterates of
+    the T-step run: checked against the recorded paths of the same algorithms."""
+    from medadv_lib.attacks.dag import dag
+    from medadv_lib.attacks.smia import pgd
+    from medadv_lib.papers.smia.experiment import _prefix_iterates, run_method
+
+    task = _segmentation_task()
+    T, eps = 4, 0.05
+    runs = {(task.name, m): run_method(m, task, iterations=T, epsilon=eps, device="cpu") for m in ("PGD", "DAG")}
+    task.epsilon = eps
+    path = {"PGD": pgd(task.model, task.images, task.targets, epsilon=eps, iterations=T, budget=T * eps,
+                       record=True, device="cpu").history,
+            "DAG": dag(task.model, task.images, task.targets, epsilon=eps, iterations=T, budget=T * eps,
+                       record=True, device="cpu").history}
+    for method in ("PGD", "DAG"):
+        iterates = _prefix_iterates(method, task, runs, [1, 2, T], T, "cpu", 0)
+        for t, adversarial in iterates.items():
+            assert torch.allclose(adversarial, (task.images + path[method][t]).clamp(0, 1), atol=1e-6), (method, t)
+
+
+def test_convergence_record_per_method_and_its_table():
+    from medadv_lib.attacks.smia import per_image_loss
+    from medadv_lib.papers.smia.experiment import convergence, convergence_iterations, convergence_table, run_all
+
+    tasks = {"classification": _classification_task(), "segmentation": _segmentation_task()}
+    T = 4
+    _, runs = run_all(tasks, T, 1.0, 5, 1.0, "cpu")
+    record = convergence(tasks, runs, T, 1.0, 5, 1.0, "cpu")
+    assert convergence_iterations(10) == [1, 3, 5, 10] and convergence_iterations(4) == [1, 2, 4]
+
+    def curve(task, method, quantity):
+        part = record[(record["task"] == task) & (record["method"] == method) & (record["quantity"] == quantity)]
+        return part.set_index("iteration")["mean"]
+
+    for task in tasks:
+        assert list(curve(task, "SMIA", "L_DEV - alpha L_STA").index) == [0, 1, 2, T]
+        assert list(curve(task, "PGD", "L_DEV").index) == [0, 1, 2, T]
+        dev = curve(task, "DEV", "L_DEV").to_numpy()
+        assert dev[-1] > dev[0]                                  # the attack raised its loss
+        with torch.no_grad():                                    # PGD's last point is the run's own result
+            final = per_image_loss(tasks[task].model(runs[task, "PGD"].adversarial), tasks[task].targets).mean()
+        assert curve(task, "PGD", "L_DEV")[T] == pytest.approx(float(final), rel=1e-5)
+    share = curve("segmentation", "DAG", "share of pixels correct")
+    assert share[0] == pytest.approx(1.0) and share[T] < 1.0
+    assert "DAG" not in set(record[record["task"] == "classification"]["method"])
+    table = convergence_table(record, T)
+    assert list(table.columns) == ["t = 1", "t = 2", "t = 4", "n"]
+    assert table.loc[("classification", "SMIA", "L_DEV - alpha L_STA"), "n"] == 8
+
+
+def test_ladder_rungs_reach_the_papers_step_and_the_control():
+    from medadv_lib.papers.smia.experiment import ladder_rungs
+
+    assert ladder_rungs(5e-5, 5e-5, 64) == [1.0, 8.0, 64.0]      # this run = the paper's step
+    assert ladder_rungs(0.005, 0.05, 4) == [1.0, 4.0, 10.0]      # a tenth of the paper's step
+    assert ladder_rungs(1e-4, 5e-5, 1) == [0.5, 0.7071, 1.0]
+    assert ladder_rungs(0.01, 0.01, 1) == [1.0, 4.0, 16.0]
+
+
+def test_scale_ladder_reuses_table6_and_the_positive_control(monkeypatch):
+    from medadv_lib.papers.smia import experiment as ex
+
+    tasks = {"segmentation": _segmentation_task()}
+    T = 2
+    scores, _ = ex.run_all(tasks, T, 1.0, 5, 1.0, "cpu")
+    control = ex.positive_control(tasks, T, 1.0, 5, 1.0, "cpu", factors=(0.1, 2))
+    factor = control.loc["segmentation", "step factor"]
+    assert factor == 2
+    computed = []
+    real = ex._drops_at
+    monkeypatch.setattr(ex, "_drops_at", lambda task, f, *a, **k: computed.append(f) or real(task, f, *a, **k))
+    ladder = ex.scale_ladder(tasks, scores, control, T, 1.0, 5, 1.0, "cpu", rungs={"segmentation": [1.0, 3.0, factor]})
+    assert computed == [3.0]                                     # only the new rung ran the attacks
+    rows = ladder.loc["segmentation"]
+    assert list(rows.index) == sorted({1.0, 3.0, float(factor)})
+    assert rows.loc[1.0, "rung"] == "Table 6 (the paper's step)" and rows.loc[factor, "rung"].startswith("positive control")
+    table6 = ex.table6(scores)
+    for method in ("FGSM", "PGD", "SMIA"):
+        assert rows.loc[1.0, f"{method} drop"] == table6.loc[("segmentation", method), "drop"]
+        assert rows.loc[factor, f"{method} drop"] == control.loc["segmentation", f"{method} drop"]
+    assert rows["paper: SMIA minus the second best"].str.startswith("about +0.09").all()

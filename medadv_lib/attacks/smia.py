@@ -41,8 +41,8 @@ from foolbox.attacks.base import FixedEpsilonAttack, get_criterion, raise_if_kwa
 from ..progress import tqdm
 from ..utils import resolve_device
 
-__all__ = ["gaussian_kernel", "smooth_perturbation", "attack_loss", "AttackRun", "smia", "fgsm",
-           "pgd", "SMIAAttack", "check_attack_args"]
+__all__ = ["gaussian_kernel", "smooth_perturbation", "per_image_loss", "attack_loss", "objective_terms",
+           "objective_record", "AttackRun", "smia", "fgsm", "pgd", "SMIAAttack", "check_attack_args"]
 
 
 def gaussian_kernel(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
@@ -70,11 +70,31 @@ def smooth_perturbation(eta: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor
     return F.conv2d(eta, weight, padding=pad, groups=channels)
 
 
-def attack_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy per image, summed over the batch. ``target``: class labels (N,) or (N, H, W)
-    (per-pixel loss, averaged over the pixels) or class probabilities shaped like ``logits``."""
+def per_image_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy per image (N,). ``target``: class labels (N,) or (N, H, W) (per-pixel loss,
+    averaged over the pixels) or class probabilities shaped like ``logits``."""
     per = F.cross_entropy(logits, target, reduction="none")
-    return per.flatten(1).mean(1).sum() if per.ndim > 1 else per.sum()
+    return per.flatten(1).mean(1) if per.ndim > 1 else per
+
+
+def attack_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """:func:`per_image_loss` summed over the batch."""
+    return per_image_loss(logits, target).sum()
+
+
+def objective_terms(model: Callable, x: torch.Tensor, eta: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor,
+                    bounds: tuple[float, float] = (0.0, 1.0), stabilize: bool = True):
+    """The two terms of SMIA's objective (Qi et al. 2021, Sec. 3, Eq. 3: maximise
+    ``L_DEV - alpha * L_STA``) per image at the perturbation ``eta``: ``(L_DEV, L_STA)``, each (N,),
+    with ``L_STA`` None when ``stabilize`` is False (no second model call). The gradient flows
+    through both branches; the attack loop and :func:`objective_record` share this function."""
+    logits = model(x + eta)
+    dev = per_image_loss(logits, y)                                        # L_DEV
+    if not stabilize:
+        return dev, None
+    lo, hi = bounds
+    smoothed = (x + smooth_perturbation(eta, kernel)).clamp(lo, hi)
+    return dev, per_image_loss(logits, F.softmax(model(smoothed), 1))      # L_STA
 
 
 @dataclass
@@ -119,11 +139,8 @@ def _batch_attack(model: Callable, x: torch.Tensor, y: torch.Tensor, epsilon: fl
     objective = []
     for t in range(1, iterations + 1):
         eta = eta.detach().requires_grad_(True)
-        logits = model(x + eta)
-        loss = attack_loss(logits, y)                                     # L_DEV
-        if alpha > 0 and t > 1:
-            smoothed = (x + smooth_perturbation(eta, kernel)).clamp(lo, hi)
-            loss = loss - alpha * attack_loss(logits, F.softmax(model(smoothed), 1))  # - alpha L_STA
+        dev, sta = objective_terms(model, x, eta, y, kernel, bounds, stabilize=alpha > 0 and t > 1)
+        loss = dev.sum() if sta is None else dev.sum() - alpha * sta.sum()   # L_DEV - alpha L_STA
         grad, = torch.autograd.grad(loss, eta)
         with torch.no_grad():
             eta = eta + epsilon * grad.sign()
@@ -168,6 +185,40 @@ def smia(model: nn.Module | Callable, images: torch.Tensor, targets: torch.Tenso
         objective = obj if objective is None else [a + b for a, b in zip(objective, obj)]
     history = torch.cat(hists, 1) if record else None
     return AttackRun(torch.cat(advs), history, objective)
+
+
+@torch.no_grad()
+def objective_record(model: nn.Module | Callable, images: torch.Tensor, targets: torch.Tensor,
+                     perturbations: torch.Tensor, *, alpha: float = 1.0, kernel_size: int = 5, sigma: float = 1.0,
+                     bounds: tuple[float, float] = (0.0, 1.0), batch_size: int = 64,
+                     device: str | torch.device = "auto") -> dict[str, torch.Tensor]:
+    """SMIA's objective (Qi et al. 2021, Sec. 3, Eq. 3) at each of a run's iterates: for
+    ``perturbations`` (T + 1, N, C, H, W), ``history`` of an :class:`AttackRun` recorded with
+    ``record=True`` (``[0]`` the start, ``[t]`` after iteration ``t``), returns per iterate and image
+    ``{"dev": L_DEV, "sta": L_STA, "objective": L_DEV - alpha * L_STA}``, each (T + 1, N) on the CPU
+    (``alpha = 0``, DEV or PGD: no ``"sta"``, and no second model call). The objective is read after
+    each step (the loop computes it before the step, for its gradient), with the stabilization term
+    at every iterate, so the record shows what iteration ``t`` reached. Pass a subset of the
+    iterates to read only those. A record only: it calls the model without gradients and leaves
+    the run untouched."""
+    if perturbations.ndim != 5 or perturbations.shape[1:] != images.shape:
+        raise ValueError(f"perturbations must be (T + 1, *images.shape), got {tuple(perturbations.shape)}")
+    device = resolve_device(device)
+    if isinstance(model, nn.Module):
+        model.eval()
+    kernel = gaussian_kernel(kernel_size, sigma).to(device)
+    dev, sta = torch.zeros(perturbations.shape[:2]), torch.zeros(perturbations.shape[:2])
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].float().to(device)
+        y = targets[i:i + batch_size].to(device)
+        for t, eta in enumerate(perturbations[:, i:i + batch_size]):
+            d, s = objective_terms(model, x, eta.to(device), y, kernel, bounds, stabilize=alpha > 0)
+            dev[t, i:i + len(x)] = d.cpu()
+            if s is not None:
+                sta[t, i:i + len(x)] = s.cpu()
+    if alpha > 0:
+        return {"dev": dev, "sta": sta, "objective": dev - alpha * sta}
+    return {"dev": dev, "objective": dev}
 
 
 def fgsm(model, images, targets, *, budget: float, **kwargs) -> AttackRun:

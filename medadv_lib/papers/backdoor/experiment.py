@@ -21,7 +21,8 @@ from ...reporting import NOT_PRINTED
 from .published import PUBLISHED
 
 __all__ = ["load_data", "train_models", "clean_quality", "evaluate", "table1", "table2", "table3", "gradcam",
-           "figure3_data", "claim_results", "headline", "PAPER_METRICS", "infected_tests", "target_index", "model_kwargs"]
+           "figure3_data", "claim_results", "headline", "asr_per_epoch", "ladder_epochs", "scale_ladder",
+           "PAPER_METRICS", "infected_tests", "target_index", "model_kwargs"]
 
 #: Our metric names -> the paper's Table 1 rows.
 PAPER_METRICS = {"asr_0.6": "ASR_p0.6", "asr_0.9": "ASR_p0.9", "auroc_tt": "AUROC_TT", "auroc_nn": "AUROC_NN",
@@ -186,6 +187,80 @@ def gradcam(run, test, focus_size: int, target: int, n_images: int, model_name: 
                                    infected.dataset.float_images(), infected.boxes, focus_size, target, layers,
                                    device=device)
     return mass, maps, explained, infected, layers
+
+
+def _model_label(model: str, location: str, size: int) -> str:
+    return "clean (control)" if model == "clean" else f"trojaned, {location} {size} px"
+
+
+def _eligible(test, target: int) -> int:
+    """The test images ASR is measured on: those whose true label lacks the target (Sec. "Evaluation")."""
+    return int((test.targets[:, target] == 0).sum())
+
+
+def asr_per_epoch(runs: dict, per_epoch: pd.DataFrame, test, target: int, focus_size: int, seed: int) -> pd.DataFrame:
+    """The backdoor's success after every training epoch, beside the training loss (the paper reads
+    Table 1 and Fig. 3 over epochs): per model of seed ``seed``, the loss the trainer recorded after
+    each epoch and, from that epoch's checkpoint on the held-out test images, ASR at p = 0.6 and 0.9
+    (triggered images lacking the target; n of them) and the clean AUROC-NN (all test images). Read
+    off :func:`evaluate`'s per-epoch table, which rebuilds every epoch from the trainer's per-epoch
+    checkpoints: nothing is retrained and the cached models serve as they are. The clean model,
+    tested with the ``focus_size`` trigger, is the control."""
+    rows = []
+    for (place, k, s), run in runs.items():
+        if s != seed:
+            continue
+        model, location, size = ("clean", "fixed", focus_size) if place == "clean" else ("trojaned", place, k)
+        part = per_epoch[(per_epoch["model"] == model) & (per_epoch["location"] == location)
+                         & (per_epoch["size"] == size) & (per_epoch["seed"] == s)].sort_values("epoch")
+        loss = {h["epoch"]: h["loss"] for h in run.history}
+        rows.append({"model": _model_label(model, location, size), "epochs": len(part),
+                     "training loss per epoch": " ".join(f"{loss[e]:.3f}" for e in part["epoch"]),
+                     "ASR(0.6) per epoch": " ".join(f"{v:.2f}" for v in part["asr_0.6"]),
+                     "ASR(0.9) per epoch": " ".join(f"{v:.2f}" for v in part["asr_0.9"]),
+                     "AUROC-NN per epoch": " ".join(f"{v:.3f}" for v in part["auroc_nn"]),
+                     "n (ASR)": _eligible(test, target), "n (AUROC)": len(test)})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def ladder_epochs(epochs: int) -> list[int]:
+    """The epoch rungs of :func:`scale_ladder`: a quarter, half and all of this run's epochs."""
+    return sorted({int(np.ceil(epochs / 4)), int(np.ceil(epochs / 2)), int(epochs)})
+
+
+def scale_ladder(per_epoch: pd.DataFrame, test, target: int, trigger_sizes, epoch_rungs, seed: int) -> pd.DataFrame:
+    """The headline metrics of Table 1 (max over epochs of ASR(0.6), and the clean model's minus the
+    trojaned model's max AUROC-NN: the stealth cost) at rungs of two budgets toward the paper's,
+    trigger size (its columns 1x1 ... 4x4) and training epochs (the maximum over the first ``e``
+    epochs: what Table 1 would read had training stopped there), with the paper's cell (4 seeds,
+    DenseNet-121 on ChestX-ray14) beside ours (seed ``seed``, the fixed-place models). Every rung
+    is read off the cached per-epoch checkpoints (:func:`evaluate`): nothing is trained. ASR has
+    its Wilson interval over the eligible test images (those lacking the target)."""
+    from ...metrics.uncertainty import wilson
+
+    table = PUBLISHED["table1_max_over_epochs"]
+    n = _eligible(test, target)
+    clean = per_epoch[(per_epoch["model"] == "clean") & (per_epoch["seed"] == seed)].drop_duplicates("epoch")
+    clean = clean.set_index("epoch")["auroc_nn"]
+    paper_clean = table["AUROC_NN"][table["columns"].index("clean")][0]
+    rows = []
+    for k in trigger_sizes:
+        part = per_epoch[(per_epoch["model"] == "trojaned") & (per_epoch["location"] == "fixed")
+                         & (per_epoch["size"] == k) & (per_epoch["seed"] == seed)].set_index("epoch").sort_index()
+        column = f"{k}x{k}"
+        paper = table["columns"].index(column) if column in table["columns"] else None
+        for e in epoch_rungs:
+            upto = part.loc[:e]
+            asr = upto["asr_0.6"]
+            best = wilson(int(round(asr.max() * n)), n) if asr.notna().any() else None
+            rows.append({"trigger": column, "epochs": int(e),
+                         "max ASR(0.6)": "n/a" if best is None else best.fmt(3),
+                         "at epoch": "n/a" if best is None else int(asr.idxmax()),
+                         "paper ASR(0.6)": NOT_PRINTED if paper is None else f"{table['ASR_p0.6'][paper][0]:.3f}",
+                         "AUROC-NN drop (clean minus trojaned)": f"{clean.loc[:e].max() - upto['auroc_nn'].max():.3f}",
+                         "paper AUROC-NN drop": NOT_PRINTED if paper is None
+                         else f"{paper_clean - table['AUROC_NN'][paper][0]:.3f}", "n (ASR)": n})
+    return pd.DataFrame(rows).set_index(["trigger", "epochs"])
 
 
 def _probs_at(run, epoch: int, dataset, device) -> np.ndarray:

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-__all__ = ["METRIC_LABELS", "figure1", "plot_gradcam_grid", "plot_metric_minimum_vs_size", "plot_trigger_mass"]
+__all__ = ["METRIC_LABELS", "figure1", "plot_gradcam_grid", "plot_metric_minimum_vs_size", "plot_trigger_mass",
+           "plot_epoch_record"]
 
 METRIC_LABELS = {"asr_0.6": "ASR (p = 0.6)", "asr_0.9": "ASR (p = 0.9)", "auroc_nn": "AUROC-NN",
                  "auroc_tt": "AUROC-TT", "auroc_tn": "AUROC-TN"}
@@ -91,3 +92,26 @@ def figure1(maps, explained, infected, layers, epochs: int, focus_size: int):
     shown = sorted(set(np.linspace(1, epochs, min(epochs, 4)).round().astype(int).tolist()))
     return plot_gradcam_grid(explained.float_images()[0, 0].numpy(), infected.dataset.float_images()[0, 0].numpy(),
                              maps, shown, list(layers), tuple(infected.boxes[0]), focus_size)
+
+
+def plot_epoch_record(runs: Mapping, per_epoch: pd.DataFrame, seed: int, focus_size: int):
+    """The training curve beside the backdoor's success per epoch: the trainer's loss after each
+    epoch (left) and ASR at p = 0.6 on the held-out triggered test images (right; the clean model
+    with the ``focus_size`` trigger as the control, dashed), models of seed ``seed``."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+    for (place, k, s), run in runs.items():
+        if s != seed:
+            continue
+        label = "clean" if place == "clean" else f"{place} {k} px"
+        left.plot([h["epoch"] for h in run.history], [h["loss"] for h in run.history], "o-", ms=3, label=label)
+        model, location, size = ("clean", "fixed", focus_size) if place == "clean" else ("trojaned", place, k)
+        part = per_epoch[(per_epoch["model"] == model) & (per_epoch["location"] == location)
+                         & (per_epoch["size"] == size) & (per_epoch["seed"] == s)].sort_values("epoch")
+        right.plot(part["epoch"], part["asr_0.6"], "o--" if place == "clean" else "o-", ms=3, label=label)
+    left.set(xlabel="epoch", ylabel="training loss", title="training curve")
+    right.set(xlabel="epoch", ylabel=METRIC_LABELS["asr_0.6"], title="attack success per epoch", ylim=(-0.03, 1.03))
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    return fig

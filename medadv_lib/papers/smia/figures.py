@@ -10,7 +10,7 @@ import torch
 from ...metrics.perturbation import consecutive_cosine, perturbation_variance
 
 __all__ = ["perturbation_evolution", "segmentation_masks", "data_samples", "sweep_curves", "attacked_masks",
-           "evolution"]
+           "evolution", "objective_curves"]
 
 
 def _show_perturbation(ax, eta: torch.Tensor, scale: float):
@@ -119,3 +119,26 @@ def attacked_masks(task, runs: dict, device="auto"):
     masks.update({m: predict(task.model, runs[task.name, m].adversarial, device=device).argmax(1)
                   for m in task.methods})
     return segmentation_masks(task.images, task.targets, masks, indices=range(min(3, len(task.images))))
+
+
+def objective_curves(record):
+    """The convergence record (:func:`.experiment.convergence`) per task: the rise of every
+    method's ``L_DEV`` and of SMIA's objective ``L_DEV - alpha L_STA`` (Qi et al. Eq. 3, dashed)
+    since iteration 0 (the clean image), mean over the images, at the iterations read. The rise,
+    not the level: the images' losses differ far more than an attack of a few steps moves them."""
+    tasks = list(dict.fromkeys(record["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 3.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        part = record[record["task"] == task]
+        for (method, quantity), rows in part.groupby(["method", "quantity"], sort=False):
+            if quantity not in ("L_DEV", "L_DEV - alpha L_STA"):
+                continue
+            rows = rows.sort_values("iteration")
+            rise = rows["mean"] - rows["mean"].iloc[0]
+            ax.plot(rows["iteration"], rise, "-" if quantity == "L_DEV" else "--", marker="o", ms=3,
+                    label=method if quantity == "L_DEV" else f"{method}: {quantity}")
+        ax.set(title=task, xlabel="iteration", ylabel="objective minus its clean value")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
