@@ -155,6 +155,7 @@ def test_n_of_follows_the_default_preset():
     assert (default["n_attack"], default["n_attack_slow"]) == (16, 8)
     n_of = {c.id: c.n_of(default) for c in CLAIMS if c.n_of}
     assert n_of["taghanaki-single-pixel-fails"] == 64           # S2: 16 images on each of four networks
+    assert n_of["taghanaki-clean"] == 16                        # read on each network's attacked images
     assert n_of["taghanaki-s1-fails-nasnet-avg"] == 8           # S1 is slow: 8 images on NL/AP
     assert n_of["taghanaki-gradient-white-box"] == 4 * (4 * 16 + 8)
     lines = undecidable(spec, default)
@@ -162,4 +163,4 @@ def test_n_of_follows_the_default_preset():
     assert "n = 8 cannot decide a rate below 10 % (needs n >= 35)" in lines[0]
     assert undecidable(spec, resolve_parameters(spec, "paper", {})) == []
     smoke = undecidable(spec, resolve_parameters(spec, "smoke", {}))
-    assert "taghanaki-single-pixel-fails" in {line.split(":")[0] for line in smoke}
+    assert {"taghanaki-single-pixel-fails", "taghanaki-clean"} <= {line.split(":")[0] for line in smoke}
