@@ -24,7 +24,8 @@ Three kinds of attack are first-class:
 * ``budget``: fixed-budget attacks at radius ``eps`` in ``norm`` (FGSM, PGD, BIM, DeepFool,
   APGD-CE, APGD-margin, SMIA, DAG and the random-noise control of the same norm);
 * ``minimal``: minimal-perturbation searches (the ten attacks of Taghanaki et al. 2018, Foolbox 1
-  semantics, which need no budget; the paper's ids G1 ... D3 are their ``paper_id``);
+  semantics, which need no budget; the paper's ids G1 ... D3 are their ``paper_id``); their result
+  says per input whether the search ran out of its grid or iterations (``exhausted``);
 * ``universal``: one perturbation fitted on one set of images (``fit_images``) and applied to
   another (the UAPs of Hirano et al. 2020, nontargeted and targeted).
 
