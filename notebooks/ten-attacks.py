@@ -162,9 +162,9 @@ print(table1.xs("ours", axis=1, level=1).to_string())
 # **Scale ladder: the gap to the paper against the budget.** The headline of Table 1 (white-box
 # accuracy under the gradient attacks G1-G5, pooled over the four networks; the paper: 0.00-0.01
 # with networks trained on 95,128 images, 200 attacked) at rungs toward the paper: networks
-# trained on a quarter of this run's training images, then this run's networks on the same few
-# images and on all of `n_attack`. The paper's value is the line to reach: a gap that closes
-# along the rungs is one of scale; one that stays is not.
+# trained on a quarter of this run's training images (attacked on an eighth of `n_attack`), then
+# this run's networks on the same few images and on all of `n_attack`. The paper's value is the
+# line to reach: a gap that closes along the rungs is one of scale; one that stays is not.
 
 # %% tags=["hide-input"]
 ex.scale_ladder(runs, data, tables, ex.ladder_rungs(len(train_set), n_attack), config, irv2_depth, nasnet_width,

@@ -40,7 +40,7 @@ def test_convergence_counts_the_searches_that_ran_out():
 
 
 def test_ladder_rungs_go_toward_the_paper():
-    assert ex.ladder_rungs(320, 16) == [(80, 4), (320, 4), (320, 16)]
+    assert ex.ladder_rungs(320, 16) == [(80, 2), (320, 2), (320, 16)]
     assert ex.ladder_rungs(48, 4) == [(12, 1), (48, 1), (48, 4)]
     assert ex.ladder_rungs(16, 1) == [(8, 1), (16, 1)]            # duplicates dropped
 
