@@ -223,3 +223,40 @@ def test_bad_requests_fail_early(near_boundary):
         run_attack("G1", MeanModel(), x * 3, y, device="cpu")
     with pytest.raises(ValueError, match="labels"):
         run_attack("G1", MeanModel(), x, y[:2], device="cpu")
+
+
+# --------------------------------------------------------------------------- convergence (issue 20)
+
+@pytest.mark.parametrize("attack_id", ATTACK_IDS)
+def test_a_search_that_cannot_fool_runs_out_of_its_grid(attack_id, near_boundary):
+    """The constant model is never fooled: every search uses its whole grid or iterations."""
+    x, _ = near_boundary
+    y = torch.ones(len(x), dtype=torch.long)
+    params = {**FAST[attack_id], **({"max_pixels": 16} if attack_id == "S2" else {})}   # 16 of 64 pixels
+    result = run_attack(attack_id, ConstantModel(), x, y, device="cpu", **params)
+    assert result.exhausted is not None and result.exhausted.dtype == torch.bool
+    assert result.exhausted.tolist() == [True] * len(x)
+
+
+@pytest.mark.parametrize("attack_id", ["G1", "G2", "G3", "G4", "G5", "D3"])
+def test_a_search_that_fools_did_not_run_out(attack_id, near_boundary):
+    x, y = near_boundary
+    result = run_attack(attack_id, MeanModel(), x, y, device="cpu", **FAST[attack_id])
+    assert result.success.all() and not result.exhausted.any()
+
+
+def test_single_pixel_that_tried_every_pixel_failed_for_another_reason():
+    x = torch.full((3, 1, 4, 4), 0.5)
+    y = torch.ones(3, dtype=torch.long)
+    every = run_attack("S2", ConstantModel(), x, y, device="cpu", max_pixels=16)     # all 16 pixels
+    assert not every.success.any() and not every.exhausted.any()
+    some = run_attack("S2", ConstantModel(), x, y, device="cpu", max_pixels=15)
+    assert some.exhausted.all()
+
+
+def test_inputs_wrong_clean_never_ran_out_and_budget_attacks_keep_no_record(near_boundary):
+    x, _ = near_boundary
+    y = torch.tensor([0, 1, 0, 1, 0, 1])                    # the constant model says 1: half wrong clean
+    result = run_attack("G1", ConstantModel(), x, y, device="cpu", steps=5)
+    assert result.exhausted.tolist() == [False, True] * 3
+    assert registry.run_attack("pgd", MeanModel(), x, y, eps=0.1, steps=2, device="cpu").exhausted is None

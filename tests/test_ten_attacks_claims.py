@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, check_claims
-from medadv_lib.papers.ten_attacks.claims import CLAIMS
+from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, Fidelity, check_claims
+from medadv_lib.papers.ten_attacks.claims import CLAIMS, CONVERGED, MAX_RAN_OUT, SEARCH_SCOPES, premises
 from medadv_lib.papers.ten_attacks.published import PUBLISHED
 
 BY_ID = {c.id: c for c in CLAIMS}
@@ -14,9 +14,10 @@ OTHER = {"IR2/MP": "NL/MP", "NL/MP": "IR2/MP", "IR2/AP": "NL/AP", "NL/AP": "IR2/
 
 
 def tables(n=120, white=None, black=0.4, clean_accuracy=0.9, ssim=None, linf=None, calls=None,
-           confidence=0.52, seed=0):
+           confidence=0.52, seed=0, ran_out=()):
     """``white``: success rate per attack (default: gradient 1.0, others 0.1); per-variant overrides as
-    {(attack, variant): rate}."""
+    {(attack, variant): rate}. ``ran_out``: the attacks whose failed white-box searches ran out of
+    their grid (the others failed for another reason)."""
     rng = np.random.default_rng(seed)
     white = {**{a: 1.0 if a.startswith("G") else 0.1 for a in IDS}, **(white or {})}
     ssim = {**{a: 0.99 if a.startswith("G") else 0.6 for a in IDS}, **(ssim or {})}
@@ -38,7 +39,8 @@ def tables(n=120, white=None, black=0.4, clean_accuracy=0.9, ssim=None, linf=Non
                     "variant": variant, "source": variant if setting == "white" else OTHER[variant], "setting": setting,
                     "attack": attack, "image": np.arange(n), "label": label, "prob": prob, "success": wrong,
                     "clean_correct": correct, "l2": 1.0, "linf": linf[attack],
-                    "ssim": np.where(fooled & (setting == "white"), ssim[attack], np.nan)}))
+                    "ssim": np.where(fooled & (setting == "white"), ssim[attack], np.nan),
+                    "ran_out": correct & ~fooled & (setting == "white") & (attack in ran_out)}))
     calls = calls or {a: (600 if a == "S1" else 50) for a in IDS}
     return {"attacks": pd.concat(rows, ignore_index=True), "clean": pd.concat(clean, ignore_index=True),
             "calls": pd.DataFrame([{"variant": v, "attack": a, "model_calls": c * n, "images": n}
@@ -104,3 +106,61 @@ def test_paper_checks_read_the_papers_tables():
     # threshold of one half, though D1 alone takes every network to 0.03-0.06
     assert verdicts["taghanaki-others-mostly-fail"] == HOLDS
     assert len(CLAIMS) >= 15 and len({c.id for c in CLAIMS}) == len(CLAIMS)
+
+
+# --------------------------------------------------------------------------- convergence and power (issue 20)
+
+REDUCED = Fidelity(False, "preset 'smoke'")
+S2_CONVERGED = f"{CONVERGED} (S2)"
+
+
+def test_a_claim_on_searches_that_mostly_ran_out_cannot_be_tested():
+    claim = BY_ID["taghanaki-single-pixel-fails"]
+    assert S2_CONVERGED in claim.premises and SEARCH_SCOPES[S2_CONVERGED] == (("S2",), None)
+    converged = tables(white={"S2": 0.0})                     # S2 failed everywhere, for another reason
+    checks = premises(converged)
+    assert checks[S2_CONVERGED].met and checks[CONVERGED].met
+    assert check_claims([claim], converged, premises=checks, fidelity=REDUCED)[0].verdict == HOLDS
+    ran_out = tables(white={"S2": 0.0}, ran_out={"S2"})      # the same failures, all out of the grid
+    checks = premises(ran_out)
+    assert not checks[S2_CONVERGED].met and "mostly ran out: S2 on IR2/MP" in checks[S2_CONVERGED].evidence
+    # pooled over the ten attacks only a tenth ran out: met, with S2 named in the evidence
+    assert checks[CONVERGED].met and "S2 on NL/AP" in checks[CONVERGED].evidence
+    assert f"{CONVERGED} (G1-G5)" in checks and checks[f"{CONVERGED} (G1-G5)"].met   # G1-G5 are not S2
+    out = check_claims([claim], ran_out, premises=checks, fidelity=REDUCED)[0].outcome
+    assert out.verdict == UNTESTED and S2_CONVERGED in out.evidence
+    # a claim that reads other attacks is still decided
+    gradient = BY_ID["taghanaki-gradient-white-box"]
+    assert check_claims([gradient], ran_out, premises=checks, fidelity=REDUCED)[0].verdict == HOLDS
+
+
+def test_the_convergence_threshold_is_the_share_that_ran_out():
+    r = tables(n=40, white={"S2": 0.0}, clean_accuracy=1.0)
+    white_s2 = (r["attacks"]["setting"] == "white") & (r["attacks"]["attack"] == "S2")
+    for k, met in ((20, True), (21, False)):                  # 40 images per network: half of them, then more
+        a = r["attacks"].copy()
+        a["ran_out"] = white_s2 & (a["image"] < k)
+        p = premises({**r, "attacks": a})[S2_CONVERGED]
+        assert p.met is met and f"{4 * k} of 160" in p.evidence, p.evidence
+    assert MAX_RAN_OUT == 0.5
+    no_record = premises({**r, "attacks": r["attacks"].drop(columns="ran_out")})
+    assert not no_record[CONVERGED].met
+
+
+def test_n_of_follows_the_default_preset():
+    from medadv_lib.papers import get_paper, resolve_parameters, undecidable
+
+    spec = get_paper("ten-attacks")
+    default = resolve_parameters(spec, "default", {})
+    assert (default["n_attack"], default["n_attack_slow"]) == (16, 8)
+    n_of = {c.id: c.n_of(default) for c in CLAIMS if c.n_of}
+    assert n_of["taghanaki-single-pixel-fails"] == 64           # S2: 16 images on each of four networks
+    assert n_of["taghanaki-clean"] == 16                        # read on each network's attacked images
+    assert n_of["taghanaki-s1-fails-nasnet-avg"] == 8           # S1 is slow: 8 images on NL/AP
+    assert n_of["taghanaki-gradient-white-box"] == 4 * (4 * 16 + 8)
+    lines = undecidable(spec, default)
+    assert [line.split(":")[0] for line in lines] == ["taghanaki-s1-fails-nasnet-avg"]
+    assert "n = 8 cannot decide a rate below 10 % (needs n >= 35)" in lines[0]
+    assert undecidable(spec, resolve_parameters(spec, "paper", {})) == []
+    smoke = undecidable(spec, resolve_parameters(spec, "smoke", {}))
+    assert {"taghanaki-single-pixel-fails", "taghanaki-clean"} <= {line.split(":")[0] for line in smoke}

@@ -113,6 +113,7 @@ class LBFGSAttack(MinimizationAttack):
         self.initial_const, self.search_steps = initial_const, search_steps
         self.max_iter, self.memory, self.gtol, self.ftol = max_iter, memory, gtol, ftol
         self.gradient_evaluations = 0
+        self.exhausted: np.ndarray | None = None   # per input after run(): no c of the search fooled it
 
     def run(self, model: fb.Model, inputs, criterion, *, early_stop: float | None = None, **kwargs: Any):
         x, restore_type = ep.astensor_(inputs)
@@ -176,4 +177,5 @@ class LBFGSAttack(MinimizationAttack):
             const = torch.where(torch.isinf(c_high), const * 2, (c_low + c_high) / 2)
             if early_stop is not None and bool((best_dist <= early_stop).all()):
                 break
+        self.exhausted = torch.isinf(best_dist).cpu().numpy()
         return restore_type(ep.astensor(best))

@@ -48,6 +48,7 @@ class MinimalEpsilonSearch(MinimizationAttack):
         self.attack = attack
         self.epsilons = epsilon_grid(max_epsilon, steps, grid)
         self.found_epsilon: np.ndarray | None = None   # per input after run(); inf where not found
+        self.exhausted: np.ndarray | None = None       # per input after run(): no epsilon of the grid fooled it
 
     @property
     def distance(self) -> fb.distances.Distance:
@@ -78,4 +79,5 @@ class MinimalEpsilonSearch(MinimizationAttack):
                 found[hit] = True
                 found_eps[hit] = epsilon
         self.found_epsilon = found_eps
+        self.exhausted = np.isinf(found_eps)
         return restore_type(result)

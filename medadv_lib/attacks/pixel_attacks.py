@@ -51,14 +51,19 @@ class SinglePixelAttack(MinimizationAttack):
             raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
         self.max_pixels, self.batch_size, self.seed = max_pixels, batch_size, seed
         self.queries = 0
+        # per input after run(): tried max_pixels pixels, fewer than the image has, none fooled it
+        # (False where every pixel was tried: no single pixel fools it, whatever the budget)
+        self.exhausted: np.ndarray | None = None
 
     def run(self, model: fb.Model, inputs, criterion, *, early_stop: float | None = None, **kwargs: Any):
         x0, labels, (lo, hi), result, rng, restore_type = _prepare(model, inputs, criterion, self.seed)
         _, _, h, w = x0.shape
+        self.exhausted = np.zeros(len(x0), bool)
         for i in range(len(x0)):
             if _forward(model, x0[i:i + 1], 1).argmax(1).item() != labels[i].item():
                 continue  # already misclassified
             pixels = rng.permutation(h * w)[:self.max_pixels]
+            self.exhausted[i] = len(pixels) < h * w
             # candidate order as Foolbox 1: pixel by pixel, minimum before maximum
             order = [(p, v) for p in pixels for v in (lo, hi)]
             for start in range(0, len(order), self.batch_size):
@@ -72,6 +77,7 @@ class SinglePixelAttack(MinimizationAttack):
                 wrong = (_forward(model, cand, self.batch_size).argmax(1) != labels[i]).nonzero()
                 if len(wrong):
                     result[i] = cand[wrong[0, 0]]
+                    self.exhausted[i] = False
                     break
         return restore_type(ep.astensor(result))
 
@@ -96,12 +102,14 @@ class LocalSearchAttack(MinimizationAttack):
         self.initial_fraction, self.max_candidates = initial_fraction, max_candidates
         self.batch_size, self.seed = batch_size, seed
         self.queries = 0
+        self.exhausted: np.ndarray | None = None   # per input after run(): R rounds, still not fooled
 
     def run(self, model: fb.Model, inputs, criterion, *, early_stop: float | None = None, **kwargs: Any):
         x0, labels, (lo, hi), result, rng, restore_type = _prepare(model, inputs, criterion, self.seed)
         n, c, h, w = x0.shape
         lb, ub = -0.5, 0.5
         to_model = lambda im: im * (hi - lo) + (lo + hi) / 2
+        self.exhausted = np.zeros(n, bool)
         for i in range(n):
             label = labels[i].item()
             if _forward(model, x0[i:i + 1], 1).argmax(1).item() != label:
@@ -131,4 +139,6 @@ class LocalSearchAttack(MinimizationAttack):
                 near = [(a, b) for ra, ca in best for a in range(ra - self.d, ra + self.d + 1)
                         for b in range(ca - self.d, ca + self.d + 1) if 0 <= a < h and 0 <= b < w]
                 locations = np.array(sorted(set(near)))
+            else:
+                self.exhausted[i] = True
         return restore_type(ep.astensor(result))

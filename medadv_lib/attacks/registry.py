@@ -24,7 +24,8 @@ Three kinds of attack are first-class:
 * ``budget``: fixed-budget attacks at radius ``eps`` in ``norm`` (FGSM, PGD, BIM, DeepFool,
   APGD-CE, APGD-margin, SMIA, DAG and the random-noise control of the same norm);
 * ``minimal``: minimal-perturbation searches (the ten attacks of Taghanaki et al. 2018, Foolbox 1
-  semantics, which need no budget; the paper's ids G1 ... D3 are their ``paper_id``);
+  semantics, which need no budget; the paper's ids G1 ... D3 are their ``paper_id``); their result
+  says per input whether the search ran out of its grid or iterations (``exhausted``);
 * ``universal``: one perturbation fitted on one set of images (``fit_images``) and applied to
   another (the UAPs of Hirano et al. 2020, nontargeted and targeted).
 
@@ -94,6 +95,11 @@ class AttackResult:
     perturbation: torch.Tensor | None = None   # universal attacks: the perturbation itself
     params: dict = field(default_factory=dict)  # the attack's hyperparameters, defaults included
     seed: int = 0
+    #: Minimal searches only (None for the others): per input, the search ran out of its grid or
+    #: iterations (no adversarial within the grid's largest size or the iteration limit). False
+    #: where it found one, where the input was wrong clean, and where it failed for another
+    #: reason (Single Pixel tried every pixel; a found adversarial lost on the re-check).
+    exhausted: torch.Tensor | None = None
 
     @property
     def robust_accuracy(self) -> float:
@@ -264,6 +270,11 @@ class Attack:
     def fit(self, ctx: _Context, images):        # universal attacks only
         raise NotImplementedError
 
+    def ran_out(self, ctx: _Context, x, fooled: torch.Tensor) -> torch.Tensor | None:
+        """Minimal searches: after ``perturb`` on the batch ``x``, per input, whether the search
+        used up its grid or iterations (see :attr:`AttackResult.exhausted`); None for the others."""
+        return None
+
     def _check(self, images, labels, budgets, norm):
         if images.ndim != 4 or not images.dtype.is_floating_point:
             raise ValueError(f"images must be a float (N, C, H, W) tensor, got {images.dtype} {tuple(images.shape)}")
@@ -319,7 +330,7 @@ class Attack:
         if self.kind == "universal":
             fit_on = images if fit_images is None else fit_images
             ctx.state["perturbation"] = self.fit(ctx, fit_on.float().to(device)).to(device)
-        outs, fooled, correct = [], [], []
+        outs, fooled, correct, exhausted = [], [], [], []
         for i in range(0, len(images), batch_size):
             x = images[i:i + batch_size].float().to(device)
             y = labels[i:i + batch_size].to(device)
@@ -329,6 +340,9 @@ class Attack:
             with torch.no_grad():
                 fooled.append(is_fooled(counting(adversarial), y, ctx.task).cpu())
             outs.append(adversarial.cpu())
+            ran_out = self.ran_out(ctx, x, fooled[-1])
+            if ran_out is not None:
+                exhausted.append(torch.as_tensor(ran_out, dtype=torch.bool).cpu() & ~fooled[-1] & correct[-1])
         seconds = time.perf_counter() - start
         adversarial = torch.cat(outs) if outs else images.float().clone()
         success = torch.cat(fooled) if fooled else torch.zeros(0, dtype=torch.bool)
@@ -338,7 +352,9 @@ class Attack:
         l2, linf = _norms(adversarial - images.float())
         return AttackResult(self.name, self.family, self.kind, ctx.task, adversarial, success, clean_correct, l2,
                             linf, counting.calls, seconds, eps, norm if self.kind != "minimal" else None,
-                            ctx.state["perturbation"].cpu() if self.kind == "universal" else None, self.params, seed)
+                            ctx.state["perturbation"].cpu() if self.kind == "universal" else None, self.params, seed,
+                            (torch.cat(exhausted) if exhausted else torch.zeros(0, dtype=torch.bool))
+                            if self.kind == "minimal" else None)
 
     __call__ = run
 
@@ -688,6 +704,19 @@ class _Minimal(Attack):
 
     def perturb(self, ctx, x, y):
         return _foolbox_run(ctx, lambda: self._build(ctx, x), x, y, None)
+
+    def ran_out(self, ctx, x, fooled):
+        """The search's own record (``exhausted``, per input of its last run) where it keeps one
+        (our epsilon search, L-BFGS, Local Search, Single Pixel); Foolbox's own DeepFool, blur and
+        contrast searches stop only when fooled or at the end of their steps or grid, so every
+        failure of theirs ran out."""
+        record = getattr(ctx.state.get("attack"), "exhausted", None)
+        if record is None:
+            return ~fooled
+        record = torch.as_tensor(record, dtype=torch.bool).cpu()
+        if len(record) != len(x):
+            raise RuntimeError(f"attack {self.name!r} recorded {len(record)} searches for {len(x)} inputs")
+        return record
 
 
 def _minimal(paper_id: str, registry_name: str, family: str, paper_name: str, builder: str):

@@ -17,9 +17,9 @@ import numpy as np
 from ...claims import (FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Premise, combine, stand_in,
                        verdict_above, verdict_below)
 from ...metrics.perceptibility import perceptibility_level
-from ...metrics.uncertainty import Estimate, auroc, independent_difference, mean, rate
+from ...metrics.uncertainty import Estimate, auroc, independent_difference, mean, rate, wilson
 
-__all__ = ["CLAIMS", "premises", "MIN_AUC"]
+__all__ = ["CLAIMS", "premises", "MIN_AUC", "MAX_RAN_OUT", "CONVERGED", "SEARCH_SCOPES", "search_counts"]
 
 #: A pooling network is a fair stand-in for the paper's when the lower bound of its clean test
 #: AUC's 95 % interval is at least 0.60: the paper's networks rank disease above normal images
@@ -28,38 +28,104 @@ __all__ = ["CLAIMS", "premises", "MIN_AUC"]
 MIN_AUC = 0.60
 
 
-def _n_test(p) -> int:
-    """Clean test images per network, known before the run (0: a real split, size unknown here)."""
-    return int(p.get("n_test", 0)) or 10**6
-
-
-def _n_one_network(p) -> int:
-    """Attacked images of one network (at most ``n_attack``; fewer if some were wrong clean)."""
+def _n_attacked(p) -> int:
+    """Clean accuracy is read on each network's attacked images (the ``clean`` table): ``n_attack``."""
     return int(p["n_attack"])
 
 
+def _n_slow(p) -> int:
+    """Attacked images of the slow attacks, G5 and S1 (``n_attack_slow``, at most ``n_attack``;
+    :func:`.experiment.images_per_attack`)."""
+    slow = p.get("n_attack_slow")
+    return min(int(p["n_attack"]), int(slow)) if slow else int(p["n_attack"])
+
+
+def _n_one_network(p) -> int:
+    """Attacked images of S1 on one network (fewer if some were wrong clean)."""
+    return _n_slow(p)
+
+
 def _n_all_networks(p) -> int:
-    """Attacked images of one attack pooled over the four networks."""
+    """Attacked images of S2 pooled over the four networks."""
     return 4 * int(p["n_attack"])
 
 
 def _n_five_attacks(p) -> int:
-    """Attacked (image, attack) pairs of five attacks pooled over the four networks."""
-    return 5 * 4 * int(p["n_attack"])
+    """Attacked (image, attack) pairs of five attacks (four of ``n_attack`` images, one slow: G5 among
+    G1-G5, S1 among S1, S2, D1-D3) pooled over the four networks."""
+    return 4 * (4 * int(p["n_attack"]) + _n_slow(p))
+
+
+GRADIENT = ("G1", "G2", "G3", "G4", "G5")
+OTHERS = ("S1", "S2", "D1", "D2", "D3")
+
+#: Every one of the ten attacks is a minimal-perturbation search over a grid of sizes (G1, G2, G4,
+#: D1-D3), a bounded number of iterations (G3's steps, G5's search over c, S1's R rounds) or of
+#: pixels (S2). A claim rests on searches that converged when at most half of the attacked images
+#: (correct when clean) of the attacks and networks it reads ran out of their grid or iterations
+#: (no adversarial within the largest size or the iteration limit). More than half ("mostly ran
+#: out") and a failure of the attack measures our reduced grid, not the network: the claim cannot
+#: be tested. Half, the point share: "most searches ran out" read literally.
+MAX_RAN_OUT = 0.5
+CONVERGED = "the minimal searches converged"
+#: The premises on the searches, by name: (attacks, networks or None for all four) each reads.
+SEARCH_SCOPES = {
+    CONVERGED: (GRADIENT + OTHERS, None),
+    f"{CONVERGED} (G1-G5)": (GRADIENT, None),
+    f"{CONVERGED} (S1, S2, D1-D3)": (OTHERS, None),
+    f"{CONVERGED} (S2)": (("S2",), None),
+    f"{CONVERGED} (S1 on NL/AP)": (("S1",), ("NL/AP",)),
+}
+_ALL, _GRAD, _OTHER, _S2, _S1_NLAP = SEARCH_SCOPES
+
+
+def search_counts(attacks):
+    """Per network and attack (white-box), the images correct when clean that the search was run
+    on (``n``), those it fooled, those whose search ran out of its grid or iterations
+    (``ran_out``) and those it failed on for another reason (``failed_otherwise``); None when the
+    table has no ``ran_out`` record."""
+    if "ran_out" not in attacks.columns:
+        return None
+    white = attacks[(attacks["setting"] == "white") & attacks["clean_correct"].astype(bool)]
+    rows = []
+    for (variant, attack_id), part in white.groupby(["variant", "attack"], sort=False):
+        fooled, ran_out = part["success"].astype(bool), part["ran_out"].astype(bool) & ~part["success"].astype(bool)
+        rows.append({"variant": variant, "attack": attack_id, "n": len(part), "fooled": int(fooled.sum()),
+                     "ran_out": int(ran_out.sum()), "failed_otherwise": int((~fooled & ~ran_out).sum())})
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["variant", "attack", "n", "fooled", "ran_out", "failed_otherwise"])
+
+
+def _converged(r, name: str) -> Premise:
+    attacks, variants = SEARCH_SCOPES[name]
+    counts = search_counts(r["attacks"])
+    if counts is None:
+        return Premise(name, False, "no record of whether the searches ran out of their grids")
+    part = counts[counts["attack"].isin(attacks) & (counts["variant"].isin(variants) if variants else True)]
+    n, k = int(part["n"].sum()), int(part["ran_out"].sum())
+    if n == 0:
+        return Premise(name, False, "no image correct when clean was attacked")
+    mostly = [f"{row.attack} on {row.variant} {row.ran_out}/{row.n}" for row in part.itertuples()
+              if row.ran_out > MAX_RAN_OUT * row.n]
+    evidence = (f"{k} of {n} searches ran out of their grid or iterations ({wilson(k, n).fmt(percent=True)} %; "
+                f"a claim needs at most {100 * MAX_RAN_OUT:g} %)")
+    if mostly:
+        evidence += "; mostly ran out: " + ", ".join(mostly[:6]) + (f" (+{len(mostly) - 6} more)" if len(mostly) > 6 else "")
+    return Premise(name, k <= MAX_RAN_OUT * n, evidence)
 
 
 def premises(r, test_auc: dict | None = None) -> dict[str, Premise]:
     """This run's premises, by name, with their evidence. ``test_auc``: each network's clean AUC
     on its whole test split (:func:`.experiment.clean_table`'s ``attrs["auc"]``); without it, the
-    AUC on the attacked images (fewer images, a wider interval)."""
+    AUC on the attacked images (fewer images, a wider interval). The searches' convergence
+    (:data:`SEARCH_SCOPES`, :data:`MAX_RAN_OUT`) is read from the ``ran_out`` column."""
     aucs = dict(test_auc) if test_auc else {
         variant: auroc(part["label"].to_numpy().astype(int), part["prob"].to_numpy())
         for variant, part in r["clean"].groupby("variant", sort=False)}
-    return {STAND_IN: stand_in(aucs, MIN_AUC, "clean test AUC", "Table 1's clean AUC")}
+    return {STAND_IN: stand_in(aucs, MIN_AUC, "clean test AUC", "Table 1's clean AUC"),
+            **{name: _converged(r, name) for name in SEARCH_SCOPES}}
 
-
-GRADIENT = ("G1", "G2", "G3", "G4", "G5")
-OTHERS = ("S1", "S2", "D1", "D2", "D3")
 ALMOST_ALL = 0.90
 
 
@@ -287,63 +353,63 @@ CLAIMS = [
           "0.70, the paper's lowest)", "Table 1 (Clean)", "accuracy 0.70-0.73, AUC 0.74-0.77", _clean_performance,
           {"accuracy": 0.70},
           lambda p: all(_acc(p, "table1_whitebox", pool, net, "Clean") >= 0.70 for pool, net in _CELLS),
-          rate_thresholds={"accuracy": "above"}, n_of=_n_test,
+          rate_thresholds={"accuracy": "above"}, n_of=_n_attacked,
           premises=()),
     Claim("taghanaki-gradient-white-box", "Gradient attacks (G1-G5) almost always succeed white-box (here: at least "
           "90 % of the correctly classified images fooled)", "Table 1; Sec. 4",
           "accuracy 0.00-0.01 under G1-G5 for all four networks", _gradient_white, {"success": ALMOST_ALL},
           lambda p: all(_acc(p, "table1_whitebox", pool, net, c) <= 0.1 for pool, net in _CELLS for c in GRADIENT),
           rate_thresholds={"success": "above"}, n_of=_n_five_attacks,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _GRAD)),
     Claim("taghanaki-others-mostly-fail", "The score- and decision-based attacks (S1, S2, D1-D3) are almost "
           "unsuccessful (here: they fool fewer than half of the correctly classified images)", "Sec. 4; Table 1",
           "accuracy 0.03-0.73 under S1, S2, D1-D3 (D1 brings every network to 0.03-0.06)", _others_fail,
           {"success": 0.5}, _paper_others_fail,
           rate_thresholds={"success": "below"}, n_of=_n_five_attacks,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _OTHER)),
     Claim("taghanaki-single-pixel-fails", "The single-pixel attack (S2) fails on the entire test set of gray "
           "radiographs (here: it fools fewer than 10 %)", "Sec. 4; Conclusion", "accuracy under S2 equals the clean "
           "accuracy for all four networks", _single_pixel, {"success": 0.10},
           lambda p: all(_acc(p, "table1_whitebox", pool, net, "S2") == _acc(p, "table1_whitebox", pool, net, "Clean")
                         for pool, net in _CELLS),
           rate_thresholds={"success": "below"}, n_of=_n_all_networks,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _S2)),
     Claim("taghanaki-black-box-partly", "Black-box (transferred) attacks partly succeed (here: they fool between 5 % "
           "and 95 % of the correctly classified images)", "Table 2; Sec. 4", "black-box accuracy 0.29-0.81 against "
           "clean 0.70-0.73", _black_partly, {"low": 0.05, "high": 0.95},
           lambda p: all(_acc(p, "table2_blackbox", pool, net, c) < _acc(p, "table2_blackbox", pool, net, "Clean")
                         for pool, net in _CELLS for c in GRADIENT),
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _ALL)),
     Claim("taghanaki-black-below-white", "Transferred gradient attacks are weaker than white-box ones", "Sec. 4; "
           "Tables 1-2", "accuracy under G1-G5: 0.00-0.01 white-box, 0.43-0.59 black-box", _black_below_white, {},
           lambda p: all(_acc(p, "table2_blackbox", pool, net, c) > _acc(p, "table1_whitebox", pool, net, c)
                         for pool, net in _CELLS for c in GRADIENT),
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _GRAD)),
     Claim("taghanaki-avg-resists-gradient-transfer", "Against black-box gradient attacks, average pooling is more "
           "resilient than max pooling (higher accuracy)", "Sec. 4; Table 2",
           "black-box accuracy under G1-G5: AP 0.51-0.59, MP 0.43-0.53", _avg_gradient_black, {},
           lambda p: np.mean([_acc(p, "table2_blackbox", "AP", n, c) for n in ("IR2", "NL") for c in GRADIENT])
           > np.mean([_acc(p, "table2_blackbox", "MP", n, c) for n in ("IR2", "NL") for c in GRADIENT]),
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _GRAD)),
     Claim("taghanaki-nasnet-avg-stronger", "NASNet-Large with average pooling withstands the white-box attacks "
           "better than with max pooling (the paper: 18 % stronger)", "Sec. 4; Table 1",
           "\"18 % stronger\"; mean accuracy over the ten attacks 0.24 (AP) against 0.18 (MP)", _nasnet_avg_stronger,
           {}, _paper_nasnet,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _ALL)),
     Claim("taghanaki-s1-fails-nasnet-avg", "Local Search (S1) completely fails against NASNet-Large with average "
           "pooling (here: it fools fewer than 10 %)", "Sec. 4; Table 1", "NL/AP accuracy 0.72 under S1, its clean "
           "accuracy", _s1_fails_nasnet_avg, {"success": 0.10},
           lambda p: _acc(p, "table1_whitebox", "AP", "NL", "S1") == _acc(p, "table1_whitebox", "AP", "NL", "Clean"),
           rate_thresholds={"success": "below"}, n_of=_n_one_network,
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _S1_NLAP)),
     Claim("taghanaki-pooling-matters", "Average pooling makes some attack less successful on both architectures "
           "(pooling can even make an attack fail)", "Abstract; Sec. 2.1; Conclusion",
           "S1: 0.65 / 0.32 (MP) against 0.62 / 0.72 (AP); D3: 0.30 against 0.48 on NASNet", _pooling_matters, {},
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _ALL)),
     Claim("taghanaki-visible", "D1, D2, D3 and S1 produce perturbations easily seen by the naked eye (our proxy: "
           "most successful images Obvious, SSIM < 0.80 or L-inf >= 64/255)", "Sec. 4; Fig. 2",
           "judged by eye (Fig. 2)", _visible, {"share": 0.5},
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _OTHER)),
     Claim("taghanaki-s1-slowest", "Local Search (S1) needs more time than the other attacks (here: the most model "
           "queries per image, a count that does not depend on the machine)", "Sec. 4", "\"relatively more time\"",
           _s1_slowest, {},
@@ -351,16 +417,16 @@ CLAIMS = [
     Claim("taghanaki-confidence-near-boundary", "After a successful attack on a disease image, the network's "
           "confidence in its new label stays near the boundary (about 0.50-0.55; here: the mean within 0.45-0.60)",
           "Fig. 3", "about 0.50 to 0.55", _confidence, {"low": 0.45, "high": 0.60},
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _ALL)),
     Claim("taghanaki-confidence-pooling", "D3, S1 and G5 are highly sensitive to the pooling: the confidence of their "
           "successful attacks differs between max and average pooling", "Fig. 3", "shown in Fig. 3 (no number)",
           _confidence_pooling, {},
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _ALL)),
     Claim("taghanaki-gradient-best", "Gradient attacks are the most successful at fooling both the machine "
           "(accuracy) and the human (hardest to perceive)", "Fig. 4", "Fig. 4 (no number)", _gradient_best, {},
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _ALL)),
     Claim("taghanaki-same-failures", "Both networks fail on the same test images for about a quarter of them (23 % "
           "+- 9 % with average, 27 % +- 8 % with max pooling; here: the share within 14-36 %)", "Sec. 4",
           "23 % +- 9 % (AP), 27 % +- 8 % (MP)", _same_failures, {"low": 0.14, "high": 0.36},
-          premises=(STAND_IN,)),
+          premises=(STAND_IN, _ALL)),
 ]

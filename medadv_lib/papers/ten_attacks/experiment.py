@@ -12,7 +12,9 @@ Result tables, one row per attacked image (so every number has its count):
 * ``attacks``: variant ("IR2/MP" ...: the network that classifies), source (the network that crafted
   the image: the variant itself for white-box), setting ("white", "black"), attack (G1..D3), image,
   label, prob (P(finding) of the classifying network), success (misclassified), clean_correct,
-  l2, linf, ssim (of the adversarial against the clean image; NaN where the attack failed);
+  l2, linf, ssim (of the adversarial against the clean image; NaN where the attack failed),
+  ran_out (white-box: the search ran out of its grid or iterations without an adversarial,
+  :attr:`~medadv_lib.attacks.registry.AttackResult.exhausted`; False for black-box rows);
 * ``clean``: variant, image, label, prob (the attacked images, clean);
 * ``calls``: variant, attack, model_calls, images (the attack's model queries, white-box).
 """
@@ -26,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from ...attacks.registry import TAGHANAKI, get_attack, run_attack
-from ...data.datasets import ImageDataset
+from ...data.datasets import ImageDataset, stratified_subset
 from ...metrics.perceptibility import attack_level, perceptibility_level, ssim
 from ...metrics.roc import positive_scores
 from ...metrics.uncertainty import auroc, wilson
@@ -39,10 +41,10 @@ from .published import PUBLISHED
 #: The paper's attack ids in Table 1's order (the registry classes' ``paper_id``).
 ATTACK_IDS = list(TAGHANAKI)
 
-__all__ = ["positive_control", "ARCHS", "VARIANTS", "AttackTables", "load_data", "train_networks", "attack_all",
-           "attack_settings",
+__all__ = ["positive_control", "SLOW", "images_per_attack", "scale_ladder", "ladder_rungs", "paper_gradient_accuracy",
+           "ARCHS", "VARIANTS", "AttackTables", "load_data", "train_networks", "attack_all", "attack_settings",
            "clean_table", "table1",
-           "table2", "perceptibility", "success_rates", "claim_results", "headline"]
+           "table2", "perceptibility", "success_rates", "convergence", "claim_results", "headline"]
 
 ARCHS = {"inception-resnet-v2": "IR2", "nasnet-large": "NL"}
 POOLINGS = {"max": "MP", "avg": "AP"}
@@ -108,6 +110,22 @@ def _transfer(images: torch.Tensor, size: int) -> torch.Tensor:
                                                                   align_corners=False)
 
 
+def _white_box(variant: str, model, x, y, attack_id: str, params: dict, seed: int, device):
+    """One attack white-box on ``x``: its rows of the ``attacks`` table and the registry's result."""
+    result = run_attack(TAGHANAKI[attack_id], model, x, y, seed=seed, device=device, **params.get(attack_id, {}))
+    ok = result.success & result.clean_correct
+    similarity = np.full(len(y), np.nan)
+    if ok.any():
+        similarity[ok.numpy()] = ssim(x[ok], result.adversarial[ok])
+    frame = pd.DataFrame({
+        "variant": variant, "source": variant, "setting": "white", "attack": attack_id,
+        "image": np.arange(len(y)), "label": y.numpy(), "prob": _probs(model, result.adversarial, device),
+        "success": result.success.numpy(), "clean_correct": result.clean_correct.numpy(),
+        "l2": result.l2.numpy(), "linf": result.linf.numpy(), "ssim": similarity,
+        "ran_out": result.exhausted.numpy()})
+    return frame, result
+
+
 @dataclass
 class AttackTables:
     attacks: pd.DataFrame
@@ -117,11 +135,26 @@ class AttackTables:
     images: dict                # variant -> the attacked clean images
 
 
-def attack_all(models: dict, data: ChapterData, n_attack: int, effort: str, seed: int, device) -> AttackTables:
-    """The ten attacks white-box on the first ``n_attack`` test images of each network, then each
-    adversarial transferred (resized when the input sides differ) to the other architecture with
-    the same pooling (black-box)."""
+#: The two slow searches (per attacked image nearly as long as the other eight together at the
+#: default effort on 2 CPU cores, measured: 1.3 s against 1.6 s on IR2/MP, 2.0 s against 2.6 s on
+#: NL/AP, uncontended estimates): Local Search's rounds of candidate scoring and L-BFGS's solves. They run on the first ``n_attack_slow`` of the attacked images.
+SLOW = ("G5", "S1")
+
+
+def images_per_attack(n_attack: int, n_attack_slow: int | None = None) -> dict[str, int]:
+    """Attacked images per network for each attack: ``n_attack``, and ``n_attack_slow`` (at most
+    ``n_attack``; None: ``n_attack``) for the slow ones (:data:`SLOW`)."""
+    slow = n_attack if n_attack_slow is None else min(int(n_attack_slow), int(n_attack))
+    return {a: slow if a in SLOW else int(n_attack) for a in ATTACK_IDS}
+
+
+def attack_all(models: dict, data: ChapterData, n_attack: int, effort: str, seed: int, device,
+               n_attack_slow: int | None = None) -> AttackTables:
+    """The ten attacks white-box on the first ``n_attack`` test images of each network (the slow
+    ones, :data:`SLOW`, on the first ``n_attack_slow``), then each adversarial transferred (resized
+    when the input sides differ) to the other architecture with the same pooling (black-box)."""
     params = ATTACK_EFFORT[effort]
+    counts = images_per_attack(n_attack, n_attack_slow)
     rows, clean_rows, calls = [], [], []
     adversarials, images = {}, {}
     for variant, model in tqdm(models.items(), desc="attacks", leave=False):
@@ -131,32 +164,26 @@ def attack_all(models: dict, data: ChapterData, n_attack: int, effort: str, seed
         clean_rows.append(pd.DataFrame({"variant": variant, "image": np.arange(len(y)), "label": y.numpy(),
                                         "prob": _probs(model, x, device)}))
         for attack_id in ATTACK_IDS:
-            result = run_attack(TAGHANAKI[attack_id], model, x, y, seed=seed, device=device,
-                                **params.get(attack_id, {}))
+            k = counts[attack_id]
+            frame, result = _white_box(variant, model, x[:k], y[:k], attack_id, params, seed, device)
             adversarials[(variant, attack_id)] = result.adversarial
-            ok = result.success & result.clean_correct
-            similarity = np.full(len(y), np.nan)
-            if ok.any():
-                similarity[ok.numpy()] = ssim(x[ok], result.adversarial[ok])
-            rows.append(pd.DataFrame({
-                "variant": variant, "source": variant, "setting": "white", "attack": attack_id,
-                "image": np.arange(len(y)), "label": y.numpy(), "prob": _probs(model, result.adversarial, device),
-                "success": result.success.numpy(), "clean_correct": result.clean_correct.numpy(),
-                "l2": result.l2.numpy(), "linf": result.linf.numpy(), "ssim": similarity}))
+            rows.append(frame)
             calls.append({"variant": variant, "attack": attack_id, "model_calls": result.model_calls,
-                          "images": len(y)})
+                          "images": k})
     for target, (arch, pooling) in VARIANTS.items():
         source = next(v for v, (a, p) in VARIANTS.items() if p == pooling and a != arch)
         test = data.test_of(target)
-        y = test.targets[:n_attack].numpy()
-        clean_pred = _probs(models[target], test.float_images()[:n_attack], device) > 0.5
+        y_all = test.targets[:n_attack].numpy()
+        pred_all = _probs(models[target], test.float_images()[:n_attack], device) > 0.5
         for attack_id in ATTACK_IDS:
-            transferred = _transfer(adversarials[(source, attack_id)], data.sizes[arch])[:len(y)]
+            transferred = _transfer(adversarials[(source, attack_id)], data.sizes[arch])[:counts[attack_id]]
+            y, clean_pred = y_all[:len(transferred)], pred_all[:len(transferred)]
             prob = _probs(models[target], transferred, device)
             rows.append(pd.DataFrame({
                 "variant": target, "source": source, "setting": "black", "attack": attack_id, "image": np.arange(len(y)),
                 "label": y, "prob": prob, "success": (prob > 0.5) != y.astype(bool),
-                "clean_correct": clean_pred == y.astype(bool), "l2": np.nan, "linf": np.nan, "ssim": np.nan}))
+                "clean_correct": clean_pred == y.astype(bool), "l2": np.nan, "linf": np.nan, "ssim": np.nan,
+                "ran_out": False}))
     return AttackTables(pd.concat(rows, ignore_index=True), pd.concat(clean_rows, ignore_index=True),
                         pd.DataFrame(calls), adversarials, images)
 
@@ -287,6 +314,95 @@ def positive_control(models: dict, data: ChapterData, tables: AttackTables, n_at
                      "PGD success at that budget [95% CI] (%)": wilson(int(pgd.sum()), len(pgd)).fmt(percent=True),
                      "n": int(correct.sum())})
     return pd.DataFrame(rows).set_index("network")
+
+
+def convergence(attacks: pd.DataFrame) -> pd.DataFrame:
+    """Did the minimal searches converge? Every attack is a search over a grid of sizes or a
+    bounded number of iterations (:func:`attack_settings`; at the paper's effort Foolbox 1.2's
+    defaults: the paper set "all attack parameters as proposed by their authors", Sec. 2). Per attack and network, of the ``n`` attacked images correct
+    when clean, how many the search ran out of its grid or iterations on ("k/n": no adversarial
+    within the largest size or the iteration limit), then pooled over the four networks: the share
+    that ran out with its 95 % Wilson interval, the images fooled and those the attack failed on
+    for another reason (Single Pixel tried every pixel; an adversarial lost on the re-check). A
+    claim that rests on searches that mostly ran out (:data:`.claims.MAX_RAN_OUT`) cannot be
+    tested: its failures measure our grid, not the network."""
+    from .claims import search_counts
+
+    counts = search_counts(attacks)
+    if counts is None:
+        raise ValueError("the attack table has no ran_out record (attack_all writes it)")
+    rows = {}
+    for attack_id in ATTACK_IDS:
+        part = counts[counts["attack"] == attack_id]
+        row = {"name": get_attack(TAGHANAKI[attack_id]).paper_name}
+        for variant in VARIANTS:
+            cell = part[part["variant"] == variant]
+            row[f"{variant} ran out"] = f"{int(cell['ran_out'].sum())}/{int(cell['n'].sum())}" if len(cell) else "n/a"
+        k, n = int(part["ran_out"].sum()), int(part["n"].sum())
+        row["ran out, all four [95% CI] (%)"] = wilson(k, n).fmt(percent=True) if n else "n/a"
+        row["fooled"], row["failed otherwise"], row["n"] = int(part["fooled"].sum()), int(part["failed_otherwise"].sum()), n
+        rows[attack_id] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("attack")
+
+
+GRADIENT_IDS = ATTACK_IDS[:5]
+
+
+def ladder_rungs(n_train: int, n_attack: int) -> list[tuple[int, int]]:
+    """Rungs ``(training images, attacked images per network)`` toward the paper's (95,128 training
+    images, 200 attacked test images, Sec. 3): networks trained on a quarter of this run's training
+    images, attacked on an eighth of its attacked images; this run's networks on the same images;
+    this run's networks on all its attacked images (the last two are this run's own results). An
+    eighth: the trained rung costs a quarter of the training plus G1-G5 on those images (measured
+    at the default preset with a quarter, 4 images per network: about 120 s of one loaded core,
+    a fifth of the run; 2 images about halve its attack part)."""
+    few = max(1, n_attack // 8)
+    return list(dict.fromkeys([(max(8, n_train // 4), few), (n_train, few), (n_train, n_attack)]))
+
+
+def paper_gradient_accuracy() -> float:
+    """The paper's white-box accuracy under G1-G5, the mean of Table 1's twenty cells (four
+    networks; they read 0.00-0.01)."""
+    table, columns = PUBLISHED["table1_whitebox"], PUBLISHED["columns"]
+    cells = [table[pool][net]["Acc"][columns.index(a)] for pool in POOLINGS.values() for net in ARCHS.values()
+             for a in GRADIENT_IDS]
+    return float(np.mean(cells))
+
+
+def scale_ladder(runs: dict, data: ChapterData, tables: AttackTables, rungs, config: TrainConfig, irv2_depth: str,
+                 nasnet_width: str, effort: str, seed: int, device) -> pd.DataFrame:
+    """The headline metric (Table 1: white-box accuracy under the gradient attacks G1-G5, pooled
+    over the four networks; the paper: 0.00-0.01 on 200 images, networks trained on 95,128) at
+    rungs ``(training images, attacked images)`` toward the paper's (:func:`ladder_rungs`). A rung
+    with this run's training images reads this run's results on its first attacked images; a
+    smaller one trains the four networks on that many training images (a stratified draw) (``train_model``: cached by
+    configuration, so a second run pays nothing) and runs G1-G5 at this run's effort on the same
+    test images. The paper's value is the line to reach: a gap that closes along the rungs is one
+    of scale; one that stays is not."""
+    params, paper = ATTACK_EFFORT[effort], paper_gradient_accuracy()
+    n_run = len(next(iter(data.splits.values()))[0])
+    rows = []
+    for n_train, n_images in rungs:
+        if n_train >= n_run:
+            white = tables.attacks[(tables.attacks["setting"] == "white") & tables.attacks["attack"].isin(GRADIENT_IDS)]
+            frame, networks = white[white["image"] < n_images], "this run's"
+        else:
+            small = ChapterData({size: (train.subset(stratified_subset(train.targets.numpy(), n_train, seed)), test)
+                                 for size, (train, test) in data.splits.items()},
+                                data.sizes, data.dataset)
+            models = {v: r.model for v, r in train_networks(small, irv2_depth, nasnet_width, config, device).items()}
+            parts = []
+            for variant, model in models.items():
+                test = data.test_of(variant)
+                x, y = test.float_images()[:n_images], test.targets[:n_images]
+                parts += [_white_box(variant, model, x, y, a, params, seed, device)[0] for a in GRADIENT_IDS]
+            frame, networks = pd.concat(parts, ignore_index=True), f"trained on {n_train}"
+        acc = _accuracy(frame["label"].to_numpy(), frame["prob"].to_numpy())
+        rows.append({"training images": n_train if n_train < n_run else n_run, "networks": networks,
+                     "attacked images per network": int(frame.groupby("variant")["image"].nunique().max()),
+                     "accuracy under G1-G5 [95% CI]": acc.fmt(2), "paper (Table 1)": f"{paper:.3f}",
+                     "gap to the paper (points)": round(100 * (acc.value - paper), 1), "n": acc.n})
+    return pd.DataFrame(rows)
 
 
 def claim_results(tables: AttackTables) -> dict:
