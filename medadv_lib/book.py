@@ -289,7 +289,7 @@ def _across_seeds(sweeps: list[dict]) -> dict[tuple, str]:
             against = c["counts"].get("does not hold", 0) + c["counts"].get("not reproduced at this scale", 0)
             text = (f"**unstable**: holds in {c['counts']['holds']}, fails (at this scale or the paper's) in "
                     f"{against} of {c['m']}" if c["stability"] == "unstable"
-                    else f"{c['stability']}: {c['holds']}")
+                    else f"{c['stability']}: {c.get('summary', c['holds'])}")
             if c["group_label"] != "all cells":
                 text = f"{c['group_label']}: {text}"
             out.setdefault((c["chapter"], c["id"]), []).append(text)

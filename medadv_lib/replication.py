@@ -167,6 +167,10 @@ def claim_verdicts(cells: list[dict]) -> list[dict[str, Any]]:
         entry["counts"] = {v: verdicts.count(v) for v in VERDICTS}
         entry["holds"] = f"holds in {entry['counts'][HOLDS]} of {entry['m']}"
         entry["stability"] = stability(verdicts)
+        # what a reader needs first: one verdict everywhere is named ("cannot be tested in 4 of 4"
+        # is no "holds in 0 of 4"); otherwise how often it holds
+        entry["summary"] = (f"{verdicts[0]} in {entry['m']} of {entry['m']}"
+                            if entry["stability"] == STABLE and verdicts else entry["holds"])
     return list(out.values())
 
 
@@ -246,13 +250,14 @@ def replication_markdown(record: Mapping, name: str) -> str:
         entries = [e for e in record["claims"] if e["group_label"] == group]
         if group != "all cells":
             lines += [f"### {group}", ""]
-        lines += ["| claim | paper's numbers | " + " | ".join(_cell(lab) for lab in labels)
-                  + " | over the cells | stability |", "|" + "---|" * (4 + len(labels))]
+        # over the cells and the stability next to the claim (no scrolling to find them)
+        lines += ["| claim | over the cells | stability | paper's numbers | "
+                  + " | ".join(_cell(lab) for lab in labels) + " |", "|" + "---|" * (4 + len(labels))]
         for e in entries:
-            row = [f"{e['claim']} (`{e['id']}`)", e["paper_verdict"]]
-            row += [e["labels"].get(lab, "not run") for lab in labels]
             stab = f"**{e['stability']}**" if e["stability"] == UNSTABLE else e["stability"]
-            lines.append("| " + " | ".join(_cell(x) for x in row + [f"{e['holds']}", stab]) + " |")
+            row = [f"{e['claim']} (`{e['id']}`)", e.get("summary", e["holds"]), stab, e["paper_verdict"]]
+            row += [e["labels"].get(lab, "not run") for lab in labels]
+            lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
         lines.append("")
     if not record["claims"]:
         lines += ["No finished cell emitted claims.", ""]

@@ -379,3 +379,13 @@ def test_the_book_runs_its_replication_by_default(monkeypatch, tmp_path):
     assert swept == []
     assert real_replications("smoke", root=tmp_path) == [tmp_path / "backdoor-seed4"]
     assert swept == [("backdoor", "smoke", [0, 1, 2, 3], {"seed": [0, 1, 2, 3]})]
+
+
+def test_a_claim_never_decided_reads_so_over_the_cells_not_holds_in_0():
+    cells = [{"label": f"seed={s}", "values": {"seed": s},
+              "claims": [{"chapter": "backdoor", "id": "c", "claim": "a claim", "verdict": "cannot be tested"},
+                         {"chapter": "backdoor", "id": "d", "claim": "another", "verdict": ["holds", "inconclusive"][s]}]}
+             for s in (0, 1)]
+    by_id = {e["id"]: e for e in replication.claim_verdicts(cells)}
+    assert by_id["c"]["stability"] == "stable" and by_id["c"]["summary"] == "cannot be tested in 2 of 2"
+    assert by_id["d"]["stability"] == "not always decided" and by_id["d"]["summary"] == "holds in 1 of 2"
