@@ -1,10 +1,13 @@
 """The claims of Taghanaki et al. 2018 on hand-made result tables: where each must hold and must fail."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, Fidelity, check_claims
 from medadv_lib.papers.ten_attacks.claims import CLAIMS, CONVERGED, MAX_RAN_OUT, SEARCH_SCOPES, premises
+from medadv_lib.papers.ten_attacks.experiment import TenAttacksResults
 from medadv_lib.papers.ten_attacks.published import PUBLISHED
 
 BY_ID = {c.id: c for c in CLAIMS}
@@ -13,11 +16,12 @@ IDS = ["G1", "G2", "G3", "G4", "G5", "S1", "S2", "D1", "D2", "D3"]
 OTHER = {"IR2/MP": "NL/MP", "NL/MP": "IR2/MP", "IR2/AP": "NL/AP", "NL/AP": "IR2/AP"}
 
 
-def tables(n=120, white=None, black=0.4, clean_accuracy=0.9, ssim=None, linf=None, calls=None,
-           confidence=0.52, seed=0, ran_out=()):
+def results(n=120, white=None, black=0.4, clean_accuracy=0.9, ssim=None, linf=None, calls=None,
+            confidence=0.52, seed=0, ran_out=()):
     """``white``: success rate per attack (default: gradient 1.0, others 0.1); per-variant overrides as
     {(attack, variant): rate}. ``ran_out``: the attacks whose failed white-box searches ran out of
-    their grid (the others failed for another reason)."""
+    their grid (the others failed for another reason). No ``test_auc``: the stand-in premise reads
+    the AUC on the attacked images."""
     rng = np.random.default_rng(seed)
     white = {**{a: 1.0 if a.startswith("G") else 0.1 for a in IDS}, **(white or {})}
     ssim = {**{a: 0.99 if a.startswith("G") else 0.6 for a in IDS}, **(ssim or {})}
@@ -42,9 +46,9 @@ def tables(n=120, white=None, black=0.4, clean_accuracy=0.9, ssim=None, linf=Non
                     "ssim": np.where(fooled & (setting == "white"), ssim[attack], np.nan),
                     "ran_out": correct & ~fooled & (setting == "white") & (attack in ran_out)}))
     calls = calls or {a: (600 if a == "S1" else 50) for a in IDS}
-    return {"attacks": pd.concat(rows, ignore_index=True), "clean": pd.concat(clean, ignore_index=True),
-            "calls": pd.DataFrame([{"variant": v, "attack": a, "model_calls": c * n, "images": n}
-                                   for v in VARIANTS for a, c in calls.items()])}
+    return TenAttacksResults(attacks=pd.concat(rows, ignore_index=True), clean=pd.concat(clean, ignore_index=True),
+                             calls=pd.DataFrame([{"variant": v, "attack": a, "model_calls": c * n, "images": n}
+                                                 for v in VARIANTS for a, c in calls.items()]))
 
 
 def verdict(claim_id, r):
@@ -65,33 +69,33 @@ def verdict(claim_id, r):
     ("taghanaki-gradient-best", {}, {"white": {a: 0.05 for a in IDS[:5]}}),
 ])
 def test_claim_holds_and_fails_on_hand_made_tables(claim_id, good, bad):
-    assert verdict(claim_id, tables(**good)).verdict == HOLDS, verdict(claim_id, tables(**good)).evidence
-    assert verdict(claim_id, tables(**bad)).verdict == FAILS, verdict(claim_id, tables(**bad)).evidence
+    assert verdict(claim_id, results(**good)).verdict == HOLDS, verdict(claim_id, results(**good)).evidence
+    assert verdict(claim_id, results(**bad)).verdict == FAILS, verdict(claim_id, results(**bad)).evidence
 
 
 def test_pooling_claims():
     ap_better = {(a, v): 0.1 for a in ("D3",) for v in ("IR2/AP", "NL/AP")}
     ap_better.update({(a, v): 0.9 for a in ("D3",) for v in ("IR2/MP", "NL/MP")})
-    assert verdict("taghanaki-pooling-matters", tables(white=ap_better)).verdict == HOLDS
+    assert verdict("taghanaki-pooling-matters", results(white=ap_better)).verdict == HOLDS
     same = {a: 0.5 for a in IDS}
     flipped = {(a, v): (0.9 if v.endswith("AP") else 0.1) for a in IDS for v in VARIANTS}
-    assert verdict("taghanaki-pooling-matters", tables(white={**same, **flipped})).verdict == FAILS
+    assert verdict("taghanaki-pooling-matters", results(white={**same, **flipped})).verdict == FAILS
     nasnet = {(a, "NL/AP"): 0.0 for a in IDS}
-    assert verdict("taghanaki-nasnet-avg-stronger", tables(white=nasnet)).verdict == HOLDS
+    assert verdict("taghanaki-nasnet-avg-stronger", results(white=nasnet)).verdict == HOLDS
     nasnet = {(a, "NL/MP"): 0.0 for a in IDS}
-    assert verdict("taghanaki-nasnet-avg-stronger", tables(white=nasnet)).verdict == FAILS
+    assert verdict("taghanaki-nasnet-avg-stronger", results(white=nasnet)).verdict == FAILS
 
 
 def test_small_samples_cannot_decide_a_bound():
     # 0 successes in 6 images: the Wilson interval [0, 0.39] cannot show "fails on (almost) every
     # image"; the test could not have passed, so it decides nothing (issue 20)
-    out = verdict("taghanaki-single-pixel-fails", tables(n=6, white={"S2": 0.0}))
+    out = verdict("taghanaki-single-pixel-fails", results(n=6, white={"S2": 0.0}))
     assert out.verdict == UNTESTED and "cannot decide a rate below" in out.evidence
-    assert verdict("taghanaki-single-pixel-fails", tables(n=60, white={"S2": 0.0})).verdict == HOLDS
+    assert verdict("taghanaki-single-pixel-fails", results(n=60, white={"S2": 0.0})).verdict == HOLDS
 
 
 def test_nothing_to_see_cannot_be_tested():
-    r = tables(white={a: 0.0 for a in IDS[5:]})
+    r = results(white={a: 0.0 for a in IDS[5:]})
     assert verdict("taghanaki-visible", r).verdict == UNTESTED
 
 
@@ -108,6 +112,23 @@ def test_paper_checks_read_the_papers_tables():
     assert len(CLAIMS) >= 15 and len({c.id for c in CLAIMS}) == len(CLAIMS)
 
 
+def test_the_stand_in_premise_reads_the_test_aucs_claim_results_carries():
+    from types import SimpleNamespace
+
+    from medadv_lib.claims import STAND_IN
+    from medadv_lib.metrics.uncertainty import Estimate
+    from medadv_lib.papers.ten_attacks.experiment import claim_results
+
+    r = results()                                             # clean AUC on the attacked images: about 0.8
+    assert premises(r)[STAND_IN].met and r.test_auc == {}
+    clean = pd.DataFrame({"accuracy": ["0.55"] * 4}, index=VARIANTS)
+    clean.attrs["auc"] = {v: Estimate(0.55, 0.50, 0.59, 200, "bootstrap") for v in VARIANTS}
+    carried = claim_results(SimpleNamespace(attacks=r.attacks, clean=r.clean, calls=r.calls), clean)
+    assert carried.test_auc == clean.attrs["auc"] and carried.attacks is r.attacks
+    checks = premises(carried)
+    assert not checks[STAND_IN].met and "n = 200" in checks[STAND_IN].evidence
+
+
 # --------------------------------------------------------------------------- convergence and power (issue 20)
 
 REDUCED = Fidelity(False, "preset 'smoke'")
@@ -117,11 +138,11 @@ S2_CONVERGED = f"{CONVERGED} (S2)"
 def test_a_claim_on_searches_that_mostly_ran_out_cannot_be_tested():
     claim = BY_ID["taghanaki-single-pixel-fails"]
     assert S2_CONVERGED in claim.premises and SEARCH_SCOPES[S2_CONVERGED] == (("S2",), None)
-    converged = tables(white={"S2": 0.0})                     # S2 failed everywhere, for another reason
+    converged = results(white={"S2": 0.0})                    # S2 failed everywhere, for another reason
     checks = premises(converged)
     assert checks[S2_CONVERGED].met and checks[CONVERGED].met
     assert check_claims([claim], converged, premises=checks, fidelity=REDUCED)[0].verdict == HOLDS
-    ran_out = tables(white={"S2": 0.0}, ran_out={"S2"})      # the same failures, all out of the grid
+    ran_out = results(white={"S2": 0.0}, ran_out={"S2"})     # the same failures, all out of the grid
     checks = premises(ran_out)
     assert not checks[S2_CONVERGED].met and "mostly ran out: S2 on IR2/MP" in checks[S2_CONVERGED].evidence
     # pooled over the ten attacks only a tenth ran out: met, with S2 named in the evidence
@@ -135,15 +156,15 @@ def test_a_claim_on_searches_that_mostly_ran_out_cannot_be_tested():
 
 
 def test_the_convergence_threshold_is_the_share_that_ran_out():
-    r = tables(n=40, white={"S2": 0.0}, clean_accuracy=1.0)
-    white_s2 = (r["attacks"]["setting"] == "white") & (r["attacks"]["attack"] == "S2")
+    r = results(n=40, white={"S2": 0.0}, clean_accuracy=1.0)
+    white_s2 = (r.attacks["setting"] == "white") & (r.attacks["attack"] == "S2")
     for k, met in ((20, True), (21, False)):                  # 40 images per network: half of them, then more
-        a = r["attacks"].copy()
+        a = r.attacks.copy()
         a["ran_out"] = white_s2 & (a["image"] < k)
-        p = premises({**r, "attacks": a})[S2_CONVERGED]
+        p = premises(replace(r, attacks=a))[S2_CONVERGED]
         assert p.met is met and f"{4 * k} of 160" in p.evidence, p.evidence
     assert MAX_RAN_OUT == 0.5
-    no_record = premises({**r, "attacks": r["attacks"].drop(columns="ran_out")})
+    no_record = premises(replace(r, attacks=r.attacks.drop(columns="ran_out")))
     assert not no_record[CONVERGED].met
 
 

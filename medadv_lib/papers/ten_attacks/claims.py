@@ -1,10 +1,10 @@
 """Every claim of Taghanaki, Das & Hamarneh 2018's abstract, results (Sec. 4) and conclusion, as tests.
 
-The tests read the chapter's result tables (:func:`.experiment.claim_results`): ``attacks`` (one
-row per attacked image: variant, source, setting "white"/"black", attack G1..D3, image, label, prob,
-success, clean_correct, l2, linf, ssim), ``clean`` (variant, image, label, prob) and ``calls``
-(variant, attack, model_calls, images). Variants are the paper's rows: "IR2/MP", "NL/MP", "IR2/AP",
-"NL/AP".
+The tests read one run's :class:`.experiment.TenAttacksResults` (built by
+:func:`.experiment.claim_results`; its fields list the tables' columns): ``attacks`` (one row per
+attacked image, white- and black-box), ``clean`` (the attacked images, clean), ``calls`` (the
+attacks' model queries) and ``test_auc`` (each network's clean test AUC). Variants are the paper's
+rows: "IR2/MP", "NL/MP", "IR2/AP", "NL/AP".
 
 "Success" counts the images a network classified correctly before the attack; rates pool the four
 networks unless the claim names one. Verdicts use 95 % intervals (Wilson for rates, bootstrap for
@@ -18,6 +18,7 @@ from ...claims import (FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Pre
                        verdict_above, verdict_below)
 from ...metrics.perceptibility import perceptibility_level
 from ...metrics.uncertainty import Estimate, auroc, independent_difference, mean, rate, wilson
+from .experiment import TenAttacksResults
 
 __all__ = ["CLAIMS", "premises", "MIN_AUC", "MAX_RAN_OUT", "CONVERGED", "SEARCH_SCOPES", "search_counts"]
 
@@ -99,7 +100,7 @@ def search_counts(attacks):
 
 def _converged(r, name: str) -> Premise:
     attacks, variants = SEARCH_SCOPES[name]
-    counts = search_counts(r["attacks"])
+    counts = search_counts(r.attacks)
     if counts is None:
         return Premise(name, False, "no record of whether the searches ran out of their grids")
     part = counts[counts["attack"].isin(attacks) & (counts["variant"].isin(variants) if variants else True)]
@@ -115,14 +116,14 @@ def _converged(r, name: str) -> Premise:
     return Premise(name, k <= MAX_RAN_OUT * n, evidence)
 
 
-def premises(r, test_auc: dict | None = None) -> dict[str, Premise]:
-    """This run's premises, by name, with their evidence. ``test_auc``: each network's clean AUC
-    on its whole test split (:func:`.experiment.clean_table`'s ``attrs["auc"]``); without it, the
-    AUC on the attacked images (fewer images, a wider interval). The searches' convergence
-    (:data:`SEARCH_SCOPES`, :data:`MAX_RAN_OUT`) is read from the ``ran_out`` column."""
-    aucs = dict(test_auc) if test_auc else {
+def premises(r: TenAttacksResults) -> dict[str, Premise]:
+    """This run's premises, by name, with their evidence. The stand-in premise reads each network's
+    clean AUC on its whole test split (``r.test_auc``); without it, the AUC on the attacked images
+    (fewer images, a wider interval). The searches' convergence (:data:`SEARCH_SCOPES`,
+    :data:`MAX_RAN_OUT`) is read from the ``ran_out`` column."""
+    aucs = dict(r.test_auc) if r.test_auc else {
         variant: auroc(part["label"].to_numpy().astype(int), part["prob"].to_numpy())
-        for variant, part in r["clean"].groupby("variant", sort=False)}
+        for variant, part in r.clean.groupby("variant", sort=False)}
     return {STAND_IN: stand_in(aucs, MIN_AUC, "clean test AUC", "Table 1's clean AUC"),
             **{name: _converged(r, name) for name in SEARCH_SCOPES}}
 
@@ -130,7 +131,7 @@ ALMOST_ALL = 0.90
 
 
 def _white(r, attacks=None, variants=None, setting="white"):
-    a = r["attacks"]
+    a = r.attacks
     a = a[(a["setting"] == setting) & a["clean_correct"]]
     if attacks is not None:
         a = a[a["attack"].isin(attacks)]
@@ -159,7 +160,7 @@ def _pct(est: Estimate) -> str:
 
 def _clean_performance(r):
     cases = {}
-    for variant, part in r["clean"].groupby("variant", sort=False):
+    for variant, part in r.clean.groupby("variant", sort=False):
         correct = (part["prob"].to_numpy() > 0.5) == part["label"].to_numpy().astype(bool)
         cases[variant] = verdict_above(rate(correct), 0.70)
     return combine(cases)
@@ -192,7 +193,7 @@ def _black_below_white(r):
 
 
 def _accuracy_frame(r, setting, attacks, pooling):
-    a = r["attacks"]
+    a = r.attacks
     part = a[(a["setting"] == setting) & a["attack"].isin(attacks) & a["variant"].str.endswith(pooling)]
     return (part["prob"].to_numpy() > 0.5) == part["label"].to_numpy().astype(bool)
 
@@ -203,7 +204,7 @@ def _avg_gradient_black(r):
 
 
 def _nasnet_avg_stronger(r):
-    a = r["attacks"]
+    a = r.attacks
     white = a[a["setting"] == "white"]
     acc = {v: (p["prob"].to_numpy() > 0.5) == p["label"].to_numpy().astype(bool)
            for v, p in white.groupby("variant") if v.startswith("NL")}
@@ -257,7 +258,7 @@ def _visible(r):
 
 
 def _s1_slowest(r):
-    calls = r["calls"].assign(per_image=lambda c: c["model_calls"] / c["images"]).groupby("attack")["per_image"].mean()
+    calls = r.calls.assign(per_image=lambda c: c["model_calls"] / c["images"]).groupby("attack")["per_image"].mean()
     top = calls.idxmax()
     evidence = "model calls per attacked image: " + ", ".join(f"{k} {v:.0f}" for k, v in calls.sort_values(ascending=False).items())
     return Outcome(HOLDS if top == "S1" else FAILS, evidence)
@@ -307,7 +308,7 @@ def _gradient_best(r):
 
 
 def _same_failures(r):
-    white = r["attacks"][r["attacks"]["setting"] == "white"]
+    white = r.attacks[r.attacks["setting"] == "white"]
     shares = []
     for pooling in ("MP", "AP"):
         part = white[white["variant"].str.endswith(pooling)]

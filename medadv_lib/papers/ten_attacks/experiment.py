@@ -7,20 +7,13 @@ minimal perturbations), white-box and black-box (transfer) evaluation, perceptib
 paper's tables with its cells beside ours (Table 1 white-box, Table 2 black-box; accuracy with 95 %
 Wilson intervals, AUC with bootstrap intervals, and n).
 
-Result tables, one row per attacked image (so every number has its count):
-
-* ``attacks``: variant ("IR2/MP" ...: the network that classifies), source (the network that crafted
-  the image: the variant itself for white-box), setting ("white", "black"), attack (G1..D3), image,
-  label, prob (P(finding) of the classifying network), success (misclassified), clean_correct,
-  l2, linf, ssim (of the adversarial against the clean image; NaN where the attack failed),
-  ran_out (white-box: the search ran out of its grid or iterations without an adversarial,
-  :attr:`~medadv_lib.attacks.registry.AttackResult.exhausted`; False for black-box rows);
-* ``clean``: variant, image, label, prob (the attacked images, clean);
-* ``calls``: variant, attack, model_calls, images (the attack's model queries, white-box).
+Result tables, one row per attacked image (so every number has its count): ``attacks``, ``clean``
+and ``calls`` of :class:`AttackTables`, their columns listed on :class:`TenAttacksResults` (what the
+claims of :mod:`.claims` are tested on, built by :func:`claim_results`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -43,7 +36,7 @@ ATTACK_IDS = list(TAGHANAKI)
 
 __all__ = ["positive_control", "SLOW", "images_per_attack", "scale_ladder", "ladder_rungs", "paper_gradient_accuracy",
            "ARCHS", "VARIANTS", "AttackTables", "load_data", "train_networks", "attack_all", "attack_settings",
-           "clean_table", "table1",
+           "clean_table", "table1", "TenAttacksResults",
            "table2", "perceptibility", "success_rates", "convergence", "claim_results", "headline"]
 
 ARCHS = {"inception-resnet-v2": "IR2", "nasnet-large": "NL"}
@@ -128,6 +121,9 @@ def _white_box(variant: str, model, x, y, attack_id: str, params: dict, seed: in
 
 @dataclass
 class AttackTables:
+    """What :func:`attack_all` returns: the result tables (their columns on :class:`TenAttacksResults`)
+    and the images they were measured on."""
+
     attacks: pd.DataFrame
     clean: pd.DataFrame
     calls: pd.DataFrame
@@ -405,9 +401,37 @@ def scale_ladder(runs: dict, data: ChapterData, tables: AttackTables, rungs, con
     return pd.DataFrame(rows)
 
 
-def claim_results(tables: AttackTables) -> dict:
-    """The mapping the claims of :mod:`.claims` are tested on."""
-    return {"attacks": tables.attacks, "clean": tables.clean, "calls": tables.calls}
+@dataclass
+class TenAttacksResults:
+    """What the claims of :mod:`.claims` and their premises are tested on: one run of the chapter.
+
+    Variants are the paper's row names (:data:`VARIANTS`: "IR2/MP", "NL/MP", "IR2/AP", "NL/AP"),
+    attacks its ids G1..D3 (:data:`ATTACK_IDS`), settings "white" and "black"."""
+
+    #: one row per attacked image: variant (the network that classifies), source (the network that
+    #: crafted the image: the variant itself for white-box), setting ("white", "black"), attack
+    #: (G1..D3), image, label, prob (P(finding) of the classifying network), success
+    #: (misclassified), clean_correct, l2, linf, ssim (of the adversarial against the clean image;
+    #: NaN where the attack failed), ran_out (white-box: the search ran out of its grid or
+    #: iterations without an adversarial, :attr:`~medadv_lib.attacks.registry.AttackResult.exhausted`;
+    #: False for black-box rows; the convergence premises read it)
+    attacks: pd.DataFrame
+    #: the attacked images, clean: variant, image, label, prob
+    clean: pd.DataFrame
+    #: the attacks' model queries, white-box: variant, attack, model_calls, images
+    calls: pd.DataFrame
+    #: each network's clean ROC AUC on its whole test split as an
+    #: :class:`~medadv_lib.metrics.uncertainty.Estimate` (:func:`clean_table`; the stand-in premise
+    #: reads it); empty: the premise reads the AUC on the attacked images (``clean``: fewer images,
+    #: a wider interval)
+    test_auc: dict = field(default_factory=dict)
+
+
+def claim_results(tables: AttackTables, clean_test: pd.DataFrame | None = None) -> TenAttacksResults:
+    """The results the claims of :mod:`.claims` are tested on (``clean_test``: the networks'
+    :func:`clean_table` on their whole test splits, whose AUCs the stand-in premise reads)."""
+    return TenAttacksResults(attacks=tables.attacks, clean=tables.clean, calls=tables.calls,
+                             test_auc=dict(clean_test.attrs["auc"]) if clean_test is not None else {})
 
 
 def headline(attacks: pd.DataFrame) -> str:
