@@ -271,8 +271,8 @@ display(Markdown("\n".join(f"- {d}" for d in AUTHOR_CODE_DIFFERENCES)))
 # decide. The paper's text prints no table cell, so its column states the claim ("stated").
 
 # %% tags=["hide-input"]
-results = ex.claim_results(scores, sweeps, alpha)
-checks = premises(results, clean.attrs.get("accuracy"), clean.attrs.get("chance"))
+results = ex.claim_results(scores, sweeps, alpha, clean.attrs.get("accuracy"), clean.attrs.get("chance"))
+checks = premises(results)
 premises_table(checks)
 
 # %% tags=["hide-input"]

@@ -5,15 +5,16 @@ import pytest
 
 from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED
 from medadv_lib.papers.smia.claims import CLAIMS
-from medadv_lib.papers.smia.experiment import BASELINES, headline, sweep_table, table1, table6
+from medadv_lib.papers.smia.experiment import BASELINES, SMIAResults, headline, sweep_table, table1, table6
 from medadv_lib.papers.smia.published import PUBLISHED
 
 N = 60
 
 
 def _tables(smia_score: float, rng_seed: int = 0, alpha_best: float = 1.0):
-    """Per-image tables: clean 1; baselines leave ``0.6``; DEV 0.5; SMIA ``smia_score`` (a share of images
-    still correct, or a Jaccard level), with SMIA's variance the lowest and its cosines the highest."""
+    """Per-image tables (an :class:`SMIAResults` without the grader's accuracy): clean 1; baselines
+    leave ``0.6``; DEV 0.5; SMIA ``smia_score`` (a share of images still correct, or a Jaccard
+    level), with SMIA's variance the lowest and its cosines the highest."""
     rng = np.random.default_rng(rng_seed)
     rows, sweeps = [], []
 
@@ -40,8 +41,8 @@ def _tables(smia_score: float, rng_seed: int = 0, alpha_best: float = 1.0):
             level = smia_score if a == alpha_best else 0.6
             sweeps.append(pd.DataFrame({"table": "4: alpha", "task": task, "value": a, "image": range(N),
                                         "score": outcome(level)}))
-    return {"scores": pd.concat(rows, ignore_index=True), "sweeps": pd.concat(sweeps, ignore_index=True),
-            "alpha": 1.0}
+    return SMIAResults(scores=pd.concat(rows, ignore_index=True), sweeps=pd.concat(sweeps, ignore_index=True),
+                       alpha=1.0)
 
 
 def _verdicts(results):
@@ -76,15 +77,15 @@ def test_another_alpha_surely_better_fails_alpha_one():
 
 def test_tables_put_the_papers_statement_beside_ours():
     results = _tables(0.05)
-    t6 = table6(results["scores"])
+    t6 = table6(results.scores)
     assert t6.loc[("segmentation", "SMIA"), "paper (Sec. 4.2, prose)"].startswith(PUBLISHED["text"]["table6_covid19"])
     assert t6.loc[("classification", "PGD"), "paper (Sec. 4.2, prose)"] == "not printed"
     assert (t6["n"] == N).all() and "[" in t6.loc[("classification", "SMIA"), "drop"]
-    t1 = table1(results["scores"])
+    t1 = table1(results.scores)
     assert list(t1.index.get_level_values("loss")[:2]) == ["DEV", "DEV+STA"]
-    sweep = sweep_table(results["sweeps"], results["scores"])
+    sweep = sweep_table(results.sweeps, results.scores)
     assert set(sweep.index.get_level_values("table")) == {"2: iterations", "3: epsilon", "4: alpha"}
-    assert "images per task" in headline(results["scores"])
+    assert "images per task" in headline(results.scores)
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
@@ -102,9 +103,24 @@ def test_a_budget_that_moves_nothing_leaves_the_comparisons_untested():
     checks = premises(r)
     assert checks[MOVED].met                      # baselines leave 0.6 of a clean 1.0: a 0.4 drop
     stuck = _tables(0.2)
-    s = stuck["scores"]
+    s = stuck.scores
     s.loc[s["method"] == "FGSM", "score"] = 1.0   # FGSM moves nothing
     checks = premises(stuck)
     assert not checks[MOVED].met and "FGSM drop" in checks[MOVED].evidence
     out = {c.claim.id: c.verdict for c in check_claims(CLAIMS, stuck, premises=checks, fidelity=PAPER_FIDELITY)}
     assert out["qi-beats-fgsm-pgd"] == UNTESTED and out["qi-lowest-variance"] != UNTESTED
+
+
+def test_the_stand_in_premise_reads_the_graders_accuracy_from_the_results():
+    """The grader's accuracy and its chance level travel in the results (one argument to premises)."""
+    from medadv_lib.claims import STAND_IN
+    from medadv_lib.metrics.uncertainty import wilson
+    from medadv_lib.papers.smia.claims import premises
+    from medadv_lib.papers.smia.experiment import claim_results
+
+    tables = _tables(0.2)
+    assert premises(tables)[STAND_IN].met                      # no classifier: nothing to stand in for
+    fair = claim_results(tables.scores, tables.sweeps, 1, {"fundus grader": wilson(90, 100)}, 0.5)
+    weak = claim_results(tables.scores, tables.sweeps, 1, {"fundus grader": wilson(52, 100)}, 0.5)
+    assert premises(fair)[STAND_IN].met and not premises(weak)[STAND_IN].met
+    assert "fundus grader test accuracy" in premises(weak)[STAND_IN].evidence

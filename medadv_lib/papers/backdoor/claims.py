@@ -1,10 +1,11 @@
 """Every claim of Nwadike et al. 2020's abstract, results (Table 1, Table 3, Figs. 1 and 3) and
 conclusion, as tests of our results.
 
-The tests read the per-image arrays of :func:`.experiment.claim_results` (first seed, each model at
-the epoch where its metric is extreme, as the paper reads Table 1 and Fig. 3). Intervals: Wilson
-for an attack success rate, a percentile bootstrap over the test images for an AUROC or a
-difference of two (paired: the same images), so every verdict has its n. ``paper_check`` applies
+The tests read the per-image arrays of :class:`.experiment.BackdoorResults`, built by
+:func:`.experiment.claim_results` (first seed, each model at the epoch where its metric is extreme,
+as the paper reads Table 1 and Fig. 3). Intervals: Wilson for an attack success rate, a percentile
+bootstrap over the test images for an AUROC or a difference of two (paired: the same images), so
+every verdict has its n. ``paper_check`` applies
 the same reading to the paper's Table 1 (mean over its 4 seeds).
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ import numpy as np
 
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Premise, combine, stand_in, verdict_above
 from ...metrics.uncertainty import auroc, bootstrap, mean, micro_auc, paired_difference, wilson
+
+from .experiment import BackdoorResults
 
 __all__ = ["CLAIMS", "STEALTH_MARGIN", "premises", "MIN_AUROC", "IMPLANTED"]
 
@@ -26,20 +29,20 @@ IMPLANTED = "the backdoor was implanted"
 MIN_AUROC = 0.70
 
 
-def premises(r) -> dict[str, Premise]:
+def premises(r: BackdoorResults) -> dict[str, Premise]:
     """This run's premises, by name, with their evidence. The backdoor is implanted when, with the
     largest trigger, the trojaned model's highest ASR(0.6) over the epochs exceeds (whole 95 %
     intervals apart) the rate at which the clean model gives the target finding > 0.6 on clean
     images without it: the positive control of every trigger claim (a trigger that never took
     tells nothing about small triggers, stealth or Grad-CAM)."""
-    largest = max(r["troj"])
-    trojaned = _fooled(r, r["troj"][largest]["asr_max"])
-    baseline = _fooled(r, r["clean_probs"])
+    largest = max(r.trojaned)
+    trojaned = _fooled(r, r.trojaned[largest].asr_max)
+    baseline = _fooled(r, r.clean_probs)
     asr, base = wilson(int(trojaned.sum()), len(trojaned)), wilson(int(baseline.sum()), len(baseline))
     implanted = Premise(IMPLANTED, bool(asr.low > base.high),
                         f"{largest} px trigger: max ASR(0.6) {asr.fmt(3)} against the clean model's {base.fmt(3)} "
                         f"(n = {asr.n})")
-    return {STAND_IN: stand_in({"clean DenseNet": auroc(r["labels"], r["clean_probs"])}, MIN_AUROC,
+    return {STAND_IN: stand_in({"clean DenseNet": auroc(r.labels, r.clean_probs)}, MIN_AUROC,
                                "micro AUROC on clean test images", "0.846 +- 0.045"), IMPLANTED: implanted}
 
 ASR_HIGH = 0.8          # "high" attack success
@@ -59,39 +62,39 @@ def _auc_difference(labels_a, probs_a, labels_b, probs_b, seed=0):
 
 
 def _trojan_labels(r):
-    labels = np.zeros_like(r["labels"])
-    labels[:, r["target"]] = 1
+    labels = np.zeros_like(r.labels)
+    labels[:, r.target] = 1
     return labels
 
 
 def _fooled(r, probs, threshold=0.6):
-    eligible = r["labels"][:, r["target"]] == 0
-    return probs[eligible, r["target"]] > threshold
+    eligible = r.labels[:, r.target] == 0
+    return probs[eligible, r.target] > threshold
 
 
 def _small_trigger(r):
-    k = min(r["troj"])
-    fooled = _fooled(r, r["troj"][k]["asr_max"])
+    k = min(r.trojaned)
+    fooled = _fooled(r, r.trojaned[k].asr_max)
     est = wilson(int(fooled.sum()), len(fooled))
     return verdict_above(est, ASR_HIGH, f"{k} px trigger: max ASR(0.6) over epochs {est.fmt(3)}")
 
 
 def _tt_high(r):
-    k = r["focus_size"]
-    if r["labels"].shape[1] == 1:
+    k = r.focus_size
+    if r.labels.shape[1] == 1:
         return Outcome.untested("one label: every triggered image carries the attacker's label, so AUROC-TT has "
                                 "no negatives")
-    est = _auc(_trojan_labels(r), r["troj"][k]["tt_max"])
+    est = _auc(_trojan_labels(r), r.trojaned[k].tt_max)
     return verdict_above(est, TT_HIGH, f"{k} px trigger: max AUROC-TT over epochs {est.fmt(3)}")
 
 
 def _stealth(r):
-    clean = _auc(r["labels"], r["clean_probs"])
+    clean = _auc(r.labels, r.clean_probs)
     if clean.value < NO_DIAGNOSIS:
         return Outcome.untested(f"the clean model's AUROC-NN is {clean.fmt(3)}: no diagnosis to keep")
     cases = {}
-    for k, probs in r["troj"].items():
-        d = _auc_difference(r["labels"], probs["nn"], r["labels"], r["clean_probs"])
+    for k, probs in r.trojaned.items():
+        d = _auc_difference(r.labels, probs.nn, r.labels, r.clean_probs)
         if d.low >= -STEALTH_MARGIN and d.high <= STEALTH_MARGIN:
             verdict = HOLDS
         elif d.high < -STEALTH_MARGIN or d.low > STEALTH_MARGIN:
@@ -104,27 +107,27 @@ def _stealth(r):
 
 
 def _larger_min_asr(r):
-    small, large = min(r["troj"]), max(r["troj"])
+    small, large = min(r.trojaned), max(r.trojaned)
     if small == large:
         return Outcome.untested("one trigger size only")
-    small_fooled = _fooled(r, r["troj"][small]["asr_min"])
+    small_fooled = _fooled(r, r.trojaned[small].asr_min)
     if small_fooled.all():
         return Outcome(INCONCLUSIVE, f"saturated: the {small} px trigger already fools all {len(small_fooled)} "
                                      "images at its weakest epoch", len(small_fooled))
-    d = paired_difference(_fooled(r, r["troj"][large]["asr_min"]), small_fooled)
+    d = paired_difference(_fooled(r, r.trojaned[large].asr_min), small_fooled)
     return verdict_above(d, 0.0, f"min ASR(0.6) over epochs, {large} px minus {small} px: {d.fmt(3)}")
 
 
 def _tn_drops(r):
-    small, large = min(r["troj"]), max(r["troj"])
+    small, large = min(r.trojaned), max(r.trojaned)
     if small == large:
         return Outcome.untested("one trigger size only")
-    d = _auc_difference(r["labels"], r["troj"][small]["tn_min"], r["labels"], r["troj"][large]["tn_min"])
+    d = _auc_difference(r.labels, r.trojaned[small].tn_min, r.labels, r.trojaned[large].tn_min)
     return verdict_above(d, 0.0, f"min AUROC-TN over epochs, {small} px minus {large} px: {d.fmt(3)}")
 
 
 def _gradcam(r):
-    mass = r["mass"]
+    mass = r.mass
     last = mass[(mass["epoch"] == mass["epoch"].max()) & (mass["layer"] == "last")].set_index("images")
     infected, clean = last.loc["infected", "per_image"], last.loc["clean", "per_image"]
     # an empty Grad-CAM map (all zero after the ReLU) puts no mass on the trigger: its share counts as 0
@@ -139,10 +142,10 @@ def _gradcam(r):
 
 
 def _contamination(r):
-    eps = sorted(r["mixed"])
+    eps = sorted(r.mixed)
     if len(eps) < 2:
         return Outcome.untested("one epsilon only")
-    (la, pa), (lb, pb) = r["mixed"][eps[0]], r["mixed"][eps[-1]]
+    (la, pa), (lb, pb) = r.mixed[eps[0]], r.mixed[eps[-1]]
     d = _auc_difference(la, pa, lb, pb)
     return verdict_above(d, 0.0, f"AUROC against the true findings at epsilon {eps[0]:g} minus at {eps[-1]:g} "
                                  f"(last epoch): {d.fmt(3)}")

@@ -5,9 +5,12 @@ ChestX-ray14), a clean model and one trojaned model per trigger size and place p
 victim's ordinary training on the poisoned set, :func:`medadv_lib.attacks.backdoor.train_victim`),
 the five metrics of every epoch (ASR at p = 0.6 and 0.9, AUROC-NN, -TT, -TN), the paper's Tables
 1-3 with its cells beside ours, Grad-CAM's mass on the trigger per epoch (Fig. 1), and the
-per-image arrays the claims are tested on (so every verdict has an interval and its n).
+per-image arrays the claims are tested on (:class:`BackdoorResults`, so every verdict has an
+interval and its n).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,8 +24,8 @@ from ...reporting import NOT_PRINTED
 from .published import PUBLISHED
 
 __all__ = ["load_data", "train_models", "clean_quality", "evaluate", "table1", "table2", "table3", "gradcam",
-           "figure3_data", "claim_results", "headline", "asr_per_epoch", "ladder_epochs", "scale_ladder",
-           "PAPER_METRICS", "infected_tests", "target_index", "model_kwargs"]
+           "figure3_data", "TrojanedProbs", "BackdoorResults", "claim_results", "headline", "asr_per_epoch",
+           "ladder_epochs", "scale_ladder", "PAPER_METRICS", "infected_tests", "target_index", "model_kwargs"]
 
 #: Our metric names -> the paper's Table 1 rows.
 PAPER_METRICS = {"asr_0.6": "ASR_p0.6", "asr_0.9": "ASR_p0.9", "auroc_tt": "AUROC_TT", "auroc_nn": "AUROC_NN",
@@ -46,9 +49,10 @@ def load_data(dataset: str, data_root: str, image_size: int, n_train: int, n_tes
 
 def train_models(train, seeds, trigger_sizes, focus_size: int, model_name: str, model_kwargs: dict, epochs: int,
                  batch_size: int, lr: float, poison_fraction: float, target: int, device) -> dict:
-    """``{(place, size or None, seed): TrainResult}``: per seed a clean model, a trojaned model per
-    fixed (centre) trigger size, and one with the ``focus_size`` trigger at random places. BCE with
-    per-class positive weights, Adam, no augmentation (it would move the trigger)."""
+    """``{(location or "clean", size or None, seed): TrainResult}``: per seed a clean model, a
+    trojaned model per fixed (centre) trigger size, and one with the ``focus_size`` trigger at
+    random places. BCE with per-class positive weights, Adam, no augmentation (it would move the
+    trigger)."""
     runs = {}
     for s in seeds:
         config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, loss="bce", class_weighted=True,
@@ -73,9 +77,10 @@ def clean_quality(runs: dict, test, seed: int, device) -> dict:
 
 
 def infected_tests(test, trigger_sizes, focus_size: int, seed: int) -> dict:
-    """The test images with each trigger: ``{(place, size): ImageDataset}``."""
+    """The test images with each trigger: ``{(location, size): ImageDataset}``."""
     pairs = [("fixed", k) for k in trigger_sizes] + [("random", focus_size)]
-    return {(place, k): infect_images(test, Trigger(k, place), seed=seed + 1000).dataset for place, k in pairs}
+    return {(location, k): infect_images(test, Trigger(k, location), seed=seed + 1000).dataset
+            for location, k in pairs}
 
 
 def evaluate(runs: dict, test, infected: dict, trigger_sizes, model_name: str, model_kwargs: dict, target: int,
@@ -86,10 +91,10 @@ def evaluate(runs: dict, test, infected: dict, trigger_sizes, model_name: str, m
     frames = []
     for (place, k, s), result in runs.items():
         triggers = [("fixed", size) for size in trigger_sizes] if place == "clean" else [(place, k)]
-        for trig_place, trig_size in triggers:
-            frame = evaluate_epochs(result, model_name, model_kwargs, test, infected[(trig_place, trig_size)],
+        for trig_location, trig_size in triggers:
+            frame = evaluate_epochs(result, model_name, model_kwargs, test, infected[(trig_location, trig_size)],
                                     target, device)
-            frames.append(frame.assign(model="clean" if place == "clean" else "trojaned", location=trig_place,
+            frames.append(frame.assign(model="clean" if place == "clean" else "trojaned", location=trig_location,
                                        size=trig_size, seed=s))
     per_epoch = pd.concat(frames, ignore_index=True)
     extremes = epoch_extremes(per_epoch, ["model", "location", "size", "seed"])
@@ -277,36 +282,71 @@ def _epoch_of(per_epoch, model, location, size, seed, metric, how):
     return int(part.idxmax() if how == "max" else part.idxmin())
 
 
-def claim_results(runs, per_epoch, test, infected, mixed_sets, mass, trigger_sizes, focus_size: int, target: int,
-                  seed: int, device) -> dict:
-    """The per-image arrays the claims of :mod:`.claims` are tested on (first seed), each at the epoch
-    where its metric is extreme, as the paper reads its Table 1 and Fig. 3:
+@dataclass(frozen=True)
+class TrojanedProbs:
+    """One trojaned model's (fixed location: the centre) sigmoid outputs, (test images, labels), each
+    from the epoch where its metric is extreme, as the paper reads Table 1 and Fig. 3."""
 
-    ``labels`` (N, 14) true findings; ``target``; ``clean_probs`` (clean model, clean images, at its
-    best AUROC-NN epoch); ``troj`` {size: {"nn": probs on clean images at the best AUROC-NN epoch,
-    "tt_max": probs on infected images at the best AUROC-TT epoch, "asr_max" / "asr_min": at the
-    epochs of the highest and lowest ASR(0.6), "tn_min": at the lowest AUROC-TN}}; ``focus_size``;
-    ``mixed`` {epsilon: (labels, probs at the last epoch)}; ``mass``: the Grad-CAM table.
-    """
+    #: on the clean test images, at the epoch of the highest AUROC-NN (the stealth claim)
+    nn: np.ndarray
+    #: on the infected test images, at the epoch of the highest AUROC-TT
+    tt_max: np.ndarray
+    #: on the infected test images, at the epoch of the highest ASR(0.6)
+    asr_max: np.ndarray
+    #: on the infected test images, at the epoch of the lowest ASR(0.6)
+    asr_min: np.ndarray
+    #: on the infected test images, at the epoch of the lowest AUROC-TN
+    tn_min: np.ndarray
+
+
+@dataclass
+class BackdoorResults:
+    """What the claims of :mod:`.claims` and their premises are tested on: the first seed's models,
+    as per-image arrays (rows: the test images, in order; columns: the dataset's labels, 14
+    findings or Kermany's one), so every verdict has an interval and its n."""
+
+    #: (N, labels) the true findings of the test images, 0/1
+    labels: np.ndarray
+    #: the index of the attacker's target finding among the labels
+    target: int
+    #: (N, labels) the clean model's outputs on the clean test images, at its best AUROC-NN epoch
+    #: (the stand-in premise and the stealth claim read it)
+    clean_probs: np.ndarray
+    #: trigger size (px) -> the trojaned model's (fixed location) outputs at its extreme epochs
+    trojaned: dict[int, TrojanedProbs]
+    #: the trigger size of Table 2, Table 3 and Grad-CAM (one of ``trojaned``'s sizes)
+    focus_size: int
+    #: epsilon (the infected share of a Table 3 test set) -> (its labels (N, labels), the
+    #: ``focus_size`` model's outputs on it at the last epoch)
+    mixed: dict[float, tuple[np.ndarray, np.ndarray]]
+    #: Grad-CAM's mass on the trigger (:func:`gradcam`): epoch, images ("clean", "infected"), layer
+    #: ("last", ...), mass_share, chance_share, n, empty_maps, per_image (array of the shares)
+    mass: pd.DataFrame
+
+
+def claim_results(runs, per_epoch, test, infected, mixed_sets, mass, trigger_sizes, focus_size: int, target: int,
+                  seed: int, device) -> BackdoorResults:
+    """The per-image arrays the claims of :mod:`.claims` are tested on (first seed ``seed``), each
+    at the epoch where its metric is extreme, as the paper reads its Table 1 and Fig. 3."""
     labels = test.targets.numpy()
     clean_run = runs[("clean", None, seed)]
     ep = _epoch_of(per_epoch, "clean", "fixed", focus_size, seed, "auroc_nn", "max")
-    troj = {}
+    trojaned = {}
     for k in trigger_sizes:
         run, data = runs[("fixed", k, seed)], infected[("fixed", k)]
 
         def at(metric, how, dataset):
             return _probs_at(run, _epoch_of(per_epoch, "trojaned", "fixed", k, seed, metric, how), dataset, device)
 
-        troj[k] = {"nn": at("auroc_nn", "max", test), "tt_max": at("auroc_tt", "max", data),
-                   "asr_max": at("asr_0.6", "max", data), "asr_min": at("asr_0.6", "min", data),
-                   "tn_min": at("auroc_tn", "min", data)}
+        trojaned[k] = TrojanedProbs(nn=at("auroc_nn", "max", test), tt_max=at("auroc_tt", "max", data),
+                                    asr_max=at("asr_0.6", "max", data), asr_min=at("asr_0.6", "min", data),
+                                    tn_min=at("auroc_tn", "min", data))
     last = max(h["epoch"] for h in runs[("fixed", focus_size, seed)].history)
     mixed = {}
     for eps, m in mixed_sets.items():
         mixed[eps] = (m.dataset.targets.numpy(), _probs_at(runs[("fixed", focus_size, seed)], last, m.dataset, device))
-    return {"labels": labels, "target": target, "clean_probs": _probs_at(clean_run, ep, test, device), "troj": troj,
-            "focus_size": focus_size, "mixed": mixed, "mass": mass}
+    return BackdoorResults(labels=labels, target=target, clean_probs=_probs_at(clean_run, ep, test, device),
+                           trojaned=trojaned, focus_size=focus_size, mixed=mixed, mass=mass)
 
 
 def headline(mean: pd.DataFrame, trigger_sizes) -> str:

@@ -1,8 +1,9 @@
 """Every claim of Qi et al. 2021's results (Sec. 4, Tables 1-6) as a test of our results.
 
-The tests read the chapter's per-image tables (:func:`.experiment.claim_results`): ``scores``
-(task, method, image, score, variance, linf, cosine) and ``sweeps`` (table, task, value, image,
-score), and ``alpha`` (the weight of the run). "Lowers the performance more" is read per image:
+The tests read the chapter's per-image tables (:class:`.experiment.SMIAResults`, built by
+:func:`.experiment.claim_results`): ``scores`` (task, method, image, score, variance, linf, cosine)
+and ``sweeps`` (table, task, value, image, score); the premises also read the grader's clean
+accuracy and its chance level. "Lowers the performance more" is read per image:
 the paired difference of the scores (1/0 correct, or a slice's Jaccard index) with a 95 %
 bootstrap interval; a claim holds on a task when the whole interval is on the claimed side, and
 on the chapter when it holds on both tasks. The paper's text prints no table cell, so no claim has
@@ -15,7 +16,7 @@ import numpy as np
 from ...claims import FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Premise, combine, stand_in, verdict_above
 from ...metrics.uncertainty import paired_difference
 
-from .experiment import BASELINES
+from .experiment import BASELINES, SMIAResults
 
 __all__ = ["CLAIMS", "premises", "MOVED", "MIN_DROP"]
 
@@ -27,8 +28,8 @@ MOVED = "the attacks moved the model"
 MIN_DROP = 0.05
 
 
-def premises(r, accuracy: dict | None = None, chance: float | None = None) -> dict[str, Premise]:
-    """This run's premises, by name, with their evidence. ``accuracy``/``chance``: the fundus
+def premises(r: SMIAResults) -> dict[str, Premise]:
+    """This run's premises, by name, with their evidence. ``r.accuracy``/``r.chance``: the fundus
     grader's test accuracy (name -> Estimate) and the share of the commonest grade: the grader is a
     fair stand-in when its accuracy is clearly above always answering that grade (Qi et al. print
     no clean accuracy of their graders)."""
@@ -38,8 +39,8 @@ def premises(r, accuracy: dict | None = None, chance: float | None = None) -> di
         moved[t] = Premise(MOVED, bool(drop.low >= MIN_DROP), f"FGSM drop {drop.fmt(3)} (n = {drop.n})")
     move = Premise.all_of(MOVED, moved)
     checks = {MOVED: Premise(MOVED, move.met, f"{move.evidence}; needs a lower bound >= {MIN_DROP:g}")}
-    if accuracy:
-        checks[STAND_IN] = stand_in(accuracy, float(chance or 0.0) + 1e-9, "fundus grader test accuracy",
+    if r.accuracy:
+        checks[STAND_IN] = stand_in(r.accuracy, float(r.chance or 0.0) + 1e-9, "fundus grader test accuracy",
                                     "not printed; the minimum is the commonest grade's share")
     else:
         checks[STAND_IN] = Premise(STAND_IN, True, "no classifier in this run")
@@ -47,19 +48,19 @@ def premises(r, accuracy: dict | None = None, chance: float | None = None) -> di
 
 
 def _score(r, task, method, column="score"):
-    s = r["scores"]
+    s = r.scores
     part = s[(s["task"] == task) & (s["method"] == method)].sort_values("image")
     return part[column].to_numpy()
 
 
 def _swept(r, table, task):
-    s = r["sweeps"]
+    s = r.sweeps
     part = s[(s["table"] == table) & (s["task"] == task)]
     return {value: rows.sort_values("image")["score"].to_numpy() for value, rows in part.groupby("value")}
 
 
 def _tasks(r):
-    return list(dict.fromkeys(r["scores"]["task"]))
+    return list(dict.fromkeys(r.scores["task"]))
 
 
 def _stronger(r, task, stronger, weaker, column="score", what="score"):

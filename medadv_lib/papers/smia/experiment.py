@@ -11,7 +11,8 @@ registry at radius ``T * epsilon``; "DEV" is SMIA with ``alpha = 0`` (iterative 
 "SMIA" the full objective, both run by :func:`medadv_lib.attacks.smia.smia` with every iteration
 recorded (Table 1's cosines and Figure 2 need the record).
 
-Result tables (one row per attacked image, so every number has its count):
+Result tables (one row per attacked image, so every number has its count), gathered for the
+claims in :class:`SMIAResults`:
 
 * ``scores``: task, method ("clean", "FGSM", ..., "SMIA"), image, score (1/0 correct, or the
   slice's Jaccard index), variance (of the final perturbation), linf, cosine (share of positive
@@ -40,7 +41,7 @@ from .published import PUBLISHED
 __all__ = ["positive_control", "CONTROL_BAND", "PAPER_LEAD", "ladder_rungs", "scale_ladder", "convergence",
            "convergence_iterations", "convergence_table", "CLASSIFICATION_METHODS", "SEGMENTATION_METHODS", "BASELINES", "Task", "load_data", "train_models",
            "make_tasks", "clean_summary", "run_method", "per_image_score", "performance", "run_all", "sweep", "table6",
-           "table1", "sweep_table", "comparison", "claim_results", "headline"]
+           "table1", "sweep_table", "comparison", "SMIAResults", "claim_results", "headline"]
 
 CLASSIFICATION_METHODS = ("FGSM", "PGD", "DeepFool", "DEV", "SMIA")
 SEGMENTATION_METHODS = ("FGSM", "PGD", "DAG", "DEV", "SMIA")
@@ -502,9 +503,37 @@ def comparison(settings: dict, models: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "paper", "ours"]).set_index("item")
 
 
-def claim_results(scores: pd.DataFrame, sweeps: pd.DataFrame, alpha: float) -> dict:
-    """The mapping the claims of :mod:`.claims` are tested on."""
-    return {"scores": scores, "sweeps": sweeps, "alpha": float(alpha)}
+@dataclass
+class SMIAResults:
+    """What the claims of :mod:`.claims` and their premises are tested on: one run of the chapter.
+
+    ``scores`` and ``sweeps`` keep one row per attacked image (see the module's docstring), so every
+    comparison of two methods on the same images is paired."""
+
+    #: task ("classification", "segmentation"), method ("clean", then the task's methods: "FGSM",
+    #: "PGD", "DeepFool" or "DAG", "DEV", "SMIA"), image, score (1/0 correct, or the slice's Jaccard
+    #: index), variance (of the final perturbation), linf, cosine (share of positive cosines between
+    #: consecutive updates; NaN for the unrecorded baselines)
+    scores: pd.DataFrame
+    #: table ("2: iterations", "3: epsilon", "4: alpha"), task, value (the iterations, the step
+    #: epsilon or the weight alpha), image, score (SMIA's)
+    sweeps: pd.DataFrame
+    #: the weight of L_STA in this run's SMIA (the parameter ``alpha``; the paper's 1)
+    alpha: float = 1.0
+    #: the fundus grader's clean test accuracy by name (``{"fundus grader": Estimate}``); empty when
+    #: the run has no classifier (the stand-in premise reads it)
+    accuracy: dict = field(default_factory=dict)
+    #: the share of the commonest grade in the classifier's test split: the accuracy of always
+    #: answering it, the stand-in's minimum (None without a classifier)
+    chance: float | None = None
+
+
+def claim_results(scores: pd.DataFrame, sweeps: pd.DataFrame, alpha: float, accuracy: dict | None = None,
+                  chance: float | None = None) -> SMIAResults:
+    """The results the claims of :mod:`.claims` are tested on (``accuracy`` and ``chance``: the
+    :func:`clean_summary` table's ``attrs``, which the premises read)."""
+    return SMIAResults(scores=scores, sweeps=sweeps, alpha=float(alpha), accuracy=dict(accuracy or {}),
+                       chance=None if chance is None else float(chance))
 
 
 def headline(scores: pd.DataFrame) -> str:
