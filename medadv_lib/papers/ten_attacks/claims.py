@@ -18,7 +18,7 @@ from ...claims import (FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Pre
                        verdict_above, verdict_below)
 from ...metrics.perceptibility import perceptibility_level
 from ...metrics.uncertainty import Estimate, auroc, independent_difference, mean, rate, wilson
-from .experiment import TenAttacksResults
+from .experiment import ATTACK_IDS, GRADIENT_IDS, TenAttacksResults
 
 __all__ = ["CLAIMS", "premises", "MIN_AUC", "MAX_RAN_OUT", "CONVERGED", "SEARCH_SCOPES", "search_counts"]
 
@@ -57,8 +57,8 @@ def _n_five_attacks(p) -> int:
     return 4 * (4 * int(p["n_attack"]) + _n_slow(p))
 
 
-GRADIENT = ("G1", "G2", "G3", "G4", "G5")
-OTHERS = ("S1", "S2", "D1", "D2", "D3")
+GRADIENT = tuple(GRADIENT_IDS)
+OTHERS = tuple(a for a in ATTACK_IDS if a not in GRADIENT_IDS)
 
 #: Every one of the ten attacks is a minimal-perturbation search over a grid of sizes (G1, G2, G4,
 #: D1-D3), a bounded number of iterations (G3's steps, G5's search over c, S1's R rounds) or of

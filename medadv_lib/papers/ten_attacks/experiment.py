@@ -436,8 +436,8 @@ def claim_results(tables: AttackTables, clean_test: pd.DataFrame | None = None) 
 
 def headline(attacks: pd.DataFrame) -> str:
     white = attacks[(attacks["setting"] == "white") & attacks["clean_correct"]]
-    gradient = white[white["attack"].str.startswith("G")]
-    other = white[~white["attack"].str.startswith("G")]
+    gradient = white[white["attack"].isin(GRADIENT_IDS)]
+    other = white[~white["attack"].isin(GRADIENT_IDS)]
     n = attacks.groupby("variant")["image"].nunique().min()
     return (f"white-box success of the gradient attacks {100 * gradient['success'].mean():.0f} %, of the score and "
             f"decision attacks {100 * other['success'].mean():.0f} % ({n} images per network; paper: accuracy 0.00-0.01 "
