@@ -21,6 +21,9 @@ def data_banner(*datasets, dataset: str = "synthetic") -> str:
         text += (" Synthetic images are drawn by the library, not the paper's data: numbers on them "
                  "test whether the paper's *method and claims* carry over; they are not the paper's "
                  "results reproduced.")
+        calibrations = list(dict.fromkeys(d.calibration for d in datasets if d.calibration))
+        if calibrations:
+            text += " Their difficulty: " + "; ".join(calibrations) + "."
     if dataset != "synthetic":
         text += ("\n\n" + attribution(dataset) + " Our numbers test whether the paper's claims hold on "
                  "these real images; they are not the paper's results reproduced.")

@@ -42,6 +42,27 @@ def test_classes_differ_in_the_expected_places():
     assert np.abs(pneu - normal).max() > 0.01
 
 
+def test_the_calibration_moves_only_the_disease_severity():
+    """The severity floor (issue 20, item 7) changes the diseased images and no random draw: the
+    normal images are the same at every floor, a higher floor makes the findings denser, and the
+    floor the task uses is the one its datasets and page banner name."""
+    low, high = (synthetic.Calibration(f, "test", "test") for f in (0.0, 0.9))
+    for label in (0, 1, 2):
+        a = np.stack([synthetic.covidx_image(64, 0, i, label, low) for i in range(8)])
+        b = np.stack([synthetic.covidx_image(64, 0, i, label, high) for i in range(8)])
+        if label == 0:
+            assert np.array_equal(a, b)
+        else:
+            assert b.mean() > a.mean()          # denser opacities
+    with pytest.raises(ValueError, match="severity_floor"):
+        synthetic.Calibration(1.0, "t", "m")
+    train = synthetic_covidx(3, 64, 0)
+    assert train.calibration == synthetic.COVIDX_CALIBRATION.describe()
+    assert train.subset([0, 1]).calibration == train.calibration
+    from medadv_lib.reporting import data_banner
+    assert f"{synthetic.COVIDX_CALIBRATION.severity_floor:g} or more" in data_banner(train)
+
+
 def test_imbalance_option_follows_covidx_shares():
     labels = synthetic.covidx_labels(20000, seed=0, imbalance=True)
     shares = np.bincount(labels, minlength=3) / len(labels)

@@ -99,18 +99,22 @@ def load_chestxray14(data_root: str | Path, rows: list[dict], image_size: int, t
 
 
 def synthetic_chestxray14(n: int, image_size: int, seed: int, task: str = "multilabel",
-                          split: str = "train") -> ImageDataset:
-    """Synthetic ChestX-ray14-style radiographs (see :mod:`medadv_lib.data.synthetic`)."""
+                          split: str = "train", calibration: synthetic.Calibration | None = None) -> ImageDataset:
+    """Synthetic ChestX-ray14-style radiographs (see :mod:`medadv_lib.data.synthetic`), at the task's
+    calibrated difficulty (the binary task's or the multi-label one's) unless ``calibration`` says
+    otherwise (``benchmarks/calibrate_synthetic.py``)."""
     _check_task(task)
     offset = {"train": 0, "test": 1_000_003, "val": 2_000_003}[split]
-    images, labels = synthetic.chestxray14_images(n, image_size, seed + offset)
+    if calibration is None:
+        calibration = synthetic.CXR14_BINARY_CALIBRATION if task == "binary" else synthetic.CXR14_CALIBRATION
+    images, labels = synthetic.chestxray14_images(n, image_size, seed + offset, calibration)
     targets = torch.from_numpy(labels)
     if task == "binary":
         targets = (targets.sum(1) > 0).long()
     classes = list(CHESTXRAY14_FINDINGS) if task == "multilabel" else list(BINARY_CLASSES)
     return ImageDataset(torch.from_numpy(images), targets, classes,
                         f"synthetic ChestX-ray14-style radiographs (medadv generator, seed {seed}, {split})",
-                        [f"syn14-{split}-{i}" for i in range(n)])
+                        [f"syn14-{split}-{i}" for i in range(n)], calibration=calibration.describe())
 
 
 def official_split(root: Path, rows: list[dict]) -> tuple[list[dict], list[dict]] | None:

@@ -141,14 +141,17 @@ def load_covidx(data_root: str | Path, split: str = "train", image_size: int = 2
 
 
 def synthetic_covidx(n: int, image_size: int, seed: int, imbalance: bool = False,
-                     split: str = "train") -> ImageDataset:
-    """Synthetic three-class chest X-rays (see :mod:`medadv_lib.data.synthetic`)."""
+                     split: str = "train", calibration: synthetic.Calibration = synthetic.COVIDX_CALIBRATION
+                     ) -> ImageDataset:
+    """Synthetic three-class chest X-rays (see :mod:`medadv_lib.data.synthetic`), at the task's
+    calibrated difficulty unless ``calibration`` says otherwise (``benchmarks/calibrate_synthetic.py``)."""
     offset = {"train": 0, "test": 1_000_003, "val": 2_000_003}[split]
-    images, labels = synthetic.covidx_images(n, image_size, seed + offset, imbalance)
+    images, labels = synthetic.covidx_images(n, image_size, seed + offset, imbalance, calibration)
     note = ", COVIDx class imbalance" if imbalance else ", balanced"
     return ImageDataset(torch.from_numpy(images), torch.from_numpy(labels), list(COVIDX_CLASSES),
                         f"synthetic chest X-rays (medadv generator, seed {seed}{note}, {split})",
-                        [f"syn-{split}-{i}" for i in range(n)])
+                        [f"syn-{split}-{i}" for i in range(n)],
+                        calibration=calibration.describe())
 
 
 def covidx_splits(data_root: str | None, image_size: int, n_train: int, n_test: int, seed: int,

@@ -30,6 +30,8 @@ class ImageDataset(Dataset):
     source: str
     ids: list[str] = field(default_factory=list)
     transform: object = None
+    #: for synthetic images, how their difficulty was set (``synthetic.Calibration.describe``)
+    calibration: str = ""
 
     def __post_init__(self):
         if self.images.ndim != 4:
@@ -87,7 +89,7 @@ class ImageDataset(Dataset):
     def subset(self, indices: Sequence[int] | torch.Tensor) -> "ImageDataset":
         idx = torch.as_tensor(indices, dtype=torch.long)
         return ImageDataset(self.images[idx], self.targets[idx], list(self.class_names), self.source,
-                            [self.ids[i] for i in idx.tolist()], self.transform)
+                            [self.ids[i] for i in idx.tolist()], self.transform, self.calibration)
 
     def as_one_label(self, name: str | None = None) -> "ImageDataset":
         """A two-class dataset (targets 0/1) as a one-label multi-label task: (N, 1) float targets,
@@ -97,12 +99,12 @@ class ImageDataset(Dataset):
             raise ValueError(f"as_one_label needs a two-class dataset with (N,) targets, got classes "
                              f"{self.class_names} and targets {tuple(self.targets.shape)}")
         return ImageDataset(self.images, (self.targets == 1).float().unsqueeze(1), [name or self.class_names[1]],
-                            self.source, list(self.ids), self.transform)
+                            self.source, list(self.ids), self.transform, self.calibration)
 
     def with_images(self, images: torch.Tensor, source_note: str) -> "ImageDataset":
         """Same targets, new images (e.g. poisoned or perturbed), provenance extended."""
         return ImageDataset(images, self.targets.clone(), list(self.class_names),
-                            f"{self.source}; {source_note}", list(self.ids), self.transform)
+                            f"{self.source}; {source_note}", list(self.ids), self.transform, self.calibration)
 
     def loader(self, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
                drop_last: bool = False) -> DataLoader:
