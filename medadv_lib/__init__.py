@@ -4,7 +4,7 @@ Modules, one per concept: :mod:`~medadv_lib.data`, :mod:`~medadv_lib.models`,
 :mod:`~medadv_lib.attacks`, :mod:`~medadv_lib.metrics`, :mod:`~medadv_lib.training`,
 :mod:`~medadv_lib.explain`, :mod:`~medadv_lib.claims` hold what several chapters use
 (:mod:`~medadv_lib.evaluation`: ``medadv_lib.evaluate(model, images, labels, ...)``, one model's
-robustness-matrix row); each paper has one
+robustness-matrix row; :mod:`~medadv_lib.sanity_checks`: the checks it and the matrix run); each paper has one
 home, :mod:`medadv_lib.papers.<paper>` (its published numbers, experiments, claims, figures); the
 notebooks and the ``medadv`` CLI sit on top (:mod:`~medadv_lib.runner`, :mod:`~medadv_lib.cli`).
 """

@@ -7,8 +7,9 @@ the same norm, as RobustBench's ``benchmark()`` does for CIFAR (Croce et al. 202
 standardized adversarial robustness benchmark", NeurIPS Datasets and Benchmarks). It returns an
 :class:`Evaluation`: clean accuracy, each attack, the worst case over the attacks per input (robust
 only when the input survives every attack at that budget) and the noise control, each with its 95 %
-Wilson interval and n, and the sanity checks of the robustness-matrix chapter (Carlini et al. 2019,
-"On Evaluating Adversarial Robustness", Sec. 5, :mod:`medadv_lib.papers.robustness_matrix.claims`).
+Wilson interval and n, and the sanity checks of an adversarial evaluation that the robustness-matrix
+chapter tests too (Carlini et al. 2019, "On Evaluating Adversarial Robustness", Sec. 5,
+:mod:`medadv_lib.sanity_checks`).
 
 This module is also the shared layer of the matrix chapter: the per-input rows
 (:func:`outcome_row`), their selection (:func:`select_rows`, :func:`outcomes`, :func:`robust_rate`)
@@ -30,10 +31,12 @@ from .claims import Fidelity
 from .metrics.uncertainty import Estimate, wilson
 from .progress import tqdm
 
-__all__ = ["Evaluation", "evaluate", "Victim", "NOISE", "THREAT_MODELS", "DEFAULT_EPS", "budget_label", "outcome_row",
-           "select_rows", "outcomes", "robust_rate", "models", "white_box_rows", "attack_params", "clean_fooled"]
+__all__ = ["Evaluation", "evaluate", "Victim", "NOISE", "TRANSFER", "THREAT_MODELS", "DEFAULT_EPS", "budget_label",
+           "outcome_row", "select_rows", "outcomes", "robust_rate", "models", "white_box_rows", "attack_params", "clean_fooled"]
 
 NOISE = "noise"
+#: The attack of the rows that score one model's white-box PGD inputs on another model (the matrix's transfer setting).
+TRANSFER = "pgd (transfer)"
 THREAT_MODELS = ("Linf", "L2")
 #: The matrix chapter's default budgets on the [0, 1] scale.
 DEFAULT_EPS = {"Linf": (0.5 / 255, 2 / 255, 8 / 255), "L2": (0.25, 0.5, 1.0)}
@@ -149,7 +152,8 @@ class Evaluation:
     """The robustness-matrix row of one model (every estimate a share of the ``n`` inputs, with
     its 95 % Wilson interval): ``clean`` accuracy, ``robust[attack][eps]`` for each attack and the
     noise control, ``worst[eps]`` over the attacks, ``noise[eps]``, the ``strongest`` attack per
-    budget, and ``checks``: the matrix chapter's sanity checks (:class:`~medadv_lib.claims.CheckedClaim`)."""
+    budget, and ``checks``: the sanity checks of :mod:`medadv_lib.sanity_checks`
+    (:class:`~medadv_lib.claims.CheckedClaim`)."""
 
     model: str
     task: str
@@ -257,8 +261,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, th
     import time
 
     from .claims import CheckedClaim, Outcome, check_claims
-    from .papers.robustness_matrix.claims import CLAIMS
-    from .papers.robustness_matrix.experiment import MatrixResults
+    from .sanity_checks import CLAIMS, MatrixResults     # here, not at the top: it reads this module's rows
 
     start = time.perf_counter()
     budgets, names, task = _check_inputs(model, images, labels, threat_model, eps, attacks, task, device, batch_size)

@@ -22,7 +22,8 @@ chapters that accept it train on it (``kermany``: the two-class COVID-Nets, the 
 Inception-ResNet-v2/NASNet networks and the one-label DenseNet; ``nih-cxr14``: the four networks and
 the 14-finding DenseNet; ``covidx``: the COVID-Nets; ``retinamnist``: the fundus grader;
 ``covid-ct-infection``: the CT U-Net). The experiment is in :mod:`.experiment`, the sanity claims
-in :mod:`.claims`, the figures in :mod:`.figures`.
+in :mod:`.claims` (their home is the shared :mod:`medadv_lib.sanity_checks`, which
+:func:`medadv_lib.evaluate` reads too), the figures in :mod:`.figures`.
 """
 from __future__ import annotations
 

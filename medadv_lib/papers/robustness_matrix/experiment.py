@@ -11,24 +11,23 @@ inputs with its Wilson interval; the per-input outcomes are kept, so comparisons
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
 
 from ...attacks.registry import attack_names, get_attack, run_attack
-from ...evaluation import (NOISE, Victim, budget_label, clean_fooled, models, outcome_row, outcomes, robust_rate,
-                         select_rows, white_box_rows)
+from ...evaluation import (NOISE, TRANSFER, Victim, budget_label, clean_fooled, models, outcome_row, outcomes,
+                         robust_rate, select_rows, white_box_rows)
 from ...metrics.uncertainty import wilson
 from ...progress import tqdm
+from ...sanity_checks import MatrixResults
 from .. import get_paper, resolve_parameters
 
 __all__ = ["Victim", "chapter_parameters", "chapters_for", "collection_models", "attack_plan", "run_matrix", "budget_label",
            "robust_rate", "outcomes", "select_rows", "models", "heat_table", "heat_values", "curve_table", "strongest_attacks", "worst_case_table", "masking_flags", "MatrixResults", "claim_results",
            "headline", "other_settings_table", "NOISE", "UAP", "TRANSFER"]
 
-UAP, TRANSFER = "uap", "pgd (transfer)"
+UAP = "uap"
 
 
 def chapter_parameters(chapter: str, preset: str, seed: int, dataset: str = "synthetic", data_root: str = "") -> dict:
@@ -302,20 +301,9 @@ def other_settings_table(matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["model", "setting"])
 
 
-@dataclass(frozen=True)
-class MatrixResults:
-    """What the sanity claims (:mod:`.claims`) read: the matrix and its budgets, on the [0, 1] scale."""
-
-    #: one row per model, attack, norm, budget and input (see the module's docstring)
-    matrix: pd.DataFrame
-    #: the L-inf budgets of the curves, / 255 -> [0, 1]
-    linf_budgets: list[float]
-    #: the heat map's L-inf budget, [0, 1]
-    heat_eps: float
-
-
 def claim_results(matrix: pd.DataFrame, linf_budgets, heat_budget: float) -> MatrixResults:
-    """The results the sanity claims (:mod:`.claims`) are tested on (budgets given in /255)."""
+    """The results the sanity claims (:mod:`.claims`, whose home is :mod:`medadv_lib.sanity_checks`,
+    as is :class:`~medadv_lib.sanity_checks.MatrixResults`) are tested on (budgets given in /255)."""
     return MatrixResults(matrix=matrix, linf_budgets=[b / 255 for b in linf_budgets], heat_eps=heat_budget / 255)
 
 
