@@ -142,6 +142,48 @@ def test_several_budgets_in_one_call_equal_separate_calls(name):
         assert result.model_calls == alone.model_calls
 
 
+RECORDING = [("multiclass", "pgd", "Linf"), ("binary", "pgd", "Linf"), ("multiclass", "pgd", "L2"),
+             ("segmentation", "pgd", "Linf"), ("multilabel", "pgd", "Linf"), ("multiclass", "bim", "Linf"),
+             ("segmentation", "bim", "L2"), ("segmentation", "dag", "Linf")]
+
+
+@pytest.mark.parametrize("task, name, norm", RECORDING, ids=[f"{t}-{n}-{m}" for t, n, m in RECORDING])
+def test_recorded_iterates_are_the_run_stopped_after_those_steps(task, name, norm):
+    """``record_steps``: the iterate after step t is bit for bit (torch.equal) the same attack's
+    result with ``steps=t``, at the step size of the T-step run (PGD/BIM ``rel_stepsize = 1 / T``,
+    DAG ``step = eps / T``, as the SMIA chapter runs them), the same seed and random start, over
+    several batches (Foolbox's loop on classifiers, ours on multi-label and masks); the run itself,
+    its result and its count of model calls, is the same with or without the record."""
+    T, eps = 5, 0.2
+    model = _model(task)
+    x = torch.rand(7, 1, 12, 12, generator=torch.Generator().manual_seed(11))
+    y = _labels(model, x, task)
+    step = {"dag": {"step": eps / T}}.get(name, {"rel_stepsize": 1.0 / T})
+    run = dict(eps=eps, norm=norm, seed=3, batch_size=4, device="cpu")
+    full = run_attack(name, model, x, y, steps=T, record_steps=(2, 1, T, 2), **run, **step)
+    plain = run_attack(name, model, x, y, steps=T, **run, **step)
+    assert plain.iterates is None and sorted(full.iterates) == [1, 2, T]
+    assert torch.equal(full.adversarial, plain.adversarial) and torch.equal(full.success, plain.success)
+    assert full.model_calls == plain.model_calls
+    assert torch.equal(full.iterates[T], full.adversarial)
+    assert not torch.equal(full.iterates[1], x)
+    for t in (1, 2):
+        stopped = run_attack(name, model, x, y, steps=t, **run, **step)
+        assert torch.equal(full.iterates[t], stopped.adversarial), t
+
+
+def test_record_steps_only_where_the_attack_records_and_within_its_steps():
+    model = _model("multiclass")
+    x = torch.rand(3, 1, 12, 12, generator=torch.Generator().manual_seed(12))
+    y = _labels(model, x, "multiclass")
+    assert {n for n, a in ATTACKS.items() if a.records_steps} == {"pgd", "bim", "dag"}
+    with pytest.raises(ValueError, match="does not record"):
+        run_attack("fgsm", model, x, y, eps=0.1, device="cpu", record_steps=(1,))
+    for bad in [(0,), (4,), (1.5,), ()]:
+        with pytest.raises(ValueError, match="record_steps"):
+            run_attack("pgd", model, x, y, eps=0.1, steps=3, device="cpu", record_steps=bad)
+
+
 def test_the_callers_model_and_the_global_rng_come_back_as_they_were():
     model = _model("multiclass")
     model.train()

@@ -152,24 +152,42 @@ def test_objective_record_is_the_loops_objective_and_rises():
     assert (rising[1:] > rising[:-1]).all(), rising
 
 
-def test_registry_baselines_stopped_early_are_the_runs_iterates():
-    """PGD and DAG stopped after t steps (the convergence record's reading) are the t-th iterates of
-    the T-step run: checked against the recorded paths of the same algorithms."""
+def test_the_baselines_kept_iterates_are_the_runs_stopped_early():
+    """run_all's PGD and DAG runs keep their iterates after convergence_iterations' steps (the
+    registry's record_steps), and each is bit for bit (torch.equal) the same attack stopped after t
+    steps, the replay the convergence record read before (same seed, random start and step
+    rel_stepsize = 1 / T, DAG's step budget / T); on segmentation they also follow the recorded
+    paths of the same algorithms (smia.pgd and dag with record=True, allclose at 1e-6)."""
     from medadv_lib.attacks.dag import dag
+    from medadv_lib.attacks.registry import run_attack
     from medadv_lib.attacks.smia import pgd
-    from medadv_lib.papers.smia.experiment import _prefix_iterates, run_method
+    from medadv_lib.papers.smia.experiment import convergence_iterations, run_all
 
-    task = _segmentation_task()
-    T, eps = 4, 0.05
-    runs = {(task.name, m): run_method(m, task, iterations=T, epsilon=eps, device="cpu") for m in ("PGD", "DAG")}
-    task.epsilon = eps
+    tasks = {"classification": _classification_task(), "segmentation": _segmentation_task()}
+    T = 4
+    _, runs = run_all(tasks, T, 1.0, 5, 1.0, "cpu")
+    for task in tasks.values():
+        budget = T * task.epsilon
+        for method in [m for m in ("PGD", "DAG") if m in task.methods]:
+            kept = runs[task.name, method].iterates
+            assert sorted(kept) == convergence_iterations(T) == [1, 2, T]
+            assert torch.equal(kept[T], runs[task.name, method].adversarial)
+            assert not torch.equal(kept[1], task.images)
+            for t in (1, 2):
+                params = {"PGD": {"steps": t, "rel_stepsize": 1.0 / T}, "DAG": {"steps": t, "step": budget / T}}[method]
+                stopped = run_attack(method.lower(), task.model, task.images, task.targets, eps=budget, seed=0,
+                                     device="cpu", **params).adversarial
+                assert torch.equal(kept[t], stopped), (task.name, method, t)
+    for no_record in ("FGSM", "DeepFool", "DEV", "SMIA"):
+        assert runs["classification", no_record].iterates is None
+    task = tasks["segmentation"]
+    eps = task.epsilon
     path = {"PGD": pgd(task.model, task.images, task.targets, epsilon=eps, iterations=T, budget=T * eps,
                        record=True, device="cpu").history,
             "DAG": dag(task.model, task.images, task.targets, epsilon=eps, iterations=T, budget=T * eps,
                        record=True, device="cpu").history}
     for method in ("PGD", "DAG"):
-        iterates = _prefix_iterates(method, task, runs, [1, 2, T], T, "cpu", 0)
-        for t, adversarial in iterates.items():
+        for t, adversarial in runs[task.name, method].iterates.items():
             assert torch.allclose(adversarial, (task.images + path[method][t]).clamp(0, 1), atol=1e-6), (method, t)
 
 

@@ -16,6 +16,8 @@ independent: an image whose active set is empty stops moving.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn as nn
 from ..progress import tqdm
@@ -34,7 +36,7 @@ def adversarial_labels(labels: torch.Tensor, num_classes: int, generator: torch.
     return (labels + shift) % num_classes
 
 
-def _dag_batch(model, x, y, gamma, iterations, budget, bounds, generator, record):
+def _dag_batch(model, x, y, gamma, iterations, budget, bounds, generator, record, on_step=None):
     lo, hi = bounds
     with torch.no_grad():
         num_classes = model(x[:1]).shape[1]
@@ -42,7 +44,7 @@ def _dag_batch(model, x, y, gamma, iterations, budget, bounds, generator, record
     r = torch.zeros_like(x)
     history = [r.cpu()] if record else None
     active_share = []
-    for _ in range(iterations):
+    for t in range(1, iterations + 1):
         r = r.detach().requires_grad_(True)
         logits = model(x + r)
         active = (logits.argmax(1) == y)                                  # T_m, (N, H, W)
@@ -50,6 +52,8 @@ def _dag_batch(model, x, y, gamma, iterations, budget, bounds, generator, record
         if not active.any():
             if record:
                 history.append(r.detach().cpu())
+            if on_step is not None:
+                on_step(t, (x + r).detach())
             continue
         gap = logits.gather(1, y_adv.unsqueeze(1)) - logits.gather(1, y.unsqueeze(1))
         grad, = torch.autograd.grad((gap.squeeze(1) * active).sum(), r)
@@ -62,17 +66,22 @@ def _dag_batch(model, x, y, gamma, iterations, budget, bounds, generator, record
             r = (x + r).clamp(lo, hi) - x
         if record:
             history.append(r.detach().cpu())
+        if on_step is not None:
+            on_step(t, (x + r).detach())
     return (x + r).detach(), (torch.stack(history) if record else None), active_share
 
 
 def dag(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, *, epsilon: float,
         iterations: int = 10, budget: float | None = None, bounds: tuple[float, float] = (0.0, 1.0),
         record: bool = False, batch_size: int = 64, device: str | torch.device = "auto", seed: int = 0,
-        progress: bool = False) -> AttackRun:
+        progress: bool = False, on_step: Callable[[int, torch.Tensor], None] | None = None) -> AttackRun:
     """DAG against a segmentation model (logits (N, K, H, W)) with true ``masks`` (N, H, W).
 
     ``epsilon`` is ``gamma``, the L-inf size of each step. ``objective`` of the result holds the
-    share of target pixels still correctly labelled before each iteration.
+    share of target pixels still correctly labelled before each iteration. ``on_step(t, attacked)``,
+    when given, is called after each iteration ``t`` (1 ... ``iterations``) of each batch of
+    ``batch_size`` images in turn, with that batch's attacked inputs ``x + r`` on the device:
+    exactly what a run of ``t`` iterations returns for it (the registry's ``record_steps``).
     """
     check_attack_args(epsilon, iterations, 0.0, budget, bounds)
     if images.ndim != 4 or masks.ndim != 3 or len(images) != len(masks):
@@ -85,7 +94,7 @@ def dag(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, *, epsilon:
     for i in tqdm(range(0, len(images), batch_size), desc="DAG", leave=False, disable=not progress):
         x = images[i:i + batch_size].float().to(device)
         y = masks[i:i + batch_size].long().to(device)
-        adv, hist, share = _dag_batch(model, x, y, epsilon, iterations, budget, bounds, generator, record)
+        adv, hist, share = _dag_batch(model, x, y, epsilon, iterations, budget, bounds, generator, record, on_step)
         advs.append(adv.cpu())
         hists.append(hist)
         shares.append((len(x), share))

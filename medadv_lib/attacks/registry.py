@@ -36,6 +36,14 @@ gradient attacks on multi-label and segmentation models with the task's loss
 Success per input is the task's (:func:`.apgd.is_fooled`): misclassified, any finding flipped
 (multi-label), or most of the foreground mislabelled (segmentation: foreground Jaccard below 0.5);
 an input the model gets wrong clean counts as a success, as in Foolbox and AutoAttack.
+
+The iterative attacks whose loop the run can see (PGD and BIM, Foolbox's or ours, and DAG; their
+``records_steps``) hand back their iterate after chosen steps: ``record_steps=(1, 3, 5, 10)`` in
+:meth:`Attack.run` or :func:`run_attack` fills :attr:`AttackResult.iterates` with the attacked
+inputs after each of those steps, each exactly what the same run with ``steps=t`` returns (a
+step depends only on the ones before it: the step size, the random start and the seed do not
+depend on how many steps follow). A record only: the run, its result and its count of model calls
+are the same with or without it.
 """
 from __future__ import annotations
 
@@ -100,6 +108,10 @@ class AttackResult:
     #: where it found one, where the input was wrong clean, and where it failed for another
     #: reason (Single Pixel tried every pixel; a found adversarial lost on the re-check).
     exhausted: torch.Tensor | None = None
+    #: With ``record_steps`` only (None otherwise): ``{t: attacked inputs after step t}`` for each
+    #: recorded step, each equal to the ``adversarial`` of the same run with ``steps=t`` (the
+    #: last step's is ``adversarial`` itself).
+    iterates: dict[int, torch.Tensor] | None = None
 
     @property
     def robust_accuracy(self) -> float:
@@ -123,6 +135,14 @@ class _Context:
     generator: torch.Generator
     outputs: int = 0
     state: dict = field(default_factory=dict)   # built once per run (e.g. the Foolbox attack)
+    record_steps: tuple[int, ...] = ()          # the steps whose iterate the run hands back
+    iterates: dict = field(default_factory=dict)  # this batch's: {t: attacked inputs after step t}
+
+    def keep(self, t: int, adversarial: torch.Tensor) -> None:
+        """The attack's hook: the batch's attacked inputs after step ``t`` (kept when ``t`` is one
+        of ``record_steps``), exactly what the attack would return for it had it stopped there."""
+        if t in self.record_steps:
+            self.iterates[t] = adversarial.detach().clone()
 
 
 # --------------------------------------------------------------------------- hyperparameters
@@ -259,6 +279,9 @@ class Attack:
     description: ClassVar[str] = ""
     paper_id: ClassVar[str | None] = None     # the ten attacks of Taghanaki et al. 2018: G1 ... D3
     paper_name: ClassVar[str | None] = None   # their name in that paper's Table 1
+    #: Whether the attack hands back its iterate after chosen steps (``record_steps`` of :meth:`run`;
+    #: such an attack has a ``steps`` hyperparameter and calls ``ctx.keep(t, attacked)`` after step t).
+    records_steps: ClassVar[bool] = False
 
     @property
     def params(self) -> dict:
@@ -291,19 +314,24 @@ class Attack:
     def run(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
             eps: float | Sequence[float] | None = None, norm: str = "Linf", task: str | None = None,
             fit_images: torch.Tensor | None = None, batch_size: int = 32, seed: int = 0,
-            device: str | torch.device = "auto") -> AttackResult | list[AttackResult]:
+            device: str | torch.device = "auto",
+            record_steps: Sequence[int] | None = None) -> AttackResult | list[AttackResult]:
         """Attack ``model`` on ``images`` (N, C, H, W, float in [0, 1]) with true ``labels``.
 
         ``eps``/``norm``: the budget of ``budget`` and ``universal`` attacks (ignored by ``minimal``
         ones); a list of budgets gives one result per budget, each equal to a separate call with the
         same seed. ``task`` is inferred from the model's output and the labels when None.
         Universal attacks fit their perturbation on ``fit_images`` (default: ``images``).
+        ``record_steps`` (attacks with ``records_steps`` only; each step in 1 ... ``steps``): also
+        hand back the attacked inputs after each of those steps, :attr:`AttackResult.iterates`,
+        each equal to this run's result with ``steps=t``.
         """
         from ..utils import resolve_device
 
         many = isinstance(eps, (list, tuple))
         budgets = [None] if self.kind == "minimal" and not many else (list(eps) if many else [eps])
         self._check(images, labels, budgets, norm)
+        record_steps = self._check_record_steps(record_steps)
         device = resolve_device(device)
         results = []
         with _caller_model_kept(model):
@@ -313,13 +341,28 @@ class Attack:
             for budget in budgets:
                 with _private_rng(seed, device):
                     results.append(self._run_one(counting, images, labels, budget, norm, task, fit_images,
-                                                 batch_size, seed, device))
+                                                 batch_size, seed, device, record_steps))
         return results if many else results[0]
 
-    def _run_one(self, counting, images, labels, eps, norm, task, fit_images, batch_size, seed, device):
+    def _check_record_steps(self, record_steps) -> tuple[int, ...]:
+        if record_steps is None:
+            return ()
+        if not self.records_steps:
+            recording = ", ".join(n for n, a in ATTACKS.items() if a.records_steps)
+            raise ValueError(f"attack {self.name!r} does not record its iterates (record_steps); those that do: "
+                             f"{recording}")
+        steps = sorted(set(record_steps))
+        if not steps or any(not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= self.steps for t in steps):
+            raise ValueError(f"record_steps must be steps 1 ... {self.steps} (the attack's steps), got "
+                             f"{list(record_steps)!r}")
+        return tuple(steps)
+
+    def _run_one(self, counting, images, labels, eps, norm, task, fit_images, batch_size, seed, device,
+                 record_steps=()):
         counting.calls = 0
         eps = None if eps is None or self.kind == "minimal" else float(eps)
-        ctx = _Context(counting, task or "", eps, norm, seed, torch.Generator().manual_seed(seed))
+        ctx = _Context(counting, task or "", eps, norm, seed, torch.Generator().manual_seed(seed),
+                       record_steps=record_steps)
         start = time.perf_counter()
         with torch.no_grad():
             probe = counting(images[:1].float().to(device))
@@ -331,12 +374,18 @@ class Attack:
             fit_on = images if fit_images is None else fit_images
             ctx.state["perturbation"] = self.fit(ctx, fit_on.float().to(device)).to(device)
         outs, fooled, correct, exhausted = [], [], [], []
+        kept = {t: [] for t in record_steps}
         for i in range(0, len(images), batch_size):
             x = images[i:i + batch_size].float().to(device)
             y = labels[i:i + batch_size].to(device)
             with torch.no_grad():
                 correct.append(~is_fooled(counting(x), y, ctx.task).cpu())
+            ctx.iterates = {}
             adversarial = self.perturb(ctx, x, y).clamp(0, 1)
+            for t in record_steps:      # as the run's result: clamped, on the CPU
+                if t not in ctx.iterates:
+                    raise RuntimeError(f"attack {self.name!r} kept no iterate after step {t}")
+                kept[t].append(ctx.iterates[t].clamp(0, 1).cpu())
             with torch.no_grad():
                 fooled.append(is_fooled(counting(adversarial), y, ctx.task).cpu())
             outs.append(adversarial.cpu())
@@ -350,11 +399,12 @@ class Attack:
         if self.kind == "minimal":   # Foolbox 1 semantics: the clean input where the search failed
             adversarial = torch.where(success.view(-1, 1, 1, 1), adversarial, images.float())
         l2, linf = _norms(adversarial - images.float())
+        iterates = {t: torch.cat(v) if v else images.float().clone() for t, v in kept.items()} if record_steps else None
         return AttackResult(self.name, self.family, self.kind, ctx.task, adversarial, success, clean_correct, l2,
                             linf, counting.calls, seconds, eps, norm if self.kind != "minimal" else None,
                             ctx.state["perturbation"].cpu() if self.kind == "universal" else None, self.params, seed,
                             (torch.cat(exhausted) if exhausted else torch.zeros(0, dtype=torch.bool))
-                            if self.kind == "minimal" else None)
+                            if self.kind == "minimal" else None, iterates)
 
     __call__ = run
 
@@ -386,6 +436,52 @@ def _foolbox_run(ctx: _Context, build, x, y, epsilons):
     return clipped.detach()
 
 
+@functools.cache
+def _recording(cls):
+    """``cls``, one of Foolbox 3's gradient-descent attacks (``LinfPGD``, ``L2PGD``, the BIMs), also
+    keeping the iterate each step starts from, at the indices in ``keep_at``. Its loop
+    (``BaseGradientDescent.run``) calls ``value_and_grad``, the override point Foolbox documents,
+    once per step on the current iterate, so call ``t`` (from 0) sees the iterate after ``t`` steps;
+    the attack computes exactly what ``cls`` does."""
+
+    class Recording(cls):
+        keep_at: frozenset = frozenset()
+
+        def run(self, model, inputs, criterion, *, epsilon, **kwargs):
+            self.starts = []
+            return super().run(model, inputs, criterion, epsilon=epsilon, **kwargs)
+
+        def value_and_grad(self, loss_fn, x):
+            self.starts.append(x.raw.detach() if len(self.starts) in self.keep_at else None)
+            return super().value_and_grad(loss_fn, x)
+
+    Recording.__name__ = Recording.__qualname__ = f"Recording{cls.__name__}"
+    return Recording
+
+
+def _foolbox_descent(ctx: _Context, cls, kwargs: dict, x, y):
+    """Foolbox's gradient-descent attack ``cls(**kwargs)`` at ``ctx.eps``. With ``record_steps`` the
+    attack keeps the iterates (:func:`_recording`) and each is handed to ``ctx.keep`` clipped to the
+    budget as Foolbox clips its result (``distance.clip_perturbation``): what a run stopped there returns."""
+    if not ctx.record_steps:
+        return _foolbox_run(ctx, lambda: cls(**kwargs), x, y, ctx.eps)
+
+    def build():
+        attack = _recording(cls)(**kwargs)
+        attack.keep_at = frozenset(ctx.record_steps)
+        return attack
+
+    adversarial = _foolbox_run(ctx, build, x, y, ctx.eps)
+    attack = ctx.state["attack"]
+    if len(attack.starts) != attack.steps:
+        raise RuntimeError(f"Foolbox's {cls.__name__} took {len(attack.starts)} gradients in {attack.steps} steps: "
+                           "its loop is not the one the recording reads")
+    for t in ctx.record_steps:
+        ctx.keep(t, adversarial if t == attack.steps
+                 else attack.distance.clip_perturbation(x, attack.starts[t], ctx.eps).detach())
+    return adversarial
+
+
 def _project(delta, eps, norm):
     if norm == "Linf":
         return delta.clamp(-eps, eps)
@@ -395,13 +491,14 @@ def _project(delta, eps, norm):
 
 def _sign_steps(ctx: _Context, x, y, steps: int, step: float, random_start: bool):
     """Gradient steps on the task's loss (sign for L-inf, normalised for L2), projected into the
-    ``eps`` ball and the [0, 1] box: FGSM (one step of ``eps``), BIM, PGD with a random start."""
+    ``eps`` ball and the [0, 1] box: FGSM (one step of ``eps``), BIM, PGD with a random start. The
+    attacked inputs after step ``t`` go to ``ctx.keep``."""
     delta = torch.zeros_like(x)
     if random_start:
         noise = torch.rand(x.shape, generator=ctx.generator).to(x) * 2 - 1
         delta = _project(noise * ctx.eps, ctx.eps, ctx.norm)
         delta = (x + delta).clamp(0, 1) - x
-    for _ in range(steps):
+    for t in range(1, steps + 1):
         delta = delta.detach().requires_grad_(True)
         loss = attack_loss(ctx.model(x + delta), y, ctx.task, "ce").sum()
         (grad,) = torch.autograd.grad(loss, delta)
@@ -412,6 +509,8 @@ def _sign_steps(ctx: _Context, x, y, steps: int, step: float, random_start: bool
                 direction = grad / grad.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *[1] * (x.ndim - 1))
             delta = _project(delta + step * direction, ctx.eps, ctx.norm)
             delta = (x + delta).clamp(0, 1) - x
+        if ctx.record_steps:
+            ctx.keep(t, (x + delta).detach())
     return (x + delta).detach()
 
 
@@ -452,6 +551,7 @@ class BIM(Attack):
     tasks: ClassVar[tuple] = ALL
     norms: ClassVar[tuple] = ("Linf", "L2")
     description: ClassVar[str] = "basic iterative method (Kurakin et al. 2017): steps inside the budget"
+    records_steps: ClassVar[bool] = True
     steps: int = _param(10, "gradient steps")
     rel_stepsize: float | None = _param(None, "step size relative to eps; None: 2.5 / steps")
 
@@ -460,7 +560,7 @@ class BIM(Attack):
         if ctx.task in CLASSIFICATION:
             import foolbox as fb
             cls = fb.attacks.LinfBasicIterativeAttack if ctx.norm == "Linf" else fb.attacks.L2BasicIterativeAttack
-            return _foolbox_run(ctx, lambda: cls(steps=self.steps, rel_stepsize=rel), x, y, ctx.eps)
+            return _foolbox_descent(ctx, cls, {"steps": self.steps, "rel_stepsize": rel}, x, y)
         return _sign_steps(ctx, x, y, self.steps, rel * ctx.eps, False)
 
 
@@ -476,6 +576,7 @@ class PGD(Attack):
     tasks: ClassVar[tuple] = ALL
     norms: ClassVar[tuple] = ("Linf", "L2")
     description: ClassVar[str] = "PGD (Madry et al. 2018): BIM from a random start"
+    records_steps: ClassVar[bool] = True
     steps: int = _param(40, "gradient steps")
     rel_stepsize: float | None = _param(None, "step size relative to eps; None: 2.5 / steps")
     abs_stepsize: float | None = _param(None, "absolute step size (overrides rel_stepsize)")
@@ -495,7 +596,7 @@ class PGD(Attack):
                 kwargs["abs_stepsize"] = self.abs_stepsize
             else:
                 kwargs["rel_stepsize"] = 2.5 / self.steps if self.rel_stepsize is None else self.rel_stepsize
-            return _foolbox_run(ctx, lambda: cls(**kwargs), x, y, ctx.eps)
+            return _foolbox_descent(ctx, cls, kwargs, x, y)
         return _sign_steps(ctx, x, y, self.steps, self._step(ctx.eps), self.random_start)
 
 
@@ -596,6 +697,7 @@ class DAG(Attack):
     tasks: ClassVar[tuple] = ("segmentation",)
     norms: ClassVar[tuple] = ("Linf",)
     description: ClassVar[str] = "DAG (Xie et al. 2017): dense adversary generation for segmentation"
+    records_steps: ClassVar[bool] = True
     steps: int = _param(10, "iterations")
     step: float | None = _param(None, "step size; None: eps / steps")
 
@@ -603,7 +705,8 @@ class DAG(Attack):
         from .dag import dag
 
         run = dag(ctx.model, x, y, epsilon=ctx.eps / self.steps if self.step is None else self.step,
-                  iterations=self.steps, budget=ctx.eps, batch_size=len(x), device=x.device, seed=ctx.seed)
+                  iterations=self.steps, budget=ctx.eps, batch_size=len(x), device=x.device, seed=ctx.seed,
+                  on_step=ctx.keep if ctx.record_steps else None)
         return run.adversarial.to(x.device)
 
 
@@ -863,12 +966,15 @@ def get_attack(name: str) -> type[Attack]:
 def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
                eps: float | Sequence[float] | None = None, norm: str = "Linf", task: str | None = None,
                fit_images: torch.Tensor | None = None, batch_size: int = 32, seed: int = 0,
-               device: str | torch.device = "auto", **params) -> AttackResult | list[AttackResult]:
+               device: str | torch.device = "auto", record_steps: Sequence[int] | None = None,
+               **params) -> AttackResult | list[AttackResult]:
     """Build attack ``name`` with hyperparameters ``params`` (see ``medadv attacks``; an unknown or
     ill-typed one raises :class:`TypeError` before any work) and run it: :meth:`Attack.run`.
-    A list ``eps`` gives a list of results, one per budget."""
+    A list ``eps`` gives a list of results, one per budget; ``record_steps`` also hands back the
+    iterates after those steps (:attr:`AttackResult.iterates`)."""
     return get_attack(name)(**params).run(model, images, labels, eps=eps, norm=norm, task=task,
-                                          fit_images=fit_images, batch_size=batch_size, seed=seed, device=device)
+                                          fit_images=fit_images, batch_size=batch_size, seed=seed, device=device,
+                                          record_steps=record_steps)
 
 
 def fit_universal(name: str, model: nn.Module, fit_images: torch.Tensor, *, eps: float, norm: str = "Linf",

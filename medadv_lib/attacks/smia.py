@@ -100,11 +100,14 @@ def objective_terms(model: Callable, x: torch.Tensor, eta: torch.Tensor, y: torc
 @dataclass
 class AttackRun:
     """Result of an iterative attack: adversarial images, and optionally every perturbation
-    ``history[t]`` after iteration ``t`` (``history[0]`` = start) and the objective per iteration."""
+    ``history[t]`` after iteration ``t`` (``history[0]`` = start), the objective per iteration, and
+    ``iterates[t]``, the attacked images after chosen iterations ``t`` (the registry's
+    ``record_steps``, :attr:`medadv_lib.attacks.registry.AttackResult.iterates`)."""
 
     adversarial: torch.Tensor
     history: torch.Tensor | None = None
     objective: list[float] | None = None
+    iterates: dict[int, torch.Tensor] | None = None
 
     @property
     def perturbation(self) -> torch.Tensor:

@@ -153,11 +153,14 @@ def clean_summary(tasks: dict, device) -> pd.DataFrame:
 
 
 def run_method(method: str, task: Task, *, iterations: int, alpha: float = 1.0, kernel_size: int = 5,
-               sigma: float = 1.0, epsilon: float | None = None, device="auto", seed: int = 0) -> AttackRun:
+               sigma: float = 1.0, epsilon: float | None = None, device="auto", seed: int = 0,
+               record_steps=None) -> AttackRun:
     """One method of Table 6 at step ``epsilon`` (default the task's), ``iterations`` steps and the
     L-inf budget ``iterations * epsilon`` (the largest perturbation the unprojected SMIA reaches).
     Baselines run through the attack registry (PGD: steps of ``epsilon`` from a random start;
-    DeepFool: ``iterations`` steps; DAG: step ``epsilon``); DEV and SMIA record every iteration."""
+    DeepFool: ``iterations`` steps; DAG: step ``epsilon``); DEV and SMIA record every iteration.
+    ``record_steps`` (PGD and DAG): the run also keeps its attacked images after those steps
+    (``iterates`` of the result; the registry's ``record_steps``)."""
     epsilon = task.epsilon if epsilon is None else epsilon
     if method not in task.methods:
         raise ValueError(f"unknown method {method!r} for {task.name}; choose from {task.methods}")
@@ -168,8 +171,8 @@ def run_method(method: str, task: Task, *, iterations: int, alpha: float = 1.0, 
     params = {"PGD": {"steps": iterations, "rel_stepsize": 1.0 / iterations},
               "DeepFool": {"steps": iterations}, "DAG": {"steps": iterations}}.get(method, {})
     result = run_attack(_REGISTRY[method], task.model, task.images, task.targets, eps=iterations * epsilon,
-                        seed=seed, device=device, **params)
-    return AttackRun(result.adversarial)
+                        seed=seed, device=device, record_steps=record_steps, **params)
+    return AttackRun(result.adversarial, iterates=result.iterates)
 
 
 def _record(task: Task, method: str, run: AttackRun, device) -> pd.DataFrame:
@@ -183,16 +186,22 @@ def _record(task: Task, method: str, run: AttackRun, device) -> pd.DataFrame:
                          "linf": perturbation.flatten(1).abs().amax(1).numpy(), "cosine": cosine})
 
 
+#: The registry baselines whose runs keep their iterates for :func:`convergence`.
+_RECORDED = ("PGD", "DAG")
+
+
 def run_all(tasks: dict, iterations: int, alpha: float, kernel_size: int, sigma: float, device,
             seed: int = 0) -> tuple[pd.DataFrame, dict]:
-    """Every method on every task: the per-image ``scores`` table (with the clean rows) and the runs."""
+    """Every method on every task: the per-image ``scores`` table (with the clean rows) and the runs
+    (PGD's and DAG's keep their iterates after :func:`convergence_iterations`' steps)."""
     frames, runs = [], {}
     for task in tasks.values():
         frames.append(pd.DataFrame({"task": task.name, "method": "clean", "image": np.arange(len(task.clean)),
                                     "score": task.clean, "variance": 0.0, "linf": 0.0, "cosine": np.nan}))
         for method in task.methods:
+            record_steps = convergence_iterations(iterations) if method in _RECORDED else None
             run = run_method(method, task, iterations=iterations, alpha=alpha, kernel_size=kernel_size, sigma=sigma,
-                             device=device, seed=seed)
+                             device=device, seed=seed, record_steps=record_steps)
             runs[task.name, method] = run
             frames.append(_record(task, method, run, device))
     return pd.concat(frames, ignore_index=True), runs
@@ -310,22 +319,15 @@ def convergence_iterations(iterations: int) -> list[int]:
     return sorted({1, int(np.ceil(iterations / 4)), int(np.ceil(iterations / 2)), int(iterations)})
 
 
-def _prefix_iterates(method: str, task: Task, runs: dict, steps, iterations: int, device, seed: int) -> dict:
-    """A registry baseline's iterate after each of ``steps`` iterations: the same attack (same
-    seed, random start and step) stopped after ``t`` steps, which is the ``iterations``-step run's
-    ``t``-th iterate (a step does not depend on how many follow); ``t = iterations`` is the run
-    itself."""
-    budget = iterations * task.epsilon
-    out = {}
-    for t in steps:
-        if t == iterations:
-            out[t] = runs[task.name, method].adversarial
-            continue
-        params = {"PGD": {"steps": t, "rel_stepsize": 1.0 / iterations},
-                  "DAG": {"steps": t, "step": budget / iterations}}[method]
-        out[t] = run_attack(_REGISTRY[method], task.model, task.images, task.targets, eps=budget, seed=seed,
-                            device=device, **params).adversarial
-    return out
+def _iterates(method: str, task: Task, runs: dict, steps) -> dict:
+    """A registry baseline's attacked images after each of ``steps`` iterations, as its run in
+    :func:`run_all` kept them (``record_steps``): each equal to the same attack stopped there."""
+    kept = runs[task.name, method].iterates or {}
+    missing = [t for t in steps if t not in kept]
+    if missing:
+        raise ValueError(f"the {task.name} {method} run kept no iterates after steps {missing}: "
+                         "run it by run_all (record_steps)")
+    return {t: kept[t] for t in steps}
 
 
 def convergence(tasks: dict, runs: dict, iterations: int, alpha: float, kernel_size: int, sigma: float, device,
@@ -337,7 +339,8 @@ def convergence(tasks: dict, runs: dict, iterations: int, alpha: float, kernel_s
       terms (:func:`medadv_lib.attacks.smia.objective_record` on the run's recorded
       perturbations); DEV (``alpha = 0``): ``L_DEV``, its whole objective.
     * PGD (and DAG on segmentation), run through the registry as in Table 6: ``L_DEV`` (PGD's
-      loss), each read off the same attack stopped after ``t`` steps; DAG also by its own
+      loss), each read off the iterate the run kept after ``t`` steps (the registry's
+      ``record_steps``: what the same attack stopped there returns); DAG also by its own
       criterion (Xie et al. 2017, Alg. 1), the share of pixels still labelled correctly (it stops
       when none is).
 
@@ -367,7 +370,7 @@ def convergence(tasks: dict, runs: dict, iterations: int, alpha: float, kernel_s
         clean_dev = record["dev"][0]
         for method in [m for m in ("PGD", "DAG") if m in task.methods]:
             add(task, method, "L_DEV", 0, clean_dev)
-            for t, adversarial in _prefix_iterates(method, task, runs, steps, iterations, device, seed).items():
+            for t, adversarial in _iterates(method, task, runs, steps).items():
                 delta = (adversarial - task.images.float()).unsqueeze(0)
                 add(task, method, "L_DEV", t, objective_record(task.model, task.images, task.targets, delta,
                                                                alpha=0.0, device=device)["dev"][0])
