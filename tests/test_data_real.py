@@ -48,7 +48,20 @@ def test_kermany_kaggle_layout_with_and_without_val(tmp_path):
     assert {f.subtype for f in files["train"] if f.label == "pneumonia"} == {"bacteria"}
     train, test = kermany_splits(write_kaggle_layout(tmp_path / "b", val=False) / "chest_xray", 32, 0, 0, 0)
     assert train.images.shape == (8, 1, 32, 32) and train.class_names == ["normal", "pneumonia"]
-    assert train.targets.tolist() == [0] * 4 + [1] * 4 and "chest_xray/" in train.source
+    assert sorted(train.targets.tolist()) == [0] * 4 + [1] * 4 and "chest_xray/" in train.source
+    assert train.targets.tolist() != [0] * 4 + [1] * 4          # a seeded order, not the folders'
+
+
+def test_kermany_first_images_of_a_split_hold_both_classes(tmp_path):
+    """The listing is folder by folder (every normal first); the first images of a split, which the
+    chapters attack or compute UAPs on, must carry both classes in about their shares."""
+    rows = [(f"train/{'NORMAL' if k < 30 else 'PNEUMONIA'}/{k}.jpeg", "train", "normal" if k < 30 else "pneumonia")
+            for k in range(90)] + [("test/NORMAL/t.jpeg", "test", "normal"), ("test/PNEUMONIA/u.jpeg", "test", "pneumonia")]
+    train, _ = kermany_splits(write_csv_layout(tmp_path, rows), 32, 0, 0, seed=0)
+    first = train.targets[:30].tolist()
+    assert 5 <= first.count(0) <= 15                                # 1/3 normal overall: 10 expected
+    again, _ = kermany_splits(tmp_path, 32, 0, 0, seed=0)
+    assert again.ids == train.ids                                    # the order is the seed's
 
 
 def test_kermany_csv_layout_and_stratified_subset(tmp_path):

@@ -123,7 +123,12 @@ def check_kermany(root: str | Path) -> None:
 
 def load_kermany(root: str | Path, split: str, image_size: int, n: int = 0, seed: int = 0):
     """One official split as an ImageDataset (uint8 gray, ``image_size`` square, classes
-    normal / pneumonia); ``n`` > 0 takes a class-stratified subset."""
+    normal / pneumonia); ``n`` > 0 takes a class-stratified subset.
+
+    The images come in a seeded order, not the listing's: the folders list every normal image
+    before the first pneumonia, so a chapter that takes the first images of a split (the UAP images,
+    the attacked images) would otherwise get one class only (measured: the default uap-covidnet run
+    on Kermany computed its UAPs on 200 normal images and no pneumonia)."""
     import torch
     from PIL import Image
 
@@ -135,7 +140,8 @@ def load_kermany(root: str | Path, split: str, image_size: int, n: int = 0, seed
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     listed = kermany_files(root)[split]
     labels = np.array([KERMANY_CLASSES.index(f.label) for f in listed])
-    chosen = [listed[i] for i in stratified_subset(labels, n, seed)]
+    order = np.random.default_rng(np.random.SeedSequence([int(seed), 7])).permutation(stratified_subset(labels, n, seed))
+    chosen = [listed[i] for i in order]
     missing = [f.path for f in chosen if not f.path.is_file()]
     if missing:  # fail before any decoding
         raise DataFileError(f"image file not found: {missing[0]}")
