@@ -13,10 +13,9 @@ It reads executed notebooks (``nbformat``) and does its arithmetic with numpy.
 
   1. every estimate a claim's evidence prints (``value [low, high]``, 95 % interval), named
      ``claim id: case``: the numbers each verdict rests on, for every chapter;
-  2. a small per-chapter list, :data:`CHAPTER_TABLES`: tables the paper prints with a spread over
-     seeds. Today one: Nwadike et al.'s Table 1 (backdoor: each metric's maximum over epochs,
-     mean +- sd over 4 seeds), read from the chapter's ``NBVAL_CHECK_OUTPUT`` cell that prints our
-     column of Table 1, each cell paired with the paper's mean +- sd.
+  2. a small per-chapter list (:func:`chapter_tables`, each paper's own ``replication`` module):
+     tables the paper prints with a spread over seeds. Today one: Nwadike et al.'s Table 1
+     (:func:`medadv_lib.papers.backdoor.replication.table1`).
 
   Over the cells of a group: mean, sample standard deviation (``ddof=1``; none for one cell),
   minimum and maximum, and n (the cells that printed the number).
@@ -35,15 +34,15 @@ import numpy as np
 from .claims import FAILS, HOLDS, NOT_REPRODUCED, VERDICTS, read_claims_outputs
 
 __all__ = ["REPLICATE_AXIS", "STABLE", "UNSTABLE", "PARTLY", "parse_estimates", "summarise",
-           "claim_verdicts", "headline_metrics", "aggregate", "CHAPTER_TABLES", "backdoor_table1",
+           "claim_verdicts", "headline_metrics", "aggregate", "chapter_tables", "cell_text", "OURS", "NUMBER",
            "replication_markdown", "stability"]
 
 #: The grid parameter a sweep replicates over; every other grid parameter separates groups.
 REPLICATE_AXIS = "seed"
 STABLE, UNSTABLE, PARTLY = "stable", "unstable", "not always decided"
 
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_ESTIMATE = re.compile(rf"(?P<value>{_NUMBER})\s*\[(?P<lo>{_NUMBER}),\s*(?P<hi>{_NUMBER})\]\s*(?P<unit>%|points)?")
+NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_ESTIMATE = re.compile(rf"(?P<value>{NUMBER})\s*\[(?P<lo>{NUMBER}),\s*(?P<hi>{NUMBER})\]\s*(?P<unit>%|points)?")
 
 
 def parse_estimates(evidence: str) -> list[dict[str, Any]]:
@@ -82,48 +81,27 @@ def stability(verdicts: Iterable[str]) -> str:
 
 # ------------------------------------------------------------------------ the chapters' tables
 
-def _cell_text(cell) -> str:
+def cell_text(cell) -> str:
+    """The text a notebook cell printed (its stream outputs), for a paper's table readers."""
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
 
 
-_OURS = re.compile(rf"({_NUMBER})(?:\s*±\s*{_NUMBER})?|(\S+)")
+#: One printed value, optionally followed by ``± sd`` (group 1), or any other token (group 2).
+OURS = re.compile(rf"({NUMBER})(?:\s*±\s*{NUMBER})?|(\S+)")
 
 
-def backdoor_table1(notebook) -> list[dict[str, Any]]:
-    """Nwadike et al.'s Table 1 as our run printed it (the checked cell printing
-    ``table1.xs("ours", ...)``): one metric per row and trigger column, ``Table 1 ASR_p0.6, 1x1``,
-    with the paper's mean and sd over its 4 seeds where it prints the cell."""
-    from .papers.backdoor.published import PUBLISHED
+def chapter_tables(chapter: str) -> list[Callable]:
+    """The readers of ``chapter``'s headline tables: ``TABLES`` of its paper's
+    ``replication`` module (``medadv_lib.papers.<chapter>.replication``), none without one."""
+    from .papers import get_paper
 
-    table = PUBLISHED["table1_max_over_epochs"]
-    cell = next((c for c in notebook.cells if c.cell_type == "code" and 'table1.xs("ours"' in c.source), None)
-    if cell is None:
-        return []
-    lines = [line for line in _cell_text(cell).splitlines() if line.strip()]
-    if len(lines) < 3:
-        return []
-    columns, found = lines[0].split(), []
-    for line in lines[2:]:                         # the header, the index name, then one row per metric
-        metric, _, rest = line.strip().partition(" ")
-        values = [float(m[1]) if m[1] else None for m in _OURS.finditer(rest)]
-        if len(values) != len(columns) or metric not in table:
-            continue
-        for column, value in zip(columns, values):
-            paper = table[metric][table["columns"].index(column)] if column in table["columns"] else None
-            found.append({"name": f"Table 1 {metric}, {column}", "source": "Table 1", "value": value,
-                          "unit": "", "paper": None if paper is None else {"mean": paper[0], "sd": paper[1],
-                                                                             "seeds": 4}})
-    return found
-
-
-#: Per chapter, the readers of its headline tables (see the module docstring).
-CHAPTER_TABLES: dict[str, list[Callable]] = {"backdoor": [backdoor_table1]}
+    return get_paper(chapter).replication_tables()
 
 
 def headline_metrics(chapter: str, notebook, claim_records: Iterable[Mapping]) -> list[dict[str, Any]]:
-    """One run's headline numbers: the chapter's tables of :data:`CHAPTER_TABLES`, then every
+    """One run's headline numbers: the chapter's tables (:func:`chapter_tables`), then every
     estimate its claims' evidence prints."""
-    found = [m for reader in CHAPTER_TABLES.get(chapter, []) for m in reader(notebook)]
+    found = [m for reader in chapter_tables(chapter) for m in reader(notebook)]
     for record in claim_records:
         names: dict[str, int] = {}
         for est in parse_estimates(record.get("evidence", "")):

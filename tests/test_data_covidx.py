@@ -58,7 +58,14 @@ def test_the_calibration_moves_only_the_disease_severity():
         synthetic.Calibration(1.0, "t", "m")
     train = synthetic_covidx(3, 64, 0)
     assert train.calibration == synthetic.COVIDX_CALIBRATION.describe()
-    assert train.subset([0, 1]).calibration == train.calibration
+    # every derived dataset keeps the fields it does not change (dataclasses.replace)
+    two = synthetic_covidx(4, 64, 0).subset([0, 1, 2, 3])
+    two.targets = torch.tensor([0, 1, 1, 0])
+    two.class_names, two.transform = ["normal", "disease"], "a transform"
+    for derived in (train.subset([0, 1]), two.as_one_label(), two.with_images(two.images.clone(), "note")):
+        assert derived.calibration == train.calibration
+    assert two.as_one_label().transform == two.with_images(two.images, "n").transform == "a transform"
+    assert two.with_images(two.images, "poisoned").source.endswith("; poisoned")
     from medadv_lib.reporting import data_banner
     assert f"{synthetic.COVIDX_CALIBRATION.severity_floor:g} or more" in data_banner(train)
 

@@ -99,8 +99,13 @@ def test_estimates_parsed_from_claim_evidence():
 
 
 def test_backdoor_table1_read_from_the_golden_beside_the_papers_cell():
+    from medadv_lib.papers.backdoor.replication import table1
+
+    # found through the paper's spec: the shared layer names no paper
+    assert replication.chapter_tables("backdoor") == [table1]
+    assert replication.chapter_tables("uap-covidnet") == []
     nb = nbformat.read(REPO / "tests" / "notebooks" / "backdoor.ipynb", as_version=4)
-    rows = {m["name"]: m for m in replication.backdoor_table1(nb)}
+    rows = {m["name"]: m for m in table1(nb)}
     # the golden's printed Table 1 (these two cells change with `make golden`)
     assert rows["Table 1 ASR_p0.6, 1x1"]["value"] == 0.214
     assert rows["Table 1 ASR_p0.6, 1x1"]["paper"] == {"mean": 1.0, "sd": 0.0, "seeds": 4}

@@ -1,7 +1,7 @@
 """The one in-memory dataset type every loader returns, synthetic or real."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -88,8 +88,8 @@ class ImageDataset(Dataset):
 
     def subset(self, indices: Sequence[int] | torch.Tensor) -> "ImageDataset":
         idx = torch.as_tensor(indices, dtype=torch.long)
-        return ImageDataset(self.images[idx], self.targets[idx], list(self.class_names), self.source,
-                            [self.ids[i] for i in idx.tolist()], self.transform, self.calibration)
+        return replace(self, images=self.images[idx], targets=self.targets[idx], class_names=list(self.class_names),
+                       ids=[self.ids[i] for i in idx.tolist()])
 
     def as_one_label(self, name: str | None = None) -> "ImageDataset":
         """A two-class dataset (targets 0/1) as a one-label multi-label task: (N, 1) float targets,
@@ -98,13 +98,13 @@ class ImageDataset(Dataset):
         if self.multilabel or self.targets.ndim != 1 or len(self.class_names) != 2:
             raise ValueError(f"as_one_label needs a two-class dataset with (N,) targets, got classes "
                              f"{self.class_names} and targets {tuple(self.targets.shape)}")
-        return ImageDataset(self.images, (self.targets == 1).float().unsqueeze(1), [name or self.class_names[1]],
-                            self.source, list(self.ids), self.transform, self.calibration)
+        return replace(self, targets=(self.targets == 1).float().unsqueeze(1), class_names=[name or self.class_names[1]],
+                       ids=list(self.ids))
 
     def with_images(self, images: torch.Tensor, source_note: str) -> "ImageDataset":
         """Same targets, new images (e.g. poisoned or perturbed), provenance extended."""
-        return ImageDataset(images, self.targets.clone(), list(self.class_names),
-                            f"{self.source}; {source_note}", list(self.ids), self.transform, self.calibration)
+        return replace(self, images=images, targets=self.targets.clone(), class_names=list(self.class_names),
+                       source=f"{self.source}; {source_note}", ids=list(self.ids))
 
     def loader(self, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
                drop_last: bool = False) -> DataLoader:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import math
 import re
 import pkgutil
@@ -124,6 +125,14 @@ class PaperSpec:
         """The chapter's claims (``medadv_lib.papers.<module>.claims.CLAIMS``)."""
         module = importlib.import_module(f"{__name__}.{self.name.replace('-', '_')}.claims")
         return list(module.CLAIMS)
+
+    def replication_tables(self) -> list[Callable]:
+        """The readers of the tables the paper prints with a spread over seeds, for the replication
+        page (``TABLES`` of ``medadv_lib.papers.<module>.replication``; none without that module)."""
+        name = f"{__name__}.{self.name.replace('-', '_')}.replication"
+        if importlib.util.find_spec(name) is None:
+            return []
+        return list(importlib.import_module(name).TABLES)
 
     @property
     def notebook(self) -> Path:
