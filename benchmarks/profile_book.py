@@ -42,6 +42,7 @@ from pathlib import Path
 #: first call of the chapter's modules (``ex.``, ``figures.``), else its first call of anything
 #: but display helpers; a cell that only imports and sets up (seed, device, warnings) is start-up.
 STAGES = [
+    ("controls, ladders", r"positive_control|scale_ladder"),     # issue 20's positive controls and scale ladders
     ("figures", r"^figures\.|figure|plot|gradcam|heatmap"),
     ("UAPs", r"uap|universal"),
     ("training", r"train|fit|finetune"),
@@ -50,9 +51,15 @@ STAGES = [
     ("data", r"load|data|split"),
     ("kernel start", r"resolve_device|seed_everything|filterwarnings|set_num_threads"),
 ]
-ORDER = ["kernel start", "data", "training", "attacks", "UAPs", "metrics", "figures", "other"]
+ORDER = ["kernel start", "data", "training", "attacks", "UAPs", "controls, ladders", "metrics", "figures",
+         "other"]
 _DISPLAY = {"display", "Markdown", "print", "len", "range", "dict", "list", "zip", "sorted", "id", "format",
             "str", "int", "float", "round", "sum", "min", "max", "enumerate", "tuple", "set", "mean"}
+
+
+def _key(stage: str) -> str:
+    """A stage's name as a ``key=value`` key: ``controls, ladders`` -> ``controls_ladders``."""
+    return re.sub(r"\W+", "_", stage)
 
 
 def main_call(source: str) -> str | None:
@@ -118,18 +125,19 @@ def report(runs: dict[str, dict[str, float]], extra: dict[str, float] | None = N
     extra = extra or {}
     width = max([len(r) for r in runs] + [8])
     cols = [s for s in ORDER if any(r[s] for r in runs.values())]
-    head = f"{'run':<{width}} " + " ".join(f"{c:>12}" for c in cols) + f" {'total':>8}"
+    col = {c: max(len(c), 12) for c in cols}
+    head = f"{'run':<{width}} " + " ".join(f"{c:>{col[c]}}" for c in cols) + f" {'total':>8}"
     lines = [head]
     for run, stages in runs.items():
-        lines.append(f"{run:<{width}} " + " ".join(f"{stages[c]:12.1f}" for c in cols)
+        lines.append(f"{run:<{width}} " + " ".join(f"{stages[c]:{col[c]}.1f}" for c in cols)
                      + f" {sum(stages.values()):8.1f}")
     totals = {s: sum(r[s] for r in runs.values()) for s in ORDER}
     totals.update(extra)
     grand = sum(totals.values()) or 1.0
     lines.append("")
-    lines += [f"{stage:<14} {seconds:8.1f} s  {100 * seconds / grand:5.1f} %"
+    lines += [f"{stage:<18} {seconds:8.1f} s  {100 * seconds / grand:5.1f} %"
               for stage, seconds in totals.items() if seconds]
-    lines += [f"stage_{stage.replace(' ', '_')}_s={seconds:.1f}" for stage, seconds in totals.items()]
+    lines += [f"stage_{_key(stage)}_s={seconds:.1f}" for stage, seconds in totals.items()]
     lines.append(f"profile_total_s={sum(totals.values()):.1f}")
     return lines
 

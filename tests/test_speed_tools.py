@@ -23,6 +23,8 @@ GOLDEN = Path(__file__).parent / "notebooks"
     ("collection = ex.collection_models(chapters, preset)", False, "attacks"),
     ("display(Markdown('x'))\nfigures.figure1(sweep)\nplt.show()", False, "figures"),
     ("# NBVAL_CHECK_OUTPUT\nprint(format_claims(checked))", False, "metrics"),
+    ("ex.positive_control(models, data, sweep, norms[-1], top, seed=seed)", False, "controls, ladders"),
+    ("ex.scale_ladder(runs, data, tables, ex.ladder_rungs(len(train_set), n_attack))", False, "controls, ladders"),
     ("x = 1", False, "other"),
 ])
 def test_cells_are_put_in_their_stage(source, first, stage):
