@@ -185,3 +185,75 @@ def test_n_of_follows_the_default_preset():
     assert undecidable(spec, resolve_parameters(spec, "paper", {})) == []
     smoke = undecidable(spec, resolve_parameters(spec, "smoke", {}))
     assert {"taghanaki-single-pixel-fails", "taghanaki-clean"} <= {line.split(":")[0] for line in smoke}
+
+
+# --------------------------------------------------------------------------- the networks that learned (issue 20)
+
+def _aucs(**low):
+    """Clean test AUCs by network: each at 0.80 [0.74, 0.86] unless ``low`` names it (at chance)."""
+    from medadv_lib.metrics.uncertainty import Estimate
+
+    return {v: Estimate(0.50, 0.42, 0.58, 200, "bootstrap") if v.replace("/", "_") in low
+            else Estimate(0.80, 0.74, 0.86, 200, "bootstrap") for v in VARIANTS}
+
+
+def test_claims_about_the_networks_read_the_fair_stand_ins_only():
+    from medadv_lib.claims import STAND_IN
+    from medadv_lib.papers.ten_attacks.claims import (FAIR_EACH_POOLING, FAIR_NASNETS, FAIR_NL_AP, FAIR_PAIR,
+                                                      FAIR_SOME, fair_networks, on_fair_networks)
+
+    # the NASNets resist every gradient attack: pooled over all four, G1-G5 fool far below 90 %
+    nasnets_resist = {(a, v): 0.0 for a in IDS[:5] for v in ("NL/MP", "NL/AP")}
+    every = replace(results(white=nasnets_resist), test_auc=_aucs())
+    claim = BY_ID["taghanaki-gradient-white-box"]
+    out = check_claims([claim], every, premises=premises(every), fidelity=Fidelity(True))[0].outcome
+    assert out.verdict == FAILS and out.evidence.startswith("on the four networks: ")
+    # the same tables, the NASNets at chance: the claim is tested on the two networks that learned
+    r = replace(every, test_auc=_aucs(NL_MP=1, NL_AP=1))
+    assert fair_networks(r) == {"IR2/MP", "IR2/AP"}
+    fair = on_fair_networks(r)
+    assert set(fair.attacks["variant"]) == set(fair.clean["variant"]) == {"IR2/MP", "IR2/AP"}
+    assert not (fair.attacks["setting"] == "black").any()     # every black-box row has a NASNet in it
+    checks = premises(r)
+    met = {name: checks[name].met for name in (STAND_IN, FAIR_SOME, FAIR_PAIR, FAIR_EACH_POOLING, FAIR_NASNETS,
+                                               FAIR_NL_AP)}
+    assert met == {STAND_IN: False, FAIR_SOME: True, FAIR_PAIR: False, FAIR_EACH_POOLING: True, FAIR_NASNETS: False,
+                   FAIR_NL_AP: False}
+    assert "IR2/MP, IR2/AP" in checks[FAIR_SOME].evidence
+    out = check_claims([claim], r, premises=checks, fidelity=REDUCED)[0].outcome
+    assert out.verdict == HOLDS and out.evidence.startswith("on the fair stand-ins IR2/MP, IR2/AP: ")
+    correct = int(fair.attacks.query("setting == 'white' and attack == 'G1'")["clean_correct"].sum())
+    assert out.n == 5 * correct                                   # G1-G5 on the two networks' correct images
+    # a claim that needs a NASNet, both architectures or all four cannot be tested, and says which
+    by_id = {c.claim.id: c for c in check_claims(CLAIMS, r, premises=checks, fidelity=REDUCED)}
+    for claim_id, premise in (("taghanaki-nasnet-avg-stronger", FAIR_NASNETS),
+                              ("taghanaki-s1-fails-nasnet-avg", FAIR_NL_AP),
+                              ("taghanaki-black-box-partly", FAIR_PAIR), ("taghanaki-same-failures", FAIR_PAIR),
+                              ("taghanaki-pooling-matters", STAND_IN), ("taghanaki-avg-resists-gradient-transfer", STAND_IN)):
+        assert by_id[claim_id].verdict == UNTESTED and premise in by_id[claim_id].outcome.evidence, claim_id
+    for claim_id in ("taghanaki-others-mostly-fail", "taghanaki-single-pixel-fails", "taghanaki-visible",
+                     "taghanaki-s1-slowest", "taghanaki-confidence-near-boundary", "taghanaki-gradient-best",
+                     "taghanaki-confidence-pooling"):
+        assert by_id[claim_id].verdict != UNTESTED, (claim_id, by_id[claim_id].outcome.evidence)
+
+
+def test_convergence_is_read_on_the_networks_a_claim_reads():
+    from medadv_lib.papers.ten_attacks.claims import FAIR_SOME
+
+    r = results(white={"S2": 0.0})
+    a = r.attacks.copy()
+    # every S2 search on the NASNets ran out, and a few on the Inception-ResNets: over all four
+    # networks more than half ran out, over the two Inception-ResNets a tenth
+    a["ran_out"] = ((a["setting"] == "white") & (a["attack"] == "S2") & a["clean_correct"] & ~a["success"]
+                    & (a["variant"].str.startswith("NL") | (a["image"] < 15)))
+    every = replace(r, attacks=a, test_auc=_aucs())
+    assert not premises(every)[S2_CONVERGED].met, premises(every)[S2_CONVERGED].evidence
+    learned = replace(every, test_auc=_aucs(NL_MP=1, NL_AP=1))
+    p = premises(learned)[S2_CONVERGED]
+    assert p.met and "mostly" not in p.evidence and "NL/" not in p.evidence, p.evidence
+    # S1 on NL/AP names its network: read there whether or not it is a fair stand-in
+    assert SEARCH_SCOPES[f"{CONVERGED} (S1 on NL/AP)"][1] == ("NL/AP",)
+    none = replace(every, test_auc=_aucs(IR2_MP=1, IR2_AP=1, NL_MP=1, NL_AP=1))
+    checks = premises(none)
+    assert not checks[FAIR_SOME].met and "fair stand-ins (AUC lower bound >= 0.6): none" in checks[FAIR_SOME].evidence
+    assert not checks[CONVERGED].met and "no network is a fair stand-in" in checks[CONVERGED].evidence
