@@ -24,7 +24,7 @@ from ...claims import (FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Pre
                        verdict_above, verdict_below)
 from ...metrics.perceptibility import perceptibility_level
 from ...metrics.uncertainty import Estimate, auroc, independent_difference, mean, rate, wilson
-from .experiment import ATTACK_IDS, GRADIENT_IDS, TenAttacksResults
+from .experiment import ATTACK_IDS, GRADIENT_IDS, TenAttacksResults, search_counts
 
 __all__ = ["CLAIMS", "premises", "MIN_AUC", "MAX_RAN_OUT", "CONVERGED", "SEARCH_SCOPES", "search_counts",
            "fair_networks", "on_fair_networks", "NETWORK_PREMISES", "FAIR_SOME", "FAIR_PAIR", "FAIR_EACH_POOLING",
@@ -107,24 +107,6 @@ SEARCH_SCOPES = {
     f"{CONVERGED} (S1 on NL/AP)": (("S1",), ("NL/AP",)),
 }
 _ALL, _GRAD, _OTHER, _S2, _S1_NLAP = SEARCH_SCOPES
-
-
-def search_counts(attacks):
-    """Per network and attack (white-box), the images correct when clean that the search was run
-    on (``n``), those it fooled, those whose search ran out of its grid or iterations
-    (``ran_out``) and those it failed on for another reason (``failed_otherwise``); None when the
-    table has no ``ran_out`` record."""
-    if "ran_out" not in attacks.columns:
-        return None
-    white = attacks[(attacks["setting"] == "white") & attacks["clean_correct"].astype(bool)]
-    rows = []
-    for (variant, attack_id), part in white.groupby(["variant", "attack"], sort=False):
-        fooled, ran_out = part["success"].astype(bool), part["ran_out"].astype(bool) & ~part["success"].astype(bool)
-        rows.append({"variant": variant, "attack": attack_id, "n": len(part), "fooled": int(fooled.sum()),
-                     "ran_out": int(ran_out.sum()), "failed_otherwise": int((~fooled & ~ran_out).sum())})
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=["variant", "attack", "n", "fooled", "ran_out", "failed_otherwise"])
 
 
 def _converged(r, name: str, fair: frozenset | None = None) -> Premise:

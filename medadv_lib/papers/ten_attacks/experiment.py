@@ -37,7 +37,7 @@ ATTACK_IDS = list(TAGHANAKI)
 __all__ = ["positive_control", "SLOW", "images_per_attack", "scale_ladder", "ladder_rungs", "paper_gradient_accuracy",
            "ARCHS", "VARIANTS", "AttackTables", "load_data", "train_networks", "attack_all", "attack_settings",
            "clean_table", "table1", "TenAttacksResults",
-           "table2", "perceptibility", "success_rates", "convergence", "claim_results", "headline"]
+           "table2", "perceptibility", "success_rates", "search_counts", "convergence", "claim_results", "headline"]
 
 ARCHS = {"inception-resnet-v2": "IR2", "nasnet-large": "NL"}
 POOLINGS = {"max": "MP", "avg": "AP"}
@@ -312,6 +312,22 @@ def positive_control(models: dict, data: ChapterData, tables: AttackTables, n_at
     return pd.DataFrame(rows).set_index("network")
 
 
+def search_counts(attacks):
+    """Per network and attack (white-box), the images correct when clean that the search was run
+    on (``n``), those it fooled, those whose search ran out of its grid or iterations
+    (``ran_out``) and those it failed on for another reason (``failed_otherwise``); None when the
+    table has no ``ran_out`` record."""
+    if "ran_out" not in attacks.columns:
+        return None
+    white = attacks[(attacks["setting"] == "white") & attacks["clean_correct"].astype(bool)]
+    rows = []
+    for (variant, attack_id), part in white.groupby(["variant", "attack"], sort=False):
+        fooled, ran_out = part["success"].astype(bool), part["ran_out"].astype(bool) & ~part["success"].astype(bool)
+        rows.append({"variant": variant, "attack": attack_id, "n": len(part), "fooled": int(fooled.sum()),
+                     "ran_out": int(ran_out.sum()), "failed_otherwise": int((~fooled & ~ran_out).sum())})
+    return pd.DataFrame(rows, columns=["variant", "attack", "n", "fooled", "ran_out", "failed_otherwise"])
+
+
 def convergence(attacks: pd.DataFrame) -> pd.DataFrame:
     """Did the minimal searches converge? Every attack is a search over a grid of sizes or a
     bounded number of iterations (:func:`attack_settings`; at the paper's effort Foolbox 1.2's
@@ -322,8 +338,6 @@ def convergence(attacks: pd.DataFrame) -> pd.DataFrame:
     for another reason (Single Pixel tried every pixel; an adversarial lost on the re-check). A
     claim that rests on searches that mostly ran out (:data:`.claims.MAX_RAN_OUT`) cannot be
     tested: its failures measure our grid, not the network."""
-    from .claims import search_counts
-
     counts = search_counts(attacks)
     if counts is None:
         raise ValueError("the attack table has no ran_out record (attack_all writes it)")
