@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 
 from ...attacks.registry import attack_names, get_attack, run_attack
-from ...evaluation import (NOISE, TRANSFER, Victim, budget_label, clean_fooled, models, outcome_row, outcomes,
-                         robust_rate, select_rows, white_box_rows)
+from ...robustness_rows import (NOISE, TRANSFER, Victim, budget_label, clean_fooled, models, outcome_row, outcomes,
+                               robust_rate, select_rows, white_box_rows)
 from ...metrics.uncertainty import wilson
 from ...progress import tqdm
 from ...sanity_checks import MatrixResults
