@@ -96,6 +96,21 @@ def test_clear_errors_before_any_work():
         run_attack("fgsm", model, x * 3, y, eps=0.1)
 
 
+def test_model_inputs_count_the_queries_a_batched_call_makes():
+    """``model_calls`` counts a batched forward call once; ``model_inputs`` counts every input it
+    evaluated: the queries that tell a score-based search (Local Search tries candidates in batches)
+    from a gradient step (Taghanaki et al. 2018, Sec. 4: S1 "needs relatively more time")."""
+    model = _model("multiclass")
+    x = torch.rand(6, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    y = _labels(model, x, "multiclass")
+    fgsm = run_attack("fgsm", model, x, y, eps=0.1, norm="Linf", batch_size=3, device="cpu")
+    # the probe on 1 input, then every call on a batch of 3 (the clean check, Foolbox's forwards,
+    # the adversarial check)
+    assert fgsm.model_calls >= 1 + 2 * 3 and fgsm.model_inputs == 1 + 3 * (fgsm.model_calls - 1)
+    search = run_attack("local-search", model, x, y, batch_size=3, device="cpu", R=3)
+    assert search.model_inputs > 5 * search.model_calls      # many candidates per batched call
+
+
 def test_the_ten_attacks_of_taghanaki_are_registered_by_their_ids():
     assert list(TAGHANAKI) == ["G1", "G2", "G3", "G4", "G5", "S1", "S2", "D1", "D2", "D3"]
     assert all(ATTACKS[name].kind == "minimal" for name in TAGHANAKI.values())

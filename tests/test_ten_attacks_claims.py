@@ -47,8 +47,8 @@ def results(n=120, white=None, black=0.4, clean_accuracy=0.9, ssim=None, linf=No
                     "ran_out": correct & ~fooled & (setting == "white") & (attack in ran_out)}))
     calls = calls or {a: (600 if a == "S1" else 50) for a in IDS}
     return TenAttacksResults(attacks=pd.concat(rows, ignore_index=True), clean=pd.concat(clean, ignore_index=True),
-                             calls=pd.DataFrame([{"variant": v, "attack": a, "model_calls": c * n, "images": n}
-                                                 for v in VARIANTS for a, c in calls.items()]))
+                             calls=pd.DataFrame([{"variant": v, "attack": a, "model_calls": c * n, "model_inputs": c * n,
+                                                  "images": n} for v in VARIANTS for a, c in calls.items()]))
 
 
 def verdict(claim_id, r):
@@ -257,3 +257,16 @@ def test_convergence_is_read_on_the_networks_a_claim_reads():
     checks = premises(none)
     assert not checks[FAIR_SOME].met and "fair stand-ins (AUC lower bound >= 0.6): none" in checks[FAIR_SOME].evidence
     assert not checks[CONVERGED].met and "no network is a fair stand-in" in checks[CONVERGED].evidence
+
+
+def test_s1_slowest_reads_the_queries_not_the_batched_calls():
+    # Local Search evaluates its candidates in batches: few calls, many queries
+    r = results()
+    calls = r.calls.copy()
+    calls["model_calls"] = calls["attack"].map(lambda a: 10 if a == "S1" else 50) * 120
+    calls["model_inputs"] = calls["attack"].map(lambda a: 2000 if a == "S1" else 60) * 120
+    out = verdict("taghanaki-s1-slowest", replace(r, calls=calls))
+    assert out.verdict == HOLDS and "model queries per attacked image: S1 2000" in out.evidence
+    # a table from before the count of inputs: the batched calls, said so
+    out = verdict("taghanaki-s1-slowest", replace(r, calls=calls.drop(columns="model_inputs")))
+    assert out.verdict == FAILS and "batched model calls per attacked image" in out.evidence

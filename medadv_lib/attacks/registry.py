@@ -71,15 +71,19 @@ CLASSIFICATION = ("binary", "multiclass")
 
 
 class CountingModel(nn.Module):
-    """The model, counting its forward calls (a batched call counts once)."""
+    """The model, counting its forward calls (``calls``: a batched call counts once) and the inputs
+    it was evaluated on (``inputs``: a call on a batch of k counts k, the queries of the
+    score- and decision-based attacks' literature)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
         self.calls = 0
+        self.inputs = 0
 
     def forward(self, x):
         self.calls += 1
+        self.inputs += int(x.shape[0])
         return self.model(x)
 
 
@@ -112,6 +116,10 @@ class AttackResult:
     #: recorded step, each equal to the ``adversarial`` of the same run with ``steps=t`` (the
     #: last step's is ``adversarial`` itself).
     iterates: dict[int, torch.Tensor] | None = None
+    #: The inputs the model was evaluated on, summed over its calls (``model_calls`` counts a
+    #: batched call once): the attack's queries, the probe and the clean and adversarial checks
+    #: included.
+    model_inputs: int = 0
 
     @property
     def robust_accuracy(self) -> float:
@@ -359,7 +367,7 @@ class Attack:
 
     def _run_one(self, counting, images, labels, eps, norm, task, fit_images, batch_size, seed, device,
                  record_steps=()):
-        counting.calls = 0
+        counting.calls = counting.inputs = 0
         eps = None if eps is None or self.kind == "minimal" else float(eps)
         ctx = _Context(counting, task or "", eps, norm, seed, torch.Generator().manual_seed(seed),
                        record_steps=record_steps)
@@ -404,7 +412,7 @@ class Attack:
                             linf, counting.calls, seconds, eps, norm if self.kind != "minimal" else None,
                             ctx.state["perturbation"].cpu() if self.kind == "universal" else None, self.params, seed,
                             (torch.cat(exhausted) if exhausted else torch.zeros(0, dtype=torch.bool))
-                            if self.kind == "minimal" else None, iterates)
+                            if self.kind == "minimal" else None, iterates, counting.inputs)
 
     __call__ = run
 

@@ -325,9 +325,13 @@ def _visible(r):
 
 
 def _s1_slowest(r):
-    calls = r.calls.assign(per_image=lambda c: c["model_calls"] / c["images"]).groupby("attack")["per_image"].mean()
+    # queries: the inputs the model was evaluated on (a batched forward call of k inputs is k
+    # queries); tables from before that count carry the batched calls only
+    column, what = ("model_inputs", "model queries") if "model_inputs" in r.calls.columns else \
+        ("model_calls", "batched model calls")
+    calls = r.calls.assign(per_image=lambda c: c[column] / c["images"]).groupby("attack")["per_image"].mean()
     top = calls.idxmax()
-    evidence = "model calls per attacked image: " + ", ".join(f"{k} {v:.0f}" for k, v in calls.sort_values(ascending=False).items())
+    evidence = f"{what} per attacked image: " + ", ".join(f"{k} {v:.0f}" for k, v in calls.sort_values(ascending=False).items())
     return Outcome(HOLDS if top == "S1" else FAILS, evidence)
 
 

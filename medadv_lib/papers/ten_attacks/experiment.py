@@ -165,7 +165,7 @@ def attack_all(models: dict, data: ChapterData, n_attack: int, effort: str, seed
             adversarials[(variant, attack_id)] = result.adversarial
             rows.append(frame)
             calls.append({"variant": variant, "attack": attack_id, "model_calls": result.model_calls,
-                          "images": k})
+                          "model_inputs": result.model_inputs, "images": k})
     for target, (arch, pooling) in VARIANTS.items():
         source = next(v for v, (a, p) in VARIANTS.items() if p == pooling and a != arch)
         test = data.test_of(target)
@@ -432,7 +432,8 @@ class TenAttacksResults:
     attacks: pd.DataFrame
     #: the attacked images, clean: variant, image, label, prob
     clean: pd.DataFrame
-    #: the attacks' model queries, white-box: variant, attack, model_calls, images
+    #: the attacks' model queries, white-box: variant, attack, model_calls (batched forward calls),
+    #: model_inputs (the inputs those calls evaluated: the queries), images
     calls: pd.DataFrame
     #: each network's clean ROC AUC on its whole test split as an
     #: :class:`~medadv_lib.metrics.uncertainty.Estimate` (:func:`clean_table`; the stand-in premise
