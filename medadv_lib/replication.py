@@ -92,10 +92,12 @@ OURS = re.compile(rf"({NUMBER})(?:\s*±\s*{NUMBER})?|(\S+)")
 
 def chapter_tables(chapter: str) -> list[Callable]:
     """The readers of ``chapter``'s headline tables: ``TABLES`` of its paper's
-    ``replication`` module (``medadv_lib.papers.<chapter>.replication``), none without one."""
-    from .papers import get_paper
+    ``replication`` module (``medadv_lib.papers.<chapter>.replication``); none without one, and
+    none for a notebook that is no registered paper (a sweep over a spec of your own)."""
+    from .papers import papers
 
-    return get_paper(chapter).replication_tables()
+    spec = papers().get(chapter)
+    return spec.replication_tables() if spec is not None else []
 
 
 def headline_metrics(chapter: str, notebook, claim_records: Iterable[Mapping]) -> list[dict[str, Any]]:

@@ -104,6 +104,7 @@ def test_backdoor_table1_read_from_the_golden_beside_the_papers_cell():
     # found through the paper's spec: the shared layer names no paper
     assert replication.chapter_tables("backdoor") == [table1]
     assert replication.chapter_tables("uap-covidnet") == []
+    assert replication.chapter_tables("sweep-mini") == []          # a spec of one's own, not registered
     nb = nbformat.read(REPO / "tests" / "notebooks" / "backdoor.ipynb", as_version=4)
     rows = {m["name"]: m for m in table1(nb)}
     # the golden's printed Table 1 (these two cells change with `make golden`)
