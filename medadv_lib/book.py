@@ -358,8 +358,11 @@ def _unmet(record: dict) -> str:
 
 
 def _label_with_premise(record: dict) -> str:
+    """The verdict, the premise it failed on, and the seeds it rests on (issue 29)."""
     unmet = _unmet(record)
-    return f"{record['label']} ({unmet})" if unmet else record["label"]
+    seeds = int(record.get("seeds", 1))
+    label = f"{record['label']} ({unmet})" if unmet else record["label"]
+    return f"{label}, {seeds} seed{'s' if seeds != 1 else ''}"
 
 
 def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE,
@@ -392,7 +395,10 @@ def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE
              "the threshold). *Paper's numbers*: whether the claim holds on the numbers the paper itself "
              "prints (`stated` where it prints none that decide it). The evidence shown is that of the "
              "first run listed; each chapter's claims section has all of it. Which data each run used is "
-             "named on its page and on the {doc}`status` page.", ""]
+             "named on its page and on the {doc}`status` page. Each verdict says how many training seeds it "
+             "rests on; a claim on the *level* of an effect is decided on a weak attack (a weak attack is "
+             "the finding), a claim that *compares* attack results needs the attacks to have done "
+             "something (each chapter's premise audit).", ""]
     pages = list(dict.fromkeys((r["chapter"], r["run"], r["page"], r.get("preset", ""), r.get("fidelity", ""))
                                for r in records))
     if pages:

@@ -33,11 +33,26 @@ must put it on the other side (:func:`decidable_n`); otherwise the verdict is *c
 n = 12 cannot decide a bound below 10 %*. Two rules hold for every record (checked on
 construction): an unmet premise gives ``cannot be tested``; a paper's claim says ``does not hold``
 only at fidelity ``paper``.
+
+**Kinds (issue 29: a premise fails only when the run could not have shown the effect).** A claim
+on the *level* of an effect ("R_f > 85 %", "far above random") needs a fair stand-in, a method
+that converged and a sample that can decide; a weak attack is then the finding, never silence. Its
+chapter's positive control (:data:`POSITIVE_CONTROL`: a stronger attack at the same budget, the
+implanted trigger) does not gate it but says what the finding means: met, the attack falls short
+of what this model allows; not met, the model resists at this budget. A claim that *compares*
+attack results ("R_f grows with zeta", "p = 2 and p = inf differ by 7 points at most") also needs
+the attacks to have done something: a difference between two results of an attack that did
+nothing is noise. :func:`audit` checks the rule on a chapter's claims and tabulates it for the page.
+**Per model.** A premise computed per model (:meth:`Premise.all_of`, keeping its cases) lets a
+claim of scope :data:`EACH` be decided on the models that meet it, its evidence naming the others
+and why; it reads *cannot be tested* only when no model qualifies. A claim of scope :data:`ALL`
+(one that compares the models with each other) needs every model. **Seeds.** Every verdict says
+how many training seeds it rests on (``check_claims(..., seeds=)``).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Sequence
 
 from .metrics.uncertainty import Estimate
@@ -46,7 +61,8 @@ __all__ = ["HOLDS", "FAILS", "NOT_REPRODUCED", "INCONCLUSIVE", "UNTESTED", "VERD
            "CheckedClaim", "Premise", "Fidelity", "PAPER_FIDELITY", "check_claims", "verdict_above",
            "verdict_below", "combine", "claims_frame", "format_claims", "claims_report", "CLAIMS_MIME",
            "count_verdicts", "counts_line", "premises_table", "NOT_FROM_A_PAPER", "decidable_n", "power_premise", "undecidable_claims",
-           "STAND_IN", "stand_in"]
+           "STAND_IN", "stand_in", "LEVEL", "COMPARISON", "KINDS", "EACH", "ALL", "SCOPES", "POSITIVE_CONTROL",
+           "audit"]
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTED = "holds", "does not hold", "inconclusive", "cannot be tested"
 NOT_REPRODUCED = "not reproduced at this scale"
@@ -57,6 +73,16 @@ POWER = "the sample can decide the threshold"
 CLAIMS_MIME = "application/vnd.medadv.claims+json"
 #: The "paper's numbers" verdict of a check that no paper makes.
 NOT_FROM_A_PAPER = "not a paper's claim"
+#: The kinds of claim (see the module's docstring): on the level of an effect, or comparing results.
+LEVEL, COMPARISON = "level", "comparison"
+KINDS = (LEVEL, COMPARISON)
+#: A claim's scope over the models of a run: decided on each model that meets its premises, or
+#: only when every model does (a claim comparing the models with each other).
+EACH, ALL = "each model", "every model"
+SCOPES = (EACH, ALL)
+#: The premise name of a chapter's positive control: the effect shown on this model and this
+#: measurement by a stronger attack at the same budget (or, for a backdoor, the implanted trigger).
+POSITIVE_CONTROL = "the positive control shows the effect"
 
 
 @dataclass(frozen=True)
@@ -67,19 +93,40 @@ class Premise:
     name: str
     met: bool
     evidence: str
+    #: The premise per model (or other case), when it was computed so: ``((model, Premise), ...)``.
+    cases: tuple = ()
 
     def record(self) -> dict:
         return {"name": self.name, "met": bool(self.met), "evidence": self.evidence}
 
+    def met_cases(self) -> list[str]:
+        """The cases (models) that meet this premise, in order."""
+        return [k for k, p in self.cases if p.met]
+
+    def on(self, keys: Sequence[str]) -> "Premise":
+        """This premise restricted to the cases ``keys`` (the models a claim is tested on): met when
+        each of them is, its evidence naming the cases left out and why."""
+        if not self.cases:
+            return self
+        kept = [(k, p) for k, p in self.cases if k in keys]
+        out = [(k, p) for k, p in self.cases if k not in keys]
+        evidence = "; ".join(f"{k}: {p.evidence}" for k, p in kept)
+        if out:
+            evidence = (f"on {', '.join(k for k, _ in kept)}: {evidence}; left out "
+                        + "; ".join(f"{k} ({p.evidence})" for k, p in out))
+        return Premise(self.name, all(p.met for _, p in kept) and bool(kept), evidence, tuple(kept))
+
     @classmethod
     def all_of(cls, name: str, cases: Mapping[str, "Premise"] | Sequence["Premise"]) -> "Premise":
         """One premise over several cases (every model, say): met when every case is met; the
-        evidence lists each case (the unmet ones first)."""
+        evidence lists each case (the unmet ones first). The cases are kept (:attr:`cases`, in the
+        order given), so that a claim can be decided on the cases that meet it (:meth:`on`)."""
         items = list(cases.items()) if isinstance(cases, Mapping) else [(p.name, p) for p in cases]
         if not items:
             return cls(name, False, "no case to check")
-        items.sort(key=lambda kv: kv[1].met)
-        return cls(name, all(p.met for _, p in items), "; ".join(f"{k}: {p.evidence}" for k, p in items))
+        ordered = sorted(items, key=lambda kv: kv[1].met)
+        return cls(name, all(p.met for _, p in items), "; ".join(f"{k}: {p.evidence}" for k, p in ordered),
+                   tuple(items))
 
 
 @dataclass(frozen=True)
@@ -104,10 +151,11 @@ def stand_in(estimates: Mapping[str, Estimate], minimum: float, metric: str, pap
     """The models are fair stand-ins for the paper's: the lower bound of every model's 95 %
     interval of ``metric`` is at least ``minimum`` (the chapter says why that minimum); ``paper``:
     the paper's own value, shown beside ours."""
-    cases = {m: Premise(STAND_IN, bool(est.low >= minimum), f"{metric} {est.fmt()} (n = {est.n})")
+    cases = {m: Premise(STAND_IN, bool(est.low >= minimum), f"{metric} {est.fmt()} (n = {est.n})"
+                        + ("" if est.low >= minimum else f", lower bound below {minimum:g}"))
              for m, est in estimates.items()}
     p = Premise.all_of(STAND_IN, cases)
-    return Premise(STAND_IN, p.met, f"{p.evidence}; needs a lower bound >= {minimum:g} (the paper: {paper})")
+    return Premise(STAND_IN, p.met, f"{p.evidence}; needs a lower bound >= {minimum:g} (the paper: {paper})", p.cases)
 
 
 def _wilson_bounds(k: int, n: int) -> tuple[float, float]:
@@ -152,6 +200,9 @@ class Outcome:
     evidence: str
     n: int | None = None
     premises: tuple[Premise, ...] = ()
+    #: The chapter's positive control on the models the claim read (a level claim: what its
+    #: finding means; see the module's docstring), recorded beside the premises.
+    control: Premise | None = None
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -248,13 +299,39 @@ class Claim:
     n_of: Callable[[Mapping], int] | None = None
     #: Thresholds of ``thresholds`` that bound a rate (Wilson interval), with their side.
     rate_thresholds: Mapping[str, str] = field(default_factory=dict)
+    #: :data:`LEVEL` (the level of an effect) or :data:`COMPARISON` (attack results compared).
+    kind: str = LEVEL
+    #: :data:`EACH` (decided on the models that meet its premises) or :data:`ALL` (needs every model).
+    scope: str = EACH
 
-    def check(self, results: Mapping, premises: Mapping[str, Premise] | None = None,
-              fidelity: Fidelity | None = None) -> "CheckedClaim":
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"claim {self.id}: scope must be one of {SCOPES}, got {self.scope!r}")
+
+    def _models(self, needed: Sequence[Premise]) -> list[str] | None:
+        """The models this claim is tested on, when its premises were computed per model and some
+        (not all) of them meet every one; None: test the run as it is."""
+        per_model = [p for p in needed if p.cases]
+        if self.scope != EACH or not per_model or any(not p.met for p in needed if not p.cases):
+            return None
+        keys = [k for k, _ in per_model[0].cases]
+        ok = [k for k in keys if all(k in p.met_cases() for p in per_model)]
+        return ok if ok and len(ok) < len(keys) else None
+
+    def check(self, results, premises: Mapping[str, Premise] | None = None,
+              fidelity: Fidelity | None = None, restrict: Callable | None = None) -> "CheckedClaim":
         """The verdict on ``results``: ``cannot be tested`` when a premise named in
         :attr:`premises` is unmet (``premises`` maps names to this run's checks); a failure below
         the paper's ``fidelity`` becomes ``not reproduced at this scale``. Without ``premises``
-        and ``fidelity`` (the claim's own unit tests) the test's verdict as it is."""
+        and ``fidelity`` (the claim's own unit tests) the test's verdict as it is.
+
+        ``restrict(results, models)``, when the chapter gives it, returns the results on the given
+        models only: a claim of scope :data:`EACH` whose per-model premises some models meet is
+        tested on those (its premises recorded on them, naming the others). A level claim records
+        the chapter's :data:`POSITIVE_CONTROL` (when computed) and, when the effect fell short,
+        says what the control makes of it."""
         needed = []
         if self.premises and premises is not None:
             missing = [name for name in self.premises if name not in premises]
@@ -262,6 +339,12 @@ class Claim:
                 raise ValueError(f"claim {self.id}: premise(s) {missing} not computed by the chapter "
                                  f"(given: {sorted(premises)})")
             needed = [premises[name] for name in self.premises]
+        control = (premises or {}).get(POSITIVE_CONTROL) if self.kind == LEVEL else None
+        models = self._models(needed) if restrict is not None else None
+        if models is not None:
+            results = restrict(results, models)
+            needed = [p.on(models) for p in needed]
+            control = control.on(models) if control is not None else None
         unmet = [p for p in needed if not p.met]
         if unmet:
             outcome = Outcome(UNTESTED, "premise not met: " + "; ".join(f"{p.name}: {p.evidence}" for p in unmet),
@@ -270,10 +353,18 @@ class Claim:
             outcome = self.test(results)
             if not isinstance(outcome, Outcome):
                 raise TypeError(f"claim {self.id}: test returned {type(outcome).__name__}, not an Outcome")
-            outcome = Outcome(outcome.verdict, outcome.evidence, outcome.n, tuple(needed) + outcome.premises)
+            evidence = outcome.evidence
+            if models is not None:
+                evidence = f"on {', '.join(models)} (the models that meet its premises): {evidence}"
+            if control is not None and outcome.verdict in (FAILS, INCONCLUSIVE):
+                evidence += (f"; positive control met, so the attack falls short of what this model allows "
+                             f"({control.evidence})" if control.met else
+                             f"; positive control not met either, so the model resists at this budget "
+                             f"({control.evidence})")
+            outcome = Outcome(outcome.verdict, evidence, outcome.n, tuple(needed) + outcome.premises, control)
         if outcome.verdict == FAILS and self.from_paper and fidelity is not None and not fidelity.paper:
             outcome = Outcome(NOT_REPRODUCED, f"{outcome.evidence} (below the paper's fidelity: {fidelity.differs})",
-                              outcome.n, outcome.premises)
+                              outcome.n, outcome.premises, outcome.control)
         return CheckedClaim(self, outcome, fidelity)
 
     def paper_verdict(self, published: Mapping | None) -> str:
@@ -303,6 +394,8 @@ class CheckedClaim:
     claim: Claim
     outcome: Outcome
     fidelity: Fidelity | None = None
+    #: How many training seeds the verdict rests on (one run: 1).
+    seeds: int = 1
 
     def __post_init__(self):
         o = self.outcome
@@ -315,6 +408,11 @@ class CheckedClaim:
     def verdict(self) -> str:
         return self.outcome.verdict
 
+    @property
+    def label(self) -> str:
+        """The verdict with its n and the seeds it rests on: ``inconclusive at n = 12 (1 seed)``."""
+        return f"{self.outcome.label} ({self.seeds} seed{'s' if self.seeds != 1 else ''})"
+
     def record(self, chapter: str, run: str, published: Mapping | None = None, preset: str = "") -> dict:
         """The JSON record the book's scoreboard reads."""
         if self.fidelity is None:
@@ -325,19 +423,48 @@ class CheckedClaim:
                 "thresholds": dict(c.thresholds), "verdict": self.outcome.verdict,
                 "label": self.outcome.label, "evidence": self.outcome.evidence, "n": self.outcome.n,
                 "premises": [p.record() for p in self.outcome.premises], "preset": preset,
-                "fidelity": self.fidelity.label}
+                "fidelity": self.fidelity.label, "kind": c.kind, "seeds": self.seeds,
+                "control": self.outcome.control.record() if self.outcome.control is not None else None}
 
 
-def check_claims(claims: Iterable[Claim], results: Mapping, *, fidelity: Fidelity,
-                 premises: Mapping[str, Premise] | None = None) -> list[CheckedClaim]:
+def check_claims(claims: Iterable[Claim], results, *, fidelity: Fidelity,
+                 premises: Mapping[str, Premise] | None = None, restrict: Callable | None = None,
+                 seeds: int = 1) -> list[CheckedClaim]:
     """Apply every claim's test to ``results`` (ids must be unique), each gated by the premises it
-    names (``premises``: this run's checks by name) and by the run's ``fidelity``."""
+    names (``premises``: this run's checks by name) and by the run's ``fidelity``; ``restrict``:
+    the chapter's results on some models only (see :meth:`Claim.check`); ``seeds``: the training
+    seeds behind ``results``."""
     claims = list(claims)
     ids = [c.id for c in claims]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate claim ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+    if int(seeds) < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
     premises = dict(premises or {})
-    return [c.check(results, premises, fidelity) for c in claims]
+    return [replace(c.check(results, premises, fidelity, restrict), seeds=int(seeds)) for c in claims]
+
+
+def audit(claims: Iterable[Claim], effect: Iterable[str] = ()):
+    """The premise audit of a chapter's claims (issue 29), as the page shows it: one row per claim
+    with its kind, scope and premises. ``effect``: the chapter's premises that an attack did
+    something; a :data:`LEVEL` claim that names one is refused (a weak attack is its finding, not
+    a reason to stay silent), and a :data:`COMPARISON` claim must name one."""
+    import pandas as pd
+
+    effect = set(effect)
+    rows, wrong = [], []
+    for c in claims:
+        named = set(c.premises) & effect
+        if c.kind == LEVEL and named:
+            wrong.append(f"{c.id}: a level claim names {sorted(named)}")
+        if c.kind == COMPARISON and effect and not named:
+            wrong.append(f"{c.id}: a comparison claim names none of {sorted(effect)}")
+        rows.append({"claim": c.id, "kind": c.kind, "scope": c.scope,
+                     "premises": ", ".join(c.premises) or "none",
+                     "positive control": "reads the finding" if c.kind == LEVEL else "not read"})
+    if wrong:
+        raise ValueError("premise audit: " + "; ".join(wrong))
+    return pd.DataFrame(rows).set_index("claim")
 
 
 def undecidable_claims(claims: Iterable[Claim], parameters: Mapping) -> list[str]:
@@ -360,6 +487,13 @@ def _premises_cell(outcome: Outcome) -> str:
     return "met: " + ", ".join(p.name for p in outcome.premises) if outcome.premises else ""
 
 
+def _control_cell(outcome: Outcome) -> str:
+    control = outcome.control
+    if control is None:
+        return ""
+    return f"{'met' if control.met else 'not met'}: {control.evidence}"
+
+
 def premises_table(premises: Mapping[str, Premise]):
     """The premises of a run as a table (premise, met, evidence), the unmet first, for the page."""
     import pandas as pd
@@ -375,17 +509,18 @@ def claims_frame(checked: Iterable[CheckedClaim], published: Mapping | None = No
     one named)."""
     import pandas as pd
 
-    return pd.DataFrame([{"verdict (ours)": c.outcome.label, "claim": c.claim.text,
+    return pd.DataFrame([{"verdict (ours)": c.label, "kind": c.claim.kind, "claim": c.claim.text,
                           "where in the paper": c.claim.where,
                           "paper's evidence": c.claim.paper_evidence,
                           "paper's numbers": c.claim.paper_verdict(published),
-                          "our evidence": c.outcome.evidence, "premises": _premises_cell(c.outcome)}
+                          "our evidence": c.outcome.evidence, "premises": _premises_cell(c.outcome),
+                          "positive control": _control_cell(c.outcome)}
                          for c in checked])
 
 
 def format_claims(checked: Iterable[CheckedClaim]) -> str:
     """Plain text for nbval-checked cells: verdict, claim and the evidence numbers behind it."""
-    return "\n".join(f"[{c.outcome.label}] {c.claim.id}: {c.outcome.evidence}" for c in checked)
+    return "\n".join(f"[{c.label}] {c.claim.id}: {c.outcome.evidence}" for c in checked)
 
 
 def counts_line(counts: Mapping[str, int]) -> str:

@@ -83,8 +83,8 @@ def test_scoreboard_one_row_per_claim_one_column_per_run_in_book_order(tmp_path)
     assert "verdict: synthetic | verdict: nih-cxr14" in rows[0]
     assert len(rows) == 1 + 3                       # uap c0; backdoor c0, c1 (one row each, two runs)
     # the verdicts stand next to the claim (no horizontal scroll to find them)
-    assert rows[1].startswith("| claim 0 | holds | not run | [uap-covidnet]")
-    assert rows[2].startswith("| claim 0 | holds | inconclusive at n = 5 | [backdoor]")
+    assert rows[1].startswith("| claim 0 | holds, 1 seed | not run | [uap-covidnet]")
+    assert rows[2].startswith("| claim 0 | holds, 1 seed | inconclusive at n = 5, 1 seed | [backdoor]")
     lines = summary.read_text().splitlines()[2:]
     assert [line.split("|")[2].strip() for line in lines] == ["synthetic", "synthetic", "nih-cxr14"]
     assert "uap-covidnet" in lines[0] and "1: 1 holds (default)" in lines[0]
@@ -103,7 +103,7 @@ def test_scoreboard_names_the_failed_premise(tmp_path):
     nbformat.write(_claims_notebook("smia", "synthetic", ["cannot be tested"]), tmp_path / "smia.ipynb")
     board, summary = tmp_path / "scoreboard.md", tmp_path / "summary.md"
     write_scoreboard(tmp_path, board, summary)
-    assert "| claim 0 | cannot be tested (fair stand-in) |" in board.read_text()
+    assert "| claim 0 | cannot be tested (fair stand-in), 1 seed |" in board.read_text()
 
 
 def test_every_chapter_with_real_runs_has_their_section_glob_in_the_toc():

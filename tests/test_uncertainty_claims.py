@@ -96,7 +96,7 @@ def test_claims_checked_and_printed_with_evidence():
                   paper_check=lambda p: p["rate"] > 0.5)
     checked = check_claims([claim], {"rate": u.wilson(9, 10)}, fidelity=PAPER_FIDELITY)
     assert checked[0].verdict == HOLDS
-    assert format_claims(checked).startswith("[holds] c1: 0.900 [")
+    assert format_claims(checked).startswith("[holds (1 seed)] c1: 0.900 [")
     assert claim.paper_verdict({"rate": 0.4}) == FAILS and claim.paper_verdict(None) == "stated"
     record = checked[0].record("ch", "synthetic", {"rate": 0.9})
     assert record["paper_verdict"] == HOLDS and record["n"] == 10
