@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from medadv_lib import claims as C
-from medadv_lib.claims import (FAILS, HOLDS, NOT_REPRODUCED, PAPER_FIDELITY, UNTESTED, Claim, CheckedClaim,
+from medadv_lib.claims import (FAILS, HOLDS, POSITIVE_CONTROL, NOT_REPRODUCED, PAPER_FIDELITY, UNTESTED, Claim, CheckedClaim,
                                Fidelity, Outcome, Premise, check_claims, decidable_n, verdict_above,
                                verdict_below)
 from medadv_lib.metrics.uncertainty import wilson
@@ -115,43 +115,115 @@ def test_run_names_the_undecidable_claims_before_papermill(capsys, tmp_path):
 
 # --------------------------------------------------------------------------- the UAP chapter's premises
 
-def _uap_results(fooled_uap: float, fooled_random: float, accuracy: float, history="4.5 7.0", updates=14):
+def _uap_results(fooled_uap: float, fooled_random: float, accuracy: float, history="4.5 7.0", updates=14,
+                 control: float | None = None, models=("Small",), accuracies=None):
+    """One hand-made UAP run: per model, test images fooled by the UAPs (both zetas), by their random
+    controls and (``control``) by the positive control, universal PGD."""
     from medadv_lib.papers.uap_covidnet import claims as U
 
     rng = np.random.default_rng(0)
     n = 300
     true = rng.integers(0, 2, n)
-    rows = []
+    rows, fooled_control, acc = [], {}, {}
 
-    def add(kind, share, zeta=0.02, norm="Linf"):
+    def add(model, kind, share, zeta=0.02, norm="Linf"):
         wrong = rng.random(n) < share
         pred = np.where(wrong, 1 - true, true)
-        rows.append(pd.DataFrame({"model": "Small", "norm": norm if kind != "clean" else "none",
+        rows.append(pd.DataFrame({"model": model, "norm": norm if kind != "clean" else "none",
                                   "zeta": zeta if kind != "clean" else 0.0, "target": "none", "split": "test",
                                   "kind": kind, "image": np.arange(n), "true": true, "pred": pred}))
-    add("clean", 1 - accuracy)
-    for z in (0.01, 0.02):
-        add("uap", fooled_uap, z)
-        add("random", fooled_random, z)
-    convergence = pd.DataFrame([{"model": "Small", "norm": "Linf", "zeta": z, "target": "none", "passes": 2,
+        return wrong
+    for model in models:
+        a = (accuracies or {}).get(model, accuracy)
+        acc[model] = wilson(int(a * n), n)
+        add(model, "clean", 1 - a)
+        for z in (0.01, 0.02):
+            add(model, "uap", fooled_uap, z)
+            add(model, "random", fooled_random, z)
+        if control is not None:
+            fooled_control[model] = rng.random(n) < control
+    convergence = pd.DataFrame([{"model": m, "norm": "Linf", "zeta": z, "target": "none", "passes": 2,
                                  "steps": 1135, "kept updates": updates, "rate per pass (%)": history}
-                                for z in (0.01, 0.02)])
-    r = UAPResults(predictions=pd.concat(rows, ignore_index=True), classes=("normal", "pneumonia"), models=["Small"],
-                   norms=["Linf"], zetas=[0.01, 0.02], test_accuracy={"Small": wilson(int(accuracy * n), n)},
-                   convergence=convergence)
+                                for m in models for z in (0.01, 0.02)])
+    r = UAPResults(predictions=pd.concat(rows, ignore_index=True), classes=("normal", "pneumonia"), models=list(models),
+                   norms=["Linf"], zetas=[0.01, 0.02], test_accuracy=acc, convergence=convergence,
+                   control_fooled=fooled_control)
     return r, U
 
 
-def test_a_uap_that_did_nothing_leaves_its_claims_untested_not_failed():
-    # the Kermany default of issue 20: R_f at the random control's and the clean error's level
-    r, U = _uap_results(fooled_uap=0.12, fooled_random=0.12, accuracy=0.88)
+def _verdicts(r, U, fidelity=PAPER_FIDELITY):
+    return {c.claim.id: c for c in check_claims(U.CLAIMS, r, premises=U.premises(r), fidelity=fidelity,
+                                                 restrict=U.restrict)}
+
+
+@pytest.mark.parametrize("control", [0.5, 0.12])
+def test_a_weak_converged_uap_decides_its_level_claims_and_silences_its_comparisons(control):
+    """Issue 29's audit rule on a weak but converged run (R_f at the random control's and the clean
+    error's level, flat over the last pass), with a met positive control (universal PGD fools 50 %)
+    and a failed one (it too stays at the clean error): the level claim is decided either way, the
+    control saying what the finding means; the comparison needs the UAPs to have done something."""
+    r, U = _uap_results(fooled_uap=0.12, fooled_random=0.12, accuracy=0.88, history="6.5 7.0", control=control)
     checks = U.premises(r)
-    assert checks[U.STAND_IN].met
+    assert checks[U.STAND_IN].met and checks[U.CONVERGED].met
     assert not checks[U.UAPS_WORK].met and "random" in checks[U.UAPS_WORK].evidence
-    by_id = {c.claim.id: c for c in check_claims(U.CLAIMS, r, premises=checks, fidelity=PAPER_FIDELITY)}
-    for cid in ("hirano-rf-above-85", "hirano-rf-far-above-random", "hirano-small-uaps-fool"):
+    assert checks[POSITIVE_CONTROL].met == (control == 0.5)
+    level, comparison = "hirano-rf-above-85", "hirano-rf-grows-with-zeta"
+    by_id = _verdicts(r, U)
+    assert by_id[level].verdict == FAILS                              # a weak UAP at the paper's fidelity
+    reading = "falls short of what this model allows" if control == 0.5 else "the model resists at this budget"
+    assert reading in by_id[level].outcome.evidence
+    assert by_id[level].outcome.control.met == (control == 0.5)
+    assert by_id[level].record("uap-covidnet", "synthetic")["control"]["met"] == (control == 0.5)
+    assert by_id[comparison].verdict == UNTESTED and U.UAPS_WORK in by_id[comparison].outcome.evidence
+    reduced = _verdicts(r, U, REDUCED)
+    assert reduced[level].verdict == NOT_REPRODUCED and reduced[comparison].verdict == UNTESTED
+
+
+def test_a_uap_loop_that_did_nothing_and_did_not_converge_is_not_decided():
+    # the Kermany default of issue 20: R_f at the random control's and the clean error's level,
+    # still rising over the last pass (4.5 -> 7.0 %): no claim on it, level or comparison
+    r, U = _uap_results(fooled_uap=0.12, fooled_random=0.12, accuracy=0.88, control=0.5)
+    checks = U.premises(r)
+    assert checks[U.STAND_IN].met and not checks[U.CONVERGED].met and not checks[U.UAPS_WORK].met
+    by_id = _verdicts(r, U)
+    for cid in ("hirano-rf-above-85", "hirano-rf-far-above-random", "hirano-small-uaps-fool", "hirano-rf-grows-with-zeta"):
         assert by_id[cid].verdict == UNTESTED, cid
-        assert U.UAPS_WORK in by_id[cid].outcome.evidence
+        assert U.CONVERGED in by_id[cid].outcome.evidence
+
+
+def test_a_claim_is_decided_on_the_models_that_meet_its_premises():
+    """Issue 29 item 3: Small is no fair stand-in, Large is. A claim about every model is decided on
+    Large, its evidence naming Small and why; a claim comparing Small with Large needs both."""
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="55.0 56.0", updates=300,
+                        control=0.7, models=("Small", "Large"), accuracies={"Small": 0.56, "Large": 0.9})
+    checks = U.premises(r)
+    assert not checks[U.STAND_IN].met and checks[U.STAND_IN].met_cases() == ["Large"]
+    by_id = _verdicts(r, U)
+    rf = by_id["hirano-rf-above-85"]
+    assert rf.verdict == FAILS and rf.outcome.evidence.startswith("on Large (the models that meet its premises)")
+    stand_in = next(p for p in rf.outcome.premises if p.name == U.STAND_IN)
+    assert stand_in.met and "left out Small" in stand_in.evidence
+    assert by_id["hirano-rf-far-above-random"].verdict == HOLDS         # 60 % against 10 %, on Large
+    assert by_id["hirano-rf-large-above-small-1pct"].verdict == UNTESTED  # scope: every model
+    # no model qualifies: cannot be tested
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.56, history="55.0 56.0", updates=300,
+                        models=("Small", "Large"))
+    assert _verdicts(r, U)["hirano-rf-above-85"].verdict == UNTESTED
+
+
+def test_every_chapter_passes_its_premise_audit():
+    """Each chapter's claims declare their kind; a level claim never names an 'attack did
+    something' premise, a comparison always does (medadv_lib.claims.audit, issue 29)."""
+    from medadv_lib.claims import COMPARISON, LEVEL, audit
+    from medadv_lib.papers.uap_covidnet import claims as U
+
+    table = audit(U.CLAIMS, effect=U.EFFECT)
+    assert set(table["kind"]) == {LEVEL, COMPARISON} and len(table) == len(U.CLAIMS)
+    wrong = Claim("x", "t", "w", "e", lambda r: None, premises=(U.UAPS_WORK,))
+    with pytest.raises(ValueError, match="a level claim names"):
+        audit([wrong], effect=U.EFFECT)
+    with pytest.raises(ValueError, match="a comparison claim names none"):
+        audit([Claim("y", "t", "w", "e", lambda r: None, kind=COMPARISON)], effect=U.EFFECT)
 
 
 def test_a_uap_loop_that_did_not_converge_is_not_decided():

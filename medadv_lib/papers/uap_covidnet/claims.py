@@ -13,17 +13,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...claims import FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Premise, combine, stand_in, verdict_above
+from dataclasses import replace
+
+from ...claims import (ALL, COMPARISON, FAILS, HOLDS, INCONCLUSIVE, POSITIVE_CONTROL, STAND_IN, Claim, Outcome,
+                       Premise, audit, combine, stand_in, verdict_above)
 from ...metrics.uncertainty import Estimate, independent_difference, paired_difference, rate
 from .experiment import UAPResults
 
-__all__ = ["CLAIMS", "outcomes", "premises", "STAND_IN", "UAPS_WORK", "TARGETED_WORK", "CONVERGED",
-           "MIN_ACCURACY", "PLATEAU", "PAPER_PASSES"]
+__all__ = ["CLAIMS", "outcomes", "premises", "restrict", "STAND_IN", "UAPS_WORK", "TARGETED_WORK", "CONVERGED",
+           "EFFECT", "AUDIT", "MIN_ACCURACY", "PLATEAU", "PAPER_PASSES"]
 
 # --------------------------------------------------------------------------- premises
 #: The premises the claims below name (computed by :func:`premises` from this run's results).
 UAPS_WORK = "the nontargeted UAPs did something"
 TARGETED_WORK = "the targeted UAPs did something"
+#: The premises that the UAPs did something: named by the claims that compare UAP results (with
+#: each other, across zetas, norms, splits, targets or retraining rounds), never by a claim on the
+#: level of R_f or R_s, for which a weak UAP is the finding (issue 29; :func:`medadv_lib.claims.audit`).
+EFFECT = (UAPS_WORK, TARGETED_WORK)
 CONVERGED = "the UAP loop converged"
 #: A COVID-Net is a fair stand-in for the paper's (92.6 % Small, 94.4 % Large, Sec. 3.1) when the
 #: lower bound of its test accuracy's 95 % interval is at least 80 %: four in five right. A weaker
@@ -107,52 +114,88 @@ def _stand_in(r) -> Premise:
 
 
 def _worked(r, targeted: bool) -> Premise:
-    """Every UAP at the largest zeta beats its random control, and (nontargeted) the clean error,
-    on the same test images (paired intervals above 0)."""
+    """Per model: every UAP at the largest zeta beats its random control, and (nontargeted) the
+    clean error, on the same test images (paired intervals above 0)."""
     name, top = (TARGETED_WORK if targeted else UAPS_WORK), r.zetas[-1]
     targets = _targets(r) if targeted else ["none"]
     if not targets:
         return Premise(name, False, "this run computed no targeted UAPs")
-    cases = {}
-    for m, p in _cases(r):
-        for t in targets:
-            uap = outcomes(r, m, p, top, t)
-            vs_random = paired_difference(uap, outcomes(r, m, p, top, t, kind="random"))
-            label = f"{m} {p} {top:.0%}" + (f" -> {t}" if targeted else "")
-            met = vs_random.low > 0
-            evidence = f"{_pct(rate(uap))} % vs random {_pct(vs_random)} points"
-            if not targeted:
-                clean = _select(r.predictions, model=m, split="test", kind="clean")
-                vs_clean = paired_difference(uap, (clean["pred"] != clean["true"]).to_numpy())
-                met = met and vs_clean.low > 0
-                evidence += f", vs the clean error {_pct(vs_clean)} points"
-            cases[label] = Premise(name, met, evidence)
-    return Premise.all_of(name, cases)
+    per_model = {}
+    for m in r.models:
+        cases = {}
+        for p in r.norms:
+            for t in targets:
+                uap = outcomes(r, m, p, top, t)
+                vs_random = paired_difference(uap, outcomes(r, m, p, top, t, kind="random"))
+                label = f"{p} {top:.0%}" + (f" -> {t}" if targeted else "")
+                met = vs_random.low > 0
+                evidence = f"{_pct(rate(uap))} % vs random {_pct(vs_random)} points"
+                if not targeted:
+                    clean = _select(r.predictions, model=m, split="test", kind="clean")
+                    vs_clean = paired_difference(uap, (clean["pred"] != clean["true"]).to_numpy())
+                    met = met and vs_clean.low > 0
+                    evidence += f", vs the clean error {_pct(vs_clean)} points"
+                cases[label] = Premise(name, met, evidence)
+        per_model[m] = Premise.all_of(name, cases)
+    return Premise.all_of(name, per_model)
+
+
+def _loop_converged(row) -> bool:
+    history = [float(h) / 100 for h in str(row["rate per pass (%)"]).split()]
+    flat = row["passes"] >= PAPER_PASSES or (len(history) > 1 and abs(history[-1] - history[-2]) <= PLATEAU)
+    return bool(flat and row["kept updates"] > 0)
 
 
 def _converged(r) -> Premise:
+    """Per model: every UAP loop of the model converged (see :data:`PLATEAU`)."""
     table = r.convergence
     if table is None or table.empty:
         return Premise(CONVERGED, False, "no UAP loop recorded")
-    bad = []
-    for _, row in table.iterrows():
-        history = [float(h) / 100 for h in str(row["rate per pass (%)"]).split()]
-        flat = row["passes"] >= PAPER_PASSES or (len(history) > 1 and abs(history[-1] - history[-2]) <= PLATEAU)
-        if not (flat and row["kept updates"] > 0):
-            bad.append(f"{row['model']} {row['norm']} {row['zeta']:.0%} target {row['target']}: "
-                       f"{row['kept updates']} kept updates in {row['steps']} steps, rate per pass "
-                       f"{row['rate per pass (%)']} %")
-    evidence = (f"{len(table) - len(bad)} of {len(table)} UAP loops converged (rate change <= "
-                f"{100 * PLATEAU:g} points over the last pass, or {PAPER_PASSES} passes, and >= 1 kept update)")
-    if bad:
-        evidence += "; not converged: " + "; ".join(bad[:4]) + (f" (+{len(bad) - 4} more)" if len(bad) > 4 else "")
-    return Premise(CONVERGED, not bad, evidence)
+    rule = (f"rate change <= {100 * PLATEAU:g} points over the last pass, or {PAPER_PASSES} passes, "
+            "and >= 1 kept update")
+    per_model = {}
+    for m in r.models:
+        rows = table[table["model"] == m]
+        bad = [f"{row['norm']} {row['zeta']:.0%} target {row['target']}: {row['kept updates']} kept updates in "
+               f"{row['steps']} steps, rate per pass {row['rate per pass (%)']} %"
+               for _, row in rows.iterrows() if not _loop_converged(row)]
+        evidence = f"{len(rows) - len(bad)} of {len(rows)} UAP loops converged"
+        if bad:
+            evidence += "; not converged: " + "; ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")
+        per_model[m] = Premise(CONVERGED, bool(len(rows)) and not bad, evidence)
+    whole = Premise.all_of(CONVERGED, per_model)
+    return Premise(CONVERGED, whole.met, f"{whole.evidence} ({rule})", whole.cases)
+
+
+def _positive_control(r) -> Premise:
+    """Per model: universal PGD at the largest zeta's xi (:func:`.experiment.positive_control`)
+    fools more test images than the clean error (paired interval above 0): this model and this
+    measurement can show a universal perturbation's effect at the chapter's budget."""
+    if not r.control_fooled:
+        return Premise(POSITIVE_CONTROL, False, "the positive control was not run")
+    per_model = {}
+    for m in r.models:
+        clean = _select(r.predictions, model=m, split="test", kind="clean")
+        fooled = np.asarray(r.control_fooled[m], bool)
+        vs_clean = paired_difference(fooled, (clean["pred"] != clean["true"]).to_numpy())
+        per_model[m] = Premise(POSITIVE_CONTROL, bool(vs_clean.low > 0),
+                               f"universal PGD R_f {_pct(rate(fooled))} %, vs the clean error {_pct(vs_clean)} "
+                               f"points (n = {len(fooled)})")
+    return Premise.all_of(POSITIVE_CONTROL, per_model)
 
 
 def premises(r: UAPResults) -> dict[str, Premise]:
-    """This run's premises, by name, each with its evidence (see the constants above)."""
+    """This run's premises, by name, each with its evidence, per model (a claim is decided on the
+    models that meet its premises, :func:`restrict`)."""
     return {STAND_IN: _stand_in(r), UAPS_WORK: _worked(r, False), TARGETED_WORK: _worked(r, True),
-            CONVERGED: _converged(r)}
+            CONVERGED: _converged(r), POSITIVE_CONTROL: _positive_control(r)}
+
+
+def restrict(r: UAPResults, models) -> UAPResults:
+    """The results on ``models`` only (the COVID-Nets that meet a claim's premises)."""
+    keep = [m for m in r.models if m in set(models)]
+    retraining = r.retraining[r.retraining["model"].isin(keep)] if r.retraining is not None else None
+    return replace(r, models=keep, retraining=retraining)
 
 
 # --------------------------------------------------------------------------- Sec. 3.1 and 3.2
@@ -443,103 +486,103 @@ CLAIMS = [
     Claim("hirano-rf-grows-with-zeta", "A larger UAP (zeta 2 % against 1 %) fools more test images, every model "
           "and norm", "Table 1; Sec. 3.2", "test R_f 58.0-81.0 % at zeta 1 %, 85.7-87.4 % at 2 %", _rf_grows, {},
           lambda p: all(_t1(p, n, "2", m)[0] > _t1(p, n, "1", m)[0] for n in _NORMS for m in _MODELS),
-          premises=(STAND_IN, UAPS_WORK, CONVERGED)),
+          premises=(STAND_IN, UAPS_WORK, CONVERGED), kind=COMPARISON),
     Claim("hirano-rf-above-85", "Nontargeted UAPs with zeta = 2 % reach R_f > 85 % (test, every model and norm)",
           "Abstract; Table 1", "test R_f 85.7-87.4 % at zeta 2 %", _rf_abstract, {"R_f": ABSTRACT_RF},
           lambda p: all(_t1(p, n, "2", m)[0] > 85 for n in _NORMS for m in _MODELS),
-          premises=(STAND_IN, UAPS_WORK, CONVERGED), rate_thresholds={"R_f": "above"}, n_of=_n_test),
+          premises=(STAND_IN, CONVERGED), rate_thresholds={"R_f": "above"}, n_of=_n_test),
     Claim("hirano-rf-far-above-random", "UAPs at zeta 2 % fool far more test images than random noise of the same "
           "norm (at least 20 points more)", "Table 1; Sec. 3.2",
           "test R_f 85.7-87.4 % against at most 22.1 % for the random controls",
           lambda r: _far_above_random(r, r.zetas[-1]), {"margin": FAR},
           lambda p: all(_t1(p, n, "2", m)[0] - _t1(p, n, "2", m)[1] >= 100 * FAR for n in _NORMS for m in _MODELS),
-          premises=(STAND_IN, UAPS_WORK, CONVERGED)),
+          premises=(STAND_IN, CONVERGED)),
     Claim("hirano-small-uaps-fool", "Even small UAPs (zeta 1 %) fool far more test images than random noise "
           "(at least 20 points more)", "Abstract; Table 1", "test R_f 58.0-81.0 % at 1 % against 0.4-3.9 % random",
           lambda r: _far_above_random(r, r.zetas[0]), {"margin": FAR},
           lambda p: all(_t1(p, n, "1", m)[0] - _t1(p, n, "1", m)[1] >= 100 * FAR for n in _NORMS for m in _MODELS),
-          premises=(STAND_IN, UAPS_WORK, CONVERGED)),
+          premises=(STAND_IN, CONVERGED)),
     Claim("hirano-rf-norm-independent", "R_f barely depends on the norm: p = 2 and p = inf differ by about 7 "
           "points at most (test)", "Sec. 3.2", "largest test difference 6.9 points (Small, zeta 1 %)", _rf_norms,
           {"within": 0.10, "stated": 0.07},
           lambda p: all(abs(_t1(p, "2", z, m)[0] - _t1(p, "inf", z, m)[0]) <= 7 for z in ("1", "2") for m in _MODELS),
-          premises=(STAND_IN, UAPS_WORK, CONVERGED)),
+          premises=(STAND_IN, UAPS_WORK, CONVERGED), kind=COMPARISON),
     Claim("hirano-rf-large-above-small-1pct", "At zeta 1 %, R_f of COVIDNet-CXR Small is lower than that of "
           "Large (test)", "Sec. 3.2", "test R_f 58.0 / 64.9 % (Small) against 81.0 / 77.1 % (Large)",
           _rf_large_above_small, {},
           lambda p: all(_t1(p, n, "1", "Large")[0] > _t1(p, n, "1", "Small")[0] for n in _NORMS),
-          premises=(STAND_IN, UAPS_WORK, CONVERGED)),
+          premises=(STAND_IN, UAPS_WORK, CONVERGED), kind=COMPARISON, scope=ALL),
     Claim("hirano-rf-models-alike-2pct", "At zeta 2 %, R_f of Small and Large do not differ remarkably "
           "(here: within 10 points, test)", "Sec. 3.2", "test R_f 87.4 % (Small) and 85.7 % (Large)",
           _rf_models_alike, {"within": 0.10},
           lambda p: all(abs(_t1(p, n, "2", "Large")[0] - _t1(p, n, "2", "Small")[0]) <= 10 for n in _NORMS),
-          premises=(STAND_IN, UAPS_WORK, CONVERGED)),
+          premises=(STAND_IN, UAPS_WORK, CONVERGED), kind=COMPARISON, scope=ALL),
     Claim("hirano-rf-train-above-test", "R_f is higher on the images the UAPs were computed on than on the test "
           "images", "Sec. 3.2; Table 1", "train 61.4-98.5 % against test 58.0-87.4 %", _rf_train_above_test, {},
           lambda p: all(_t1(p, n, z, m, "train")[0] > _t1(p, n, z, m)[0] for n in _NORMS for z in ("1", "2")
                         for m in _MODELS),
-          premises=(STAND_IN, UAPS_WORK, CONVERGED)),
+          premises=(STAND_IN, UAPS_WORK, CONVERGED), kind=COMPARISON),
     Claim("hirano-most-to-disease", "Nontargeted UAPs make the models classify most test images as COVID-19 "
           "(with two classes: as pneumonia)", "Abstract; Sec. 3.2; Fig. 1",
           "prose of Fig. 1 (p = inf): > 70 % (Small) and about 90 % (Large) of the other classes at 1 %, almost all at 2 %",
           _most_to_disease, {"share": 0.5},
-          premises=(STAND_IN, UAPS_WORK, CONVERGED), rate_thresholds={"share": "above"}, n_of=_n_test),
+          premises=(STAND_IN, CONVERGED), rate_thresholds={"share": "above"}, n_of=_n_test),
     Claim("hirano-all-to-disease-2pct", "At zeta 2 % (p = inf) almost all normal and pneumonia test images are "
           "classified as COVID-19 (here: at least 90 %)", "Sec. 3.2; Fig. 1", "\"almost all\" (no number printed)",
           _all_others_to_disease, {"share": NEAR_ALL},
-          premises=(STAND_IN, UAPS_WORK, CONVERGED), rate_thresholds={"share": "above"}, n_of=_n_others),
+          premises=(STAND_IN, CONVERGED), rate_thresholds={"share": "above"}, n_of=_n_others),
     Claim("hirano-to-disease-1pct", "At zeta 1 % (p = inf) more than 70 % (Small) and about 90 % (Large; here: "
           "more than 80 %) of normal and pneumonia test images are classified as COVID-19", "Sec. 3.2; Fig. 1",
           "> 70 % (Small), about 90 % (Large)", _others_to_disease_low, {"Small": 0.70, "Large": 0.80},
-          premises=(STAND_IN, UAPS_WORK, CONVERGED), rate_thresholds={"Small": "above", "Large": "above"}, n_of=_n_others),
+          premises=(STAND_IN, CONVERGED), rate_thresholds={"Small": "above", "Large": "above"}, n_of=_n_others),
     Claim("hirano-rs-above-90", "Targeted UAPs with zeta = 2 % reach R_s > 90 % for every target (test, every "
           "model and norm)", "Abstract; Tables 2-3", "test R_s 93.9-100 % at zeta 2 %", _rs_above(ABSTRACT_RS),
           {"R_s": ABSTRACT_RS},
           lambda p: all(c[0] > 90 for t in _TARGETED for (_, z, _, s, c) in _cells(p, t) if z == "2" and s == "test"),
-          premises=(STAND_IN, TARGETED_WORK, CONVERGED), rate_thresholds={"R_s": "above"}, n_of=_n_test),
+          premises=(STAND_IN, CONVERGED), rate_thresholds={"R_s": "above"}, n_of=_n_test),
     Claim("hirano-rs-near-100", "At zeta 2 % R_s is about 100 % for every target (here: above 93 %, the lowest "
           "cell the paper calls so)", "Sec. 3.3; Tables 2-3", "test R_s 93.9-100 %", _rs_above(NEAR_100),
           {"R_s": NEAR_100},
           lambda p: all(c[0] > 100 * NEAR_100 for t in _TARGETED for (_, z, _, s, c) in _cells(p, t)
                         if z == "2" and s == "test"),
-          premises=(STAND_IN, TARGETED_WORK, CONVERGED), rate_thresholds={"R_s": "above"}, n_of=_n_test),
+          premises=(STAND_IN, CONVERGED), rate_thresholds={"R_s": "above"}, n_of=_n_test),
     Claim("hirano-rs-1pct", "Even at zeta 1 % targeted UAPs send most test images to the target (R_s above "
           "50 %; the paper: about 60-85 % Small, 55-95 % Large)", "Sec. 3.3; Tables 2-3",
           "test R_s 53.2-95.2 % at 1 %", _rs_above(0.50, low=True), {"R_s": 0.50},
           lambda p: all(c[0] > 50 for t in _TARGETED for (_, z, _, s, c) in _cells(p, t) if z == "1" and s == "test"),
-          premises=(STAND_IN, TARGETED_WORK, CONVERGED), rate_thresholds={"R_s": "above"}, n_of=_n_test),
+          premises=(STAND_IN, CONVERGED), rate_thresholds={"R_s": "above"}, n_of=_n_test),
     Claim("hirano-rs-grows-with-zeta", "A larger zeta gives a higher R_s, every model, norm and target (test)",
           "Sec. 3.3", "test R_s 53.2-95.2 % at 1 %, 93.9-100 % at 2 %", _needs_targets(_rs_grows), {},
           lambda p: all(p[t][n]["2"][c]["test"][0] >= p[t][n]["1"][c]["test"][0] for t in _TARGETED
                         for n in _NORMS for c in ("normal", "pneumonia", "covid19")),
-          premises=(STAND_IN, TARGETED_WORK, CONVERGED)),
+          premises=(STAND_IN, TARGETED_WORK, CONVERGED), kind=COMPARISON),
     Claim("hirano-rs-p2-above-pinf", "R_s of UAPs with p = 2 is generally higher than with p = inf (here: on "
           "average over every model, zeta and target, test)", "Sec. 3.3",
           "9 of 12 test cells higher with p = 2, one equal", _needs_targets(_rs_p2_above_pinf), {},
           lambda p: sum(p[t]["2"][z][c]["test"][0] > p[t]["inf"][z][c]["test"][0] for t in _TARGETED
                         for z in ("1", "2") for c in ("normal", "pneumonia", "covid19")) > 6,
-          premises=(STAND_IN, TARGETED_WORK, CONVERGED)),
+          premises=(STAND_IN, TARGETED_WORK, CONVERGED), kind=COMPARISON),
     Claim("hirano-rs-far-above-random", "Targeted UAPs at zeta 2 % reach the target far more often than random "
           "noise of the same norm (at least 20 points more)", "Tables 2-3; Sec. 3.3",
           "test R_s 93.9-100 % against 22.9-39.4 % random", _needs_targets(_rs_far_above_random), {"margin": FAR},
           lambda p: all(c[0] - c[1] >= 100 * FAR for t in _TARGETED for (_, z, _, s, c) in _cells(p, t)
                         if z == "2" and s == "test"),
-          premises=(STAND_IN, TARGETED_WORK, CONVERGED)),
+          premises=(STAND_IN, CONVERGED)),
     Claim("hirano-disease-target-easiest", "Targeting COVID-19 is easier than targeting another class: at zeta 1 % "
           "(Small, p = inf) more images of the other classes reach COVID-19 than reach normal or pneumonia",
           "Sec. 3.3; Fig. 3", "about 80 % of normal and pneumonia images to COVID-19 against about 50 % to the "
           "other non-COVID class", _needs_targets(_disease_target_easiest), {},
-          premises=(STAND_IN, TARGETED_WORK, CONVERGED)),
+          premises=(STAND_IN, TARGETED_WORK, CONVERGED), kind=COMPARISON),
     Claim("hirano-disease-images-resist-1pct", "At zeta 1 % (Small, p = inf) almost all COVID-19 test images stay "
           "COVID-19 under UAPs targeting normal or pneumonia (here: at least 90 %)", "Sec. 3.3; Fig. 3",
           "\"almost all\" (no number printed)", _needs_targets(_disease_images_resist), {"share": NEAR_ALL},
-          premises=(STAND_IN, TARGETED_WORK, CONVERGED), rate_thresholds={"share": "above"}, n_of=_n_disease),
+          premises=(STAND_IN, TARGETED_WORK, CONVERGED), kind=COMPARISON, rate_thresholds={"share": "above"}, n_of=_n_disease),
     Claim("hirano-retrain-lowers-rf", "Adversarial retraining lowers the R_f of a new nontargeted UAP (zeta 2 %): "
           "lower after the last round than before", "Sec. 3.4; Fig. 5A", "test R_f 22.1 % after five rounds "
           "(from 85.7-87.4 % before)", _retrain_lowers(False), {},
           lambda p: p["retraining"]["nontargeted_zeta2_Rf_test_after_5_rounds_percent"]
           < _t1(p, "inf", "2", "Small")[0],
-          premises=(STAND_IN, UAPS_WORK)),
+          premises=(STAND_IN, UAPS_WORK), kind=COMPARISON),
     Claim("hirano-retrain-keeps-accuracy", "Adversarial retraining leaves the clean test accuracy constant (here: "
           "the change stays within 5 points)", "Sec. 3.4; Figs. 5A-B", "about 90 %, constant over the rounds",
           _retrain_keeps_accuracy, {"within": 0.05},
@@ -547,18 +590,21 @@ CLAIMS = [
     Claim("hirano-retrain-pneumonia-remains", "After retraining, pneumonia images remain the most fooled class "
           "(normal and COVID-19 are almost all correct)", "Sec. 3.4; Fig. 5C",
           "45 % of pneumonia test images still misclassified", _pneumonia_remains, {},
-          premises=(STAND_IN, UAPS_WORK)),
+          premises=(STAND_IN, UAPS_WORK), kind=COMPARISON),
     Claim("hirano-retrain-lowers-rs", "Adversarial retraining lowers R_s of a new targeted UAP toward COVID-19 "
           "(zeta 1 %)", "Sec. 3.4; Figs. 5B and 5D", "test R_s 16.5 % after five rounds; 15 % of pneumonia images "
           "still sent to COVID-19", _retrain_lowers(True), {},
-          premises=(STAND_IN, TARGETED_WORK)),
+          premises=(STAND_IN, TARGETED_WORK), kind=COMPARISON),
     Claim("hirano-retrain-beats-control", "The drop comes from the UAP-perturbed images, not from extra training: "
           "after the last round, a new UAP fools fewer test images of the UAP-retrained model than of a model "
           "fine-tuned on clean images with the same schedule", "ours: control, not a claim of the paper",
           "not in the paper (its models were converged)", _beats_control, {},
-          premises=(STAND_IN, UAPS_WORK)),
+          premises=(STAND_IN, UAPS_WORK), kind=COMPARISON),
     Claim("hirano-imperceptible", "UAPs with zeta <= 2 % are almost imperceptible (our proxy: mean SSIM >= 0.95 "
           "and L-inf <= 8/255 for every UAP at the largest zeta)", "Sec. 3.2-3.3; Figs. 2 and 4",
           "\"almost imperceptible\" (judged by eye)", _imperceptible, {"ssim": 0.95, "linf_255": 8},
           premises=()),
 ]
+
+#: The premise audit (issue 29): each claim's kind, scope and premises, checked on import.
+AUDIT = audit(CLAIMS, effect=EFFECT)

@@ -451,7 +451,7 @@ def positive_control(models: dict[str, nn.Module], data: ChapterData, sweep: Swe
     cost of three of the sweep's UAPs; its rate on the UAP images per step is shown)."""
     images = data.uap_set.float_images()
     truth = data.test.targets.numpy()
-    rows = []
+    rows, per_image = [], {}
     for name, model in models.items():
         xi = uap_radius(images, zeta, norm)
         strong = universal_pgd(model, images, xi, norm, steps=steps, device=device)
@@ -467,7 +467,10 @@ def positive_control(models: dict[str, nn.Module], data: ChapterData, sweep: Swe
             f"{100 * strong.rate_history[0]:.1f} / {100 * strong.rate_history[-1]:.1f}")
         row["n"] = len(truth)
         rows.append(row)
-    return pd.DataFrame(rows).set_index(["model", "norm", "zeta"])
+        per_image[name] = fooled
+    frame = pd.DataFrame(rows).set_index(["model", "norm", "zeta"])
+    frame.attrs["fooled"] = per_image   # per model, per test image: fooled by universal PGD (the premise reads it)
+    return frame
 
 
 def ladder_rungs(uap_images: int, max_passes: int, n_train: int) -> list[tuple[int, int]]:
@@ -536,17 +539,23 @@ class UAPResults:
     test_accuracy: dict = field(default_factory=dict)
     #: the per-UAP convergence record (:func:`convergence`; the convergence premise reads it)
     convergence: pd.DataFrame | None = None
+    #: per model, per test image: fooled by the positive control, universal PGD at the largest
+    #: zeta's xi (:func:`positive_control`; the positive-control premise reads it); empty: not run
+    control_fooled: dict = field(default_factory=dict)
 
 
 def claim_results(sweep: Sweep, data: ChapterData, retraining: pd.DataFrame | None, retrain_target: str,
-                  visible: pd.DataFrame, models, norms, zetas, accuracy: pd.DataFrame | None = None) -> UAPResults:
+                  visible: pd.DataFrame, models, norms, zetas, accuracy: pd.DataFrame | None = None,
+                  control: pd.DataFrame | None = None) -> UAPResults:
     """The results the claims of :mod:`.claims` are tested on (``accuracy``: the
-    :func:`accuracy_table`, whose test accuracies the premises read)."""
+    :func:`accuracy_table`, whose test accuracies the premises read; ``control``: the
+    :func:`positive_control` table, whose per-image outcomes the positive-control premise reads)."""
     return UAPResults(predictions=sweep.predictions, retraining=retraining, classes=tuple(data.classes),
                       models=list(models), norms=[f"L{p}" for p in norms], zetas=sorted(float(z) for z in zetas),
                       retrain_target=retrain_target, visibility=visible,
                       test_accuracy=dict(accuracy.attrs["test_accuracy"]) if accuracy is not None else {},
-                      convergence=convergence(sweep, data.classes))
+                      convergence=convergence(sweep, data.classes),
+                      control_fooled=dict(control.attrs.get("fooled", {})) if control is not None else {})
 
 
 def headline(sweep: Sweep, data: ChapterData, zeta: float) -> str:
