@@ -201,6 +201,43 @@ class Replication:
 #: Nwadike et al.'s protocol (Table 1: mean +- sd over 4 seeds): run by every ``medadv book`` at the
 #: book's preset (``--no-replicate`` leaves it out; see the README for what it costs).
 BOOK_REPLICATIONS = (Replication("backdoor", {"seed": [0, 1, 2, 3]}),)
+#: ``medadv book --replicate all`` (opt-in; issue 29): every chapter over these seeds (the book's
+#: own replications keep theirs), so that each verdict on the scoreboard says in how many seeds it
+#: holds. The matrix pages (:data:`AFTER_CHAPTERS`) read the chapters' models and are not replicated.
+REPLICATE_ALL_SEEDS = (0, 1, 2)
+#: What ``--replicate`` runs: the book's own replications, every chapter's, or none.
+REPLICATE_SCOPES = ("book", "all", "none")
+
+
+def all_replications() -> tuple[Replication, ...]:
+    """:data:`BOOK_REPLICATIONS` and every other chapter over :data:`REPLICATE_ALL_SEEDS`."""
+    own = {r.paper for r in BOOK_REPLICATIONS}
+    return BOOK_REPLICATIONS + tuple(Replication(name, {"seed": list(REPLICATE_ALL_SEEDS)}) for name in papers()
+                                     if name not in own and name not in AFTER_CHAPTERS)
+
+
+def adopt_book_run(spec, preset: str, cell, root: Path, book_dir: Path = BOOK_NOTEBOOKS) -> bool:
+    """Seed a replication's cell with the book's own run when it is that run (same paper, preset and
+    resolved parameters: the key of its provenance), so no run is executed twice (the seed-0 cell);
+    True when it did. A cell already finished, or a book run that differs, is left alone."""
+    from .sweep import finished_entry, parameter_key
+
+    notebook, prov = book_dir / f"{cell.run_name}.ipynb", book_dir / f"{cell.run_name}.provenance.json"
+    if finished_entry(spec, preset, cell, root) is not None or not (notebook.is_file() and prov.is_file()):
+        return False
+    try:
+        record = json.loads(prov.read_text())
+    except (OSError, ValueError):
+        return False
+    if record.get("status") != "ok" or parameter_key(spec.name, record.get("preset"),
+                                                    record.get("parameters", {})) != cell.key:
+        return False
+    folder = Path(root) / cell.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in (notebook, prov):
+        with atomic_write(folder / source.name, "wb") as handle:
+            handle.write(source.read_bytes())
+    return True
 
 
 def run_replications(preset: str, replications=BOOK_REPLICATIONS, root: Path = BOOK_SWEEPS,
@@ -216,6 +253,9 @@ def run_replications(preset: str, replications=BOOK_REPLICATIONS, root: Path = B
         spec, rep_preset = get_paper(rep.paper), rep.preset or preset
         print(f"== replication {rep.name} (preset {rep_preset})", flush=True)
         cells = plan_cells(spec, rep_preset, dict(rep.grid))
+        adopted = [c.label for c in cells if adopt_book_run(spec, rep_preset, c, Path(root) / rep.name)]
+        if adopted:
+            print(f"   the book's own run is the cell {', '.join(adopted)}: reused, not run again", flush=True)
         result = run_sweep(spec, rep_preset, cells, Path(root) / rep.name, grid=dict(rep.grid))
         failures += [f"{rep.name}: cell {label} failed" for label in result.failed]
         folders.append(Path(root) / rep.name)
@@ -494,14 +534,15 @@ def execute_evaluations(preset: str, files, out_dir: Path = BOOK_NOTEBOOKS, prog
 
 def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None,
                data_dir: str | Path | None = None, evaluations: list[str] | None = None,
-               sweeps: list[str | Path] | None = None, replicate: bool = True, jobs: int | None = None) -> Path:
+               sweeps: list[str | Path] | None = None, replicate: bool | str = True, jobs: int | None = None) -> Path:
     """Execute (unless ``execute`` is False) every run, write the status and scoreboard pages,
     build HTML; return its folder. ``data_dir`` (default ``$MEDADV_DATA_DIR``) adds the real-data
     runs of every chapter whose data it finds; ``jobs`` runs side by side (:func:`execute_all`);
     ``evaluations`` (YAML files, see :func:`evaluation_overrides`) add one ``medadv evaluate``
     page each, listed under the robustness matrix. ``sweeps``: sweep folders, one replication
-    page each; ``replicate`` (default; only with ``execute``) also runs :data:`BOOK_REPLICATIONS`
-    of the chapters built (at this preset) and adds theirs. Parameters, data, models and sweep folders are checked before anything runs."""
+    page each; ``replicate`` (default ``"book"`` or True; only with ``execute``) also runs
+    :data:`BOOK_REPLICATIONS` of the chapters built (at this preset) and adds theirs; ``"all"``
+    replicates every chapter (:func:`all_replications`); ``"none"`` or False, none. Parameters, data, models and sweep folders are checked before anything runs."""
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if data_dir and not Path(data_dir).is_dir():
         raise BookError(f"data folder not found: {data_dir}")
@@ -511,6 +552,9 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
 
         for file in evaluations:                 # bad input refused before the first chapter runs
             resolve_parameters(SPEC, preset, evaluation_overrides(file))
+    replicate = {True: "book", False: "none"}.get(replicate, replicate)
+    if replicate not in REPLICATE_SCOPES:
+        raise BookError(f"replicate must be one of {list(REPLICATE_SCOPES)}, got {replicate!r}")
     sweeps = list(sweeps or [])
     find_sweeps(sweeps)                       # a wrong folder fails before anything runs
     if execute:
@@ -522,8 +566,10 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     missing = [n for n in papers() if not (BOOK_NOTEBOOKS / f"{n}.ipynb").is_file()]
     if missing:
         raise BookError(f"no executed notebook for {missing} in {BOOK_NOTEBOOKS}: run `medadv book`")
-    if replicate and execute:
+    if replicate == "book" and execute:
         sweeps += run_replications(preset, names=names)
+    elif replicate == "all" and execute:
+        sweeps += run_replications(preset, all_replications(), names=names)
     sweep_records = write_replication_pages(sweeps)
     write_status_page()
     write_scoreboard(sweeps=sweep_records)

@@ -6,7 +6,7 @@
     medadv evaluate --model FILE --arch ARCH --dataset NAME --data-root DIR [--eps 1/255 ...] [--attacks ...] [--out DIR]
     medadv sweep PAPER --grid 'seed=[0,1,2,3]' [--grid ...] [-p NAME VALUE]... --out DIR
                  [--workers N --threads T | --scheduler ADDRESS | --slurm --partition P ...]
-    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]... [--sweeps DIR]... [--no-replicate] [--jobs N]
+    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]... [--sweeps DIR]... [--replicate [all] | --no-replicate] [--jobs N]
     medadv check-book [--html DIR] [--screenshots DIR]
 """
 from __future__ import annotations
@@ -332,10 +332,14 @@ def make_parser() -> argparse.ArgumentParser:
     p_book.add_argument("--sweeps", action="append", default=None, metavar="DIR",
                         help="add one replication page per sweep: DIR holds a sweep.json (from `medadv "
                              "sweep`) or sweep folders that do (repeatable)")
-    p_book.add_argument("--replicate", action=argparse.BooleanOptionalAction, default=True,
+    p_book.add_argument("--replicate", nargs="?", const="book", default="book", choices=("book", "all"),
                         help="run the book's own replications (backdoor over 4 seeds at the book's preset, "
                              "Nwadike et al.'s protocol; medadv_lib.book.BOOK_REPLICATIONS) with `medadv "
-                             "sweep`'s engine and add their pages (default; --no-replicate leaves them out)")
+                             "sweep`'s engine and add their pages (default); `--replicate all`: every chapter "
+                             "over 3 seeds besides (the scoreboard then says in how many seeds each verdict "
+                             "holds); each replication reuses the book's own seed-0 run")
+    p_book.add_argument("--no-replicate", dest="replicate", action="store_const", const="none",
+                        help="run no replication")
     p_book.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="runs side by side, each kernel at cpu_count/N torch threads (default: "
                              "one per CPU core, at most 4, or $MEDADV_JOBS; 1: one after another); "
