@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .papers import REPO_ROOT, papers
+from .papers import REPO_ROOT, papers, resolve_parameters
 from .provenance import read_records
 from .runner import RunError, run_notebook
 from .utils import atomic_write
@@ -102,86 +102,93 @@ def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
 
 
-def _label(name: str, overrides: dict) -> str:
-    return name + (f" on {overrides['dataset']}" if overrides else "")
+#: Where each run of the book keeps its log (``cell.log``) and bookkeeping, apart from the pages.
+RUN_LOGS = REPO_ROOT / "_build" / "runs"
 
 
-def _run_in_worker(name: str, preset: str, overrides: dict, out_dir: Path, progress: bool,
-                   threads: int) -> tuple[str, float]:
-    """One run in a pool worker: its kernel inherits ``threads`` torch/OpenMP/MKL threads."""
-    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    start = time.perf_counter()
-    stem = run_notebook(name, preset, overrides, out_dir=out_dir, progress=progress).stem
-    return stem, time.perf_counter() - start
+def book_jobs(preset: str, names: list[str] | None = None, data_dir: Path | None = None,
+              evaluations: list[str] | None = None, replications=(), out_dir: Path = BOOK_NOTEBOOKS,
+              sweeps_root: Path = BOOK_SWEEPS) -> tuple[list, dict]:
+    """The book's one schedule (:mod:`medadv_lib.schedule`, issue 31): a job per run of
+    :func:`book_runs` (a matrix page after the chapters' runs on its dataset), per evaluation page
+    and per replication cell not finished before. The cell that is the book's own run (same paper,
+    preset and parameters) is no job: it is adopted when that page is done. Returns the jobs and,
+    per page job, the cells that adopt it: ``{job name: [(spec, preset, cell, sweep folder)]}``."""
+    from .evaluate_page import SPEC as EVALUATE
+    from .papers import get_paper
+    from .schedule import Job, expected_seconds
+    from .sweep import finished_entry, parameter_key, plan_cells
+
+    runs = book_runs(data_dir, names)
+    specs = [get_paper(name) for name, _ in runs]
+    run_names = [spec.run_name(resolve_parameters(spec, preset, o)) for spec, (_, o) in zip(specs, runs)]
+    jobs, pages = [], {}
+    for spec, (name, overrides), run, deps in zip(specs, runs, run_names, run_dependencies(runs)):
+        jobs.append(Job(run, spec, preset, overrides, Path(out_dir), tuple(run_names[d] for d in sorted(deps)),
+                        expected_seconds(spec, preset, run, out_dir), RUN_LOGS / run))
+        pages[parameter_key(spec.name, preset, resolve_parameters(spec, preset, overrides))] = run
+    for file in evaluations or []:
+        overrides = evaluation_overrides(file)
+        run = EVALUATE.run_name(resolve_parameters(EVALUATE, preset, overrides))
+        jobs.append(Job(run, EVALUATE, preset, overrides, Path(out_dir), (),
+                        expected_seconds(EVALUATE, preset, run, out_dir), RUN_LOGS / run))
+    adopt: dict[str, list] = {}
+    for rep in [r for r in replications if names is None or r.paper in names]:
+        spec, rep_preset = get_paper(rep.paper), rep.preset or preset
+        root = Path(sweeps_root) / rep.name
+        for cell in plan_cells(spec, rep_preset, dict(rep.grid)):
+            if cell.key in pages and rep_preset == preset:
+                adopt.setdefault(pages[cell.key], []).append((spec, rep_preset, cell, root))
+            elif finished_entry(spec, rep_preset, cell, root) is None:
+                jobs.append(Job(f"{rep.name}/{cell.label}", spec, rep_preset, cell.overrides, root / cell.folder,
+                                (), expected_seconds(spec, rep_preset), root / cell.folder,
+                                replication=rep.name))
+    return jobs, adopt
 
 
 def execute_all(preset: str, names: list[str] | None = None, out_dir: Path = BOOK_NOTEBOOKS,
-                progress: bool = True, data_dir: Path | None = None, jobs: int | None = None) -> list[str]:
-    """Execute every run (see :func:`book_runs`), ``jobs`` at a time (default
-    :func:`default_jobs`; 1: one after another in this process); return the failure messages
-    (empty: all good). Executed real-data runs that this build did not make (another data folder)
-    are removed, so the book shows exactly this build's runs."""
-    runs = book_runs(data_dir, names)
-    jobs = max(1, min(jobs or default_jobs(), len(runs) or 1))
+                progress: bool = True, data_dir: Path | None = None, jobs: int | None = None,
+                evaluations: list[str] | None = None, replications=(), engine=None,
+                on_done=None, worker=None, sweeps_root: Path | None = None) -> list[str]:
+    """Execute every run of the book as one schedule (:func:`book_jobs`) on the sweeps' engine
+    (``engine``: :class:`~medadv_lib.sweep.EngineOptions`; default a LocalCluster of ``jobs``
+    workers, :func:`default_jobs`, each run at ``cores / jobs`` torch threads); return the failure
+    messages (empty: all good). ``replications``' cells run in the same schedule; the book's own
+    run is adopted as its seed-0 cell. ``on_done(result, state)`` after each run (the early
+    book). Executed real-data runs that this build did not make (another data folder) are removed,
+    so the book shows exactly this build's runs. ``worker``: a stand-in for the run of one job (tests)."""
+    from .schedule import run_jobs
+    from .sweep import EngineOptions, open_engine
+
+    planned, adopt = book_jobs(preset, names, data_dir, evaluations, replications, Path(out_dir),
+                               Path(sweeps_root) if sweeps_root else BOOK_SWEEPS)
+    if not planned:
+        return []
+    n = max(1, min(jobs or default_jobs(), len(planned)))
+    engine = engine or EngineOptions(workers=n, threads=max(1, (os.cpu_count() or 1) // n))
     failures, made = [], set()
-    if jobs == 1:
-        for name, overrides in runs:
-            print(f"== executing {_label(name, overrides)} (preset {preset})", flush=True)
-            try:
-                made.add(run_notebook(name, preset, overrides, out_dir=out_dir, progress=progress).stem)
-            except RunError as exc:
-                print(f"FAILED: {exc}", file=sys.stderr, flush=True)
-                failures.append(str(exc))
-    else:
-        made, failures = _execute_parallel(runs, preset, Path(out_dir), progress, jobs)
+
+    def done(result, state):
+        if result.status == "ok" and result.job.replication is None:
+            made.add(result.job.name)
+            for spec, rep_preset, cell, root in adopt.get(result.job.name, []):
+                if adopt_book_run(spec, rep_preset, cell, root, Path(out_dir)):
+                    print(f"== {result.job.name} is also the cell {cell.label} of {root.name}: reused, "
+                          "not run again", flush=True)
+        elif result.status != "ok":
+            log = Path(result.job.work or result.job.out) / "cell.log"
+            failures.append(f"{result.job.name}: {result.error or result.status} (log: {log})")
+        if on_done is not None:
+            on_done(result, state)
+
+    with open_engine(engine, len(planned)) as eng:
+        run_jobs(planned, eng, worker=worker, on_done=done)
     if not failures and not names:
         for stale in Path(out_dir).glob("*--*.ipynb"):
             if stale.stem not in made and not stale.name.endswith(".failed.ipynb"):
                 stale.unlink()
                 stale.with_name(f"{stale.stem}.provenance.json").unlink(missing_ok=True)
     return failures
-
-
-def _execute_parallel(runs, preset: str, out_dir: Path, progress: bool, jobs: int,
-                      worker=None) -> tuple[set, list]:
-    """Run ``runs`` in a pool of ``jobs`` processes, in the book's order, each as soon as the runs
-    it waits for (:func:`run_dependencies`) have ended (failed or not: a matrix page then trains
-    what it lacks itself). ``worker`` (a picklable stand-in for :func:`_run_in_worker`) is for tests."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    deps = run_dependencies(runs)
-    pending, running, done = list(range(len(runs))), {}, set()
-    made, failures = set(), []
-    print(f"== {len(runs)} runs, {jobs} side by side at {threads} thread(s) each", flush=True)
-    # spawn: a fresh interpreter per worker (no forked torch or papermill state)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            while pending or running:
-                for k in [k for k in pending if deps[k] <= done][: jobs - len(running)]:
-                    pending.remove(k)
-                    name, overrides = runs[k]
-                    print(f"== executing {_label(name, overrides)} (preset {preset})", flush=True)
-                    running[pool.submit(worker or _run_in_worker, name, preset, overrides, out_dir,
-                                        progress, threads)] = k
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    k = running.pop(future)
-                    done.add(k)
-                    label = _label(*runs[k])
-                    try:
-                        stem, seconds = future.result()
-                    except RunError as exc:
-                        print(f"FAILED: {exc}", file=sys.stderr, flush=True)
-                        failures.append(str(exc))
-                    else:
-                        made.add(stem)
-                        print(f"== {label} done in {seconds:.0f} s", flush=True)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return made, failures
 
 
 @dataclass(frozen=True)
@@ -242,9 +249,10 @@ def adopt_book_run(spec, preset: str, cell, root: Path, book_dir: Path = BOOK_NO
 
 def run_replications(preset: str, replications=BOOK_REPLICATIONS, root: Path = BOOK_SWEEPS,
                      names: list[str] | None = None) -> list[Path]:
-    """Run each replication (of a chapter in ``names``; None: all) with ``medadv sweep``'s engine
-    (a LocalCluster); finished cells are kept, so a second build computes nothing. Returns the
-    sweep folders."""
+    """Each replication (of a chapter in ``names``; None: all) as a sweep folder with its
+    ``sweep.json``: in ``medadv book`` its cells have run in the book's schedule
+    (:func:`execute_all`), so this computes nothing; alone, it runs the cells not finished with
+    ``medadv sweep``'s engine (a LocalCluster). Returns the sweep folders."""
     from .papers import get_paper
     from .sweep import plan_cells, run_sweep
 
@@ -517,24 +525,74 @@ def evaluation_overrides(path: str | Path) -> dict:
     return values
 
 
-def execute_evaluations(preset: str, files, out_dir: Path = BOOK_NOTEBOOKS, progress: bool = True) -> list[str]:
-    """Execute one evaluation page per file (see :func:`evaluation_overrides`); the failure messages."""
-    from .evaluate_page import SPEC
+#: An early build waits at least this long after the last (each takes about 5 s of one core).
+EARLY_BUILD_SECONDS = 60
+#: The first line of a stand-in page for a chapter still running (removed before every real build).
+PLACEHOLDER_MARK = "<!-- medadv: a page still being computed -->"
 
-    failures = []
-    for file in files or []:
-        print(f"== executing the evaluation of {file} (preset {preset})", flush=True)
+
+def remove_placeholders(folder: Path = BOOK_NOTEBOOKS) -> None:
+    for page in Path(folder).glob("*.md"):
+        if page.read_text().startswith(PLACEHOLDER_MARK):
+            page.unlink()
+
+
+class EarlyBook:
+    """The book to read during its build (issue 31): after a page finishes, at most every
+    :data:`EARLY_BUILD_SECONDS`, the status and scoreboard pages are rewritten and the HTML rebuilt
+    (warnings allowed), with a stand-in page, naming the ETA, for each chapter still running.
+    Says where the book is the first time."""
+
+    def __init__(self, sweeps=(), every: float = EARLY_BUILD_SECONDS, folder: Path = BOOK_NOTEBOOKS,
+                 root: Path = REPO_ROOT, command: list[str] | None = None):
+        self.sweeps, self.every, self.folder, self.root = list(sweeps or []), every, Path(folder), Path(root)
+        self.command = command
+        self.last: float | None = None
+        self.builds = 0
+
+    def placeholders(self, eta_seconds: float) -> list[Path]:
+        written = []
+        for name, spec in papers().items():
+            if not (self.folder / f"{name}.ipynb").is_file():
+                page = self.folder / f"{name}.md"
+                with atomic_write(page, "w") as handle:
+                    handle.write(f"{PLACEHOLDER_MARK}\n# {spec.title}\n\nThis chapter is still being computed; "
+                                 f"the book is rebuilt as each page finishes (about {eta_seconds / 60:.0f} min "
+                                 "left for the whole build, from the runs' expected costs).\n")
+                written.append(page)
+        return written
+
+    def __call__(self, result, state: dict) -> None:
+        if result.status != "ok" or result.job.replication is not None:
+            return
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.every:
+            return
+        self.last = now
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.placeholders(state.get("eta_seconds", 0.0))
         try:
-            run_notebook(SPEC, preset, evaluation_overrides(file), out_dir=out_dir, progress=progress)
-        except RunError as exc:
-            print(f"FAILED: {exc}", file=sys.stderr, flush=True)
-            failures.append(str(exc))
-    return failures
+            write_replication_pages(self.sweeps)
+            write_status_page(self.folder)
+            write_scoreboard(self.folder)
+            log = self.root / "_build" / "early-build.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            cmd = self.command or [c for c in jupyter_book_command(self.root) if c not in ("-W", "--keep-going")]
+            with open(log, "wb") as out:
+                proc = subprocess.run(cmd, cwd=self.root, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            remove_placeholders(self.folder)
+        if proc.returncode == 0:
+            self.builds += 1
+            if self.builds == 1:
+                print(f"== the book so far: {self.root / '_build' / 'html' / 'index.html'} (rebuilt as pages "
+                      f"finish; about {state.get('eta_seconds', 0.0) / 60:.0f} min left)", flush=True)
 
 
 def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None,
                data_dir: str | Path | None = None, evaluations: list[str] | None = None,
-               sweeps: list[str | Path] | None = None, replicate: bool | str = True, jobs: int | None = None) -> Path:
+               sweeps: list[str | Path] | None = None, replicate: bool | str = True, jobs: int | None = None,
+               engine=None, early: bool = True) -> Path:
     """Execute (unless ``execute`` is False) every run, write the status and scoreboard pages,
     build HTML; return its folder. ``data_dir`` (default ``$MEDADV_DATA_DIR``) adds the real-data
     runs of every chapter whose data it finds; ``jobs`` runs side by side (:func:`execute_all`);
@@ -542,7 +600,12 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     page each, listed under the robustness matrix. ``sweeps``: sweep folders, one replication
     page each; ``replicate`` (default ``"book"`` or True; only with ``execute``) also runs
     :data:`BOOK_REPLICATIONS` of the chapters built (at this preset) and adds theirs; ``"all"``
-    replicates every chapter (:func:`all_replications`); ``"none"`` or False, none. Parameters, data, models and sweep folders are checked before anything runs."""
+    replicates every chapter (:func:`all_replications`); ``"none"`` or False, none. The runs,
+    the evaluation pages and the replication cells are one schedule (:func:`execute_all`) on
+    ``engine`` (:class:`~medadv_lib.sweep.EngineOptions`: ``--scheduler``, ``--slurm``; default a
+    LocalCluster of ``jobs`` workers); ``early``: the HTML is rebuilt as pages finish
+    (:class:`EarlyBook`), so the book can be read before the last run ends. Parameters, data,
+    models and sweep folders are checked before anything runs."""
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if data_dir and not Path(data_dir).is_dir():
         raise BookError(f"data folder not found: {data_dir}")
@@ -558,8 +621,10 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     sweeps = list(sweeps or [])
     find_sweeps(sweeps)                       # a wrong folder fails before anything runs
     if execute:
-        failures = execute_all(preset, names, data_dir=Path(data_dir) if data_dir else None, jobs=jobs)
-        failures += execute_evaluations(preset, evaluations)
+        chosen = {"book": BOOK_REPLICATIONS, "all": all_replications(), "none": ()}[replicate]
+        failures = execute_all(preset, names, data_dir=Path(data_dir) if data_dir else None, jobs=jobs,
+                               evaluations=evaluations, replications=chosen, engine=engine,
+                               on_done=EarlyBook(sweeps) if early else None)
         if failures:
             raise BookError(f"{len(failures)} notebook(s) failed; the book was not built:\n"
                             + "\n".join(failures))
@@ -570,6 +635,7 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
         sweeps += run_replications(preset, names=names)
     elif replicate == "all" and execute:
         sweeps += run_replications(preset, all_replications(), names=names)
+    remove_placeholders()
     sweep_records = write_replication_pages(sweeps)
     write_status_page()
     write_scoreboard(sweeps=sweep_records)

@@ -6,7 +6,8 @@
     medadv evaluate --model FILE --arch ARCH --dataset NAME --data-root DIR [--eps 1/255 ...] [--attacks ...] [--out DIR]
     medadv sweep PAPER --grid 'seed=[0,1,2,3]' [--grid ...] [-p NAME VALUE]... --out DIR
                  [--workers N --threads T | --scheduler ADDRESS | --slurm --partition P ...]
-    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]... [--sweeps DIR]... [--replicate [all] | --no-replicate] [--jobs N]
+    medadv book [--preset P] [--no-execute] [--evaluate FILE.yaml]... [--sweeps DIR]... [--replicate [all] | --no-replicate]
+                [--jobs N | --scheduler ADDRESS | --slurm ...] [--no-early]
     medadv check-book [--html DIR] [--screenshots DIR]
 """
 from __future__ import annotations
@@ -148,12 +149,13 @@ def slurm_options(args):
     or None without ``--slurm``."""
     from .sweep import SlurmOptions
 
+    jobs = args.jobs if args.command == "sweep" else None   # `medadv book --jobs`: runs side by side
     if not args.slurm:
-        if any(v is not None for v in (args.partition, args.account, args.jobs, args.sbatch)):
+        if any(v is not None for v in (args.partition, args.account, jobs, args.sbatch)):
             raise ParameterError("--partition, --account, --jobs and --sbatch are Slurm options: add --slurm")
         return None
     options = SlurmOptions(partition=args.partition, walltime=args.walltime, cores=args.cores,
-                           memory=args.memory, gpus=args.gpus, jobs=args.jobs, account=args.account,
+                           memory=args.memory, gpus=args.gpus, jobs=jobs, account=args.account,
                            extra=tuple(args.sbatch or ()))
     options.check()
     return options
@@ -189,10 +191,20 @@ def _cmd_sweep(args) -> int:
 
 def _cmd_book(args) -> int:
     from .book import BookError, build_book
+    from .sweep import EngineOptions, SweepError
 
+    if args.scheduler and args.slurm:
+        raise ParameterError("give either --scheduler or --slurm, not both")
+    engine = None
+    if args.scheduler or args.slurm:
+        engine = EngineOptions(scheduler=args.scheduler, slurm=slurm_options(args))
     try:
         build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir, evaluations=args.evaluate,
-                   sweeps=args.sweeps, replicate=args.replicate, jobs=args.jobs)
+                   sweeps=args.sweeps, replicate=args.replicate, jobs=args.jobs, engine=engine,
+                   early=args.early)
+    except SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -341,9 +353,25 @@ def make_parser() -> argparse.ArgumentParser:
     p_book.add_argument("--no-replicate", dest="replicate", action="store_const", const="none",
                         help="run no replication")
     p_book.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                        help="runs side by side, each kernel at cpu_count/N torch threads (default: "
-                             "one per CPU core, at most 4, or $MEDADV_JOBS; 1: one after another); "
-                             "the robustness matrix's pages wait for the chapters' runs")
+                        help="runs side by side on the local Dask cluster, each at cpu_count/N torch threads "
+                             "(default: one per CPU core, at most 4, or $MEDADV_JOBS; 1: one after another); "
+                             "every run, evaluation page and replication cell is one schedule, the longest "
+                             "first, the robustness matrix's pages after the chapters' runs")
+    p_book.add_argument("--early", action=argparse.BooleanOptionalAction, default=True,
+                        help="rebuild the HTML as pages finish, so the book can be read during the build "
+                             "(default; --no-early: only at the end)")
+    p_book.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the book's schedule on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p_book.add_argument("--slurm", action="store_true",
+                        help="run the book's schedule on Slurm jobs (dask-jobqueue), one run per job at a time")
+    p_book.add_argument("--partition", default=None, help="Slurm partition (queue)")
+    p_book.add_argument("--account", default=None, help="Slurm account")
+    p_book.add_argument("--walltime", default="01:00:00", help="Slurm walltime per job (default 01:00:00)")
+    p_book.add_argument("--cores", type=int, default=4, help="Slurm cores per job = threads per run (default 4)")
+    p_book.add_argument("--memory", default="16GB", help="Slurm memory per job (default 16GB)")
+    p_book.add_argument("--gpus", type=int, default=0, help="Slurm GPUs per job (--gres=gpu:N; default 0)")
+    p_book.add_argument("--sbatch", action="append", metavar="DIRECTIVE",
+                        help="another #SBATCH directive (repeatable)")
     p_book.set_defaults(func=_cmd_book)
     p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
                              description="Open every page of a built book in headless Chromium and fail "

@@ -242,7 +242,8 @@ def _cell_main(task_path: str) -> int:
 
 def run_cell_on_worker(task: dict[str, Any]) -> dict[str, Any]:
     """The Dask task of one cell: run it in a child process (see the module docstring), with its
-    threads and GPU; return its result with the worker it ran on."""
+    threads and GPU; return its result with the worker it ran on. ``task["work"]`` (default
+    ``task["out"]``): the folder of its log and bookkeeping files."""
     try:
         from distributed import get_worker
 
@@ -250,7 +251,7 @@ def run_cell_on_worker(task: dict[str, Any]) -> dict[str, Any]:
         worker_name, address = str(worker.name), worker.address
     except (ImportError, ValueError):
         worker_name, address = "", "this process"
-    folder = Path(task["out"])
+    folder = Path(task.get("work") or task["out"])   # its log and bookkeeping (a book page: apart from the pages)
     folder.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:8]          # a fresh name per start: a re-run never reads an old result
     task_path, result_path = folder / f".cell-task-{token}.pkl", folder / f".cell-result-{token}.json"
