@@ -9,6 +9,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import gpu_check  # noqa: E402
 import profile_book  # noqa: E402
+import setup_time  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "notebooks"
 
@@ -86,3 +87,14 @@ def test_gpu_check_fails_clearly_without_cuda(capsys):
     assert gpu_check.main([]) == 2
     assert "needs a CUDA GPU, and this machine has none" in capsys.readouterr().err
     assert gpu_check.main(["--device", "cpu"]) == 2
+
+
+def test_the_setup_benchmark_reads_the_books_schedule_lines():
+    """benchmarks/setup_time.py (issue 31) reads each run's seconds off the lines the book's schedule
+    prints (medadv_lib.schedule.run_jobs): the two must agree."""
+    line = "== [3/18] uap-covidnet--kermany: ok in 412 s; ETA 21 min"
+    match = setup_time.RUN_LINE.search(line)
+    assert match.group(3, 4, 5) == ("uap-covidnet--kermany", "ok", "412")
+    failed = setup_time.RUN_LINE.search("== [4/18] smia: failed: cell [3] failed")
+    assert failed.group(3, 4) == ("smia", "failed") and failed.group(5) is None
+    assert setup_time.main(["--dry-run", "--dest", "/nonexistent/x"]) == 0
