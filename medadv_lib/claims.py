@@ -303,6 +303,9 @@ class Claim:
     kind: str = LEVEL
     #: :data:`EACH` (decided on the models that meet its premises) or :data:`ALL` (needs every model).
     scope: str = EACH
+    #: A level claim about an attack's effect reads the chapter's positive control; one about the
+    #: models themselves (their clean accuracy) or a measurement without an attack does not.
+    reads_control: bool = True
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -339,7 +342,7 @@ class Claim:
                 raise ValueError(f"claim {self.id}: premise(s) {missing} not computed by the chapter "
                                  f"(given: {sorted(premises)})")
             needed = [premises[name] for name in self.premises]
-        control = (premises or {}).get(POSITIVE_CONTROL) if self.kind == LEVEL else None
+        control = (premises or {}).get(POSITIVE_CONTROL) if self.kind == LEVEL and self.reads_control else None
         models = self._models(needed) if restrict is not None else None
         if models is not None:
             results = restrict(results, models)
@@ -461,7 +464,7 @@ def audit(claims: Iterable[Claim], effect: Iterable[str] = ()):
             wrong.append(f"{c.id}: a comparison claim names none of {sorted(effect)}")
         rows.append({"claim": c.id, "kind": c.kind, "scope": c.scope,
                      "premises": ", ".join(c.premises) or "none",
-                     "positive control": "reads the finding" if c.kind == LEVEL else "not read"})
+                     "positive control": "reads the finding" if c.kind == LEVEL and c.reads_control else "not read"})
     if wrong:
         raise ValueError("premise audit: " + "; ".join(wrong))
     return pd.DataFrame(rows).set_index("claim")

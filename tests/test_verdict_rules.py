@@ -175,6 +175,7 @@ def test_a_weak_converged_uap_decides_its_level_claims_and_silences_its_comparis
     assert by_id[level].outcome.control.met == (control == 0.5)
     assert by_id[level].record("uap-covidnet", "synthetic")["control"]["met"] == (control == 0.5)
     assert by_id[comparison].verdict == UNTESTED and U.UAPS_WORK in by_id[comparison].outcome.evidence
+    assert by_id["hirano-clean-accuracy"].outcome.control is None     # about the models, not an attack
     reduced = _verdicts(r, U, REDUCED)
     assert reduced[level].verdict == NOT_REPRODUCED and reduced[comparison].verdict == UNTESTED
 

@@ -482,7 +482,7 @@ CLAIMS = [
           "test accuracy 92.6 % (Small), 94.4 % (Large); train 95.8 %, 94.1 %", _clean_accuracy,
           {"accuracy": 0.90},
           lambda p: all(v["test"] >= 90 for v in p["clean_accuracy_percent"].values()),
-          premises=(), rate_thresholds={"accuracy": "above"}, n_of=_n_test),
+          premises=(), rate_thresholds={"accuracy": "above"}, n_of=_n_test, reads_control=False),
     Claim("hirano-rf-grows-with-zeta", "A larger UAP (zeta 2 % against 1 %) fools more test images, every model "
           "and norm", "Table 1; Sec. 3.2", "test R_f 58.0-81.0 % at zeta 1 %, 85.7-87.4 % at 2 %", _rf_grows, {},
           lambda p: all(_t1(p, n, "2", m)[0] > _t1(p, n, "1", m)[0] for n in _NORMS for m in _MODELS),
@@ -586,7 +586,7 @@ CLAIMS = [
     Claim("hirano-retrain-keeps-accuracy", "Adversarial retraining leaves the clean test accuracy constant (here: "
           "the change stays within 5 points)", "Sec. 3.4; Figs. 5A-B", "about 90 %, constant over the rounds",
           _retrain_keeps_accuracy, {"within": 0.05},
-          premises=(STAND_IN,)),
+          premises=(STAND_IN,), reads_control=False),
     Claim("hirano-retrain-pneumonia-remains", "After retraining, pneumonia images remain the most fooled class "
           "(normal and COVID-19 are almost all correct)", "Sec. 3.4; Fig. 5C",
           "45 % of pneumonia test images still misclassified", _pneumonia_remains, {},
@@ -603,7 +603,7 @@ CLAIMS = [
     Claim("hirano-imperceptible", "UAPs with zeta <= 2 % are almost imperceptible (our proxy: mean SSIM >= 0.95 "
           "and L-inf <= 8/255 for every UAP at the largest zeta)", "Sec. 3.2-3.3; Figs. 2 and 4",
           "\"almost imperceptible\" (judged by eye)", _imperceptible, {"ssim": 0.95, "linf_255": 8},
-          premises=()),
+          premises=(), reads_control=False),
 ]
 
 #: The premise audit (issue 29): each claim's kind, scope and premises, checked on import.
