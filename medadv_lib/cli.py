@@ -161,6 +161,24 @@ def slurm_options(args):
     return options
 
 
+def _engine_arguments(parser, unit: str) -> None:
+    """The Dask engine's options beyond the local cluster (``medadv sweep``, ``medadv book``):
+    a running scheduler, or Slurm (dask-jobqueue) with its job's resources; ``unit``: what one
+    worker runs at a time ("cell", "run")."""
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="join a running Dask cluster, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--slurm", action="store_true",
+                        help=f"start the workers as Slurm jobs (dask-jobqueue), one {unit} per job at a time")
+    parser.add_argument("--partition", default=None, help="Slurm partition (queue)")
+    parser.add_argument("--account", default=None, help="Slurm account")
+    parser.add_argument("--walltime", default="01:00:00", help="Slurm walltime per job (default 01:00:00)")
+    parser.add_argument("--cores", type=int, default=4, help=f"Slurm cores per job = threads per {unit} (default 4)")
+    parser.add_argument("--memory", default="16GB", help="Slurm memory per job (default 16GB)")
+    parser.add_argument("--gpus", type=int, default=0, help="Slurm GPUs per job (--gres=gpu:N; default 0)")
+    parser.add_argument("--sbatch", action="append", metavar="DIRECTIVE",
+                        help="another #SBATCH directive, e.g. --sbatch=--constraint=a100 (repeatable)")
+
+
 def _cmd_sweep(args) -> int:
     from .sweep import EngineOptions, SweepError, parse_grid, plan_cells, run_sweep
 
@@ -195,9 +213,8 @@ def _cmd_book(args) -> int:
 
     if args.scheduler and args.slurm:
         raise ParameterError("give either --scheduler or --slurm, not both")
-    engine = None
-    if args.scheduler or args.slurm:
-        engine = EngineOptions(scheduler=args.scheduler, slurm=slurm_options(args))
+    slurm = slurm_options(args)            # stray Slurm options refused here, before anything runs
+    engine = EngineOptions(scheduler=args.scheduler, slurm=slurm) if args.scheduler or slurm else None
     try:
         build_book(args.preset, execute=not args.no_execute, data_dir=args.data_dir, evaluations=args.evaluate,
                    sweeps=args.sweeps, replicate=args.replicate, jobs=args.jobs, engine=engine,
@@ -313,18 +330,8 @@ def make_parser() -> argparse.ArgumentParser:
                          help="local cluster: workers, one cell each (default: cores, or one per GPU)")
     p_sweep.add_argument("--threads", type=int, default=None,
                          help="torch threads per cell (local default: cores / workers; workers x threads <= cores)")
-    p_sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                         help="join a running Dask cluster, e.g. tcp://10.0.0.5:8786")
-    p_sweep.add_argument("--slurm", action="store_true", help="start the workers as Slurm jobs (dask-jobqueue)")
-    p_sweep.add_argument("--partition", default=None, help="Slurm partition (queue)")
-    p_sweep.add_argument("--account", default=None, help="Slurm account")
-    p_sweep.add_argument("--walltime", default="01:00:00", help="Slurm walltime per job (default 01:00:00)")
-    p_sweep.add_argument("--cores", type=int, default=4, help="Slurm cores per job = threads per cell (default 4)")
-    p_sweep.add_argument("--memory", default="16GB", help="Slurm memory per job (default 16GB)")
-    p_sweep.add_argument("--gpus", type=int, default=0, help="Slurm GPUs per job (--gres=gpu:N; default 0)")
+    _engine_arguments(p_sweep, "cell")
     p_sweep.add_argument("--jobs", type=int, default=None, help="Slurm jobs (default: one per cell to run)")
-    p_sweep.add_argument("--sbatch", action="append", metavar="DIRECTIVE",
-                         help="another #SBATCH directive, e.g. --sbatch=--constraint=a100 (repeatable)")
     p_sweep.set_defaults(func=_cmd_sweep)
     p_book = sub.add_parser("book", help="execute every notebook, then build the HTML book",
                             description="Execute every notebook with papermill into book/notebooks/, "
@@ -360,18 +367,7 @@ def make_parser() -> argparse.ArgumentParser:
     p_book.add_argument("--early", action=argparse.BooleanOptionalAction, default=True,
                         help="rebuild the HTML as pages finish, so the book can be read during the build "
                              "(default; --no-early: only at the end)")
-    p_book.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="run the book's schedule on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
-    p_book.add_argument("--slurm", action="store_true",
-                        help="run the book's schedule on Slurm jobs (dask-jobqueue), one run per job at a time")
-    p_book.add_argument("--partition", default=None, help="Slurm partition (queue)")
-    p_book.add_argument("--account", default=None, help="Slurm account")
-    p_book.add_argument("--walltime", default="01:00:00", help="Slurm walltime per job (default 01:00:00)")
-    p_book.add_argument("--cores", type=int, default=4, help="Slurm cores per job = threads per run (default 4)")
-    p_book.add_argument("--memory", default="16GB", help="Slurm memory per job (default 16GB)")
-    p_book.add_argument("--gpus", type=int, default=0, help="Slurm GPUs per job (--gres=gpu:N; default 0)")
-    p_book.add_argument("--sbatch", action="append", metavar="DIRECTIVE",
-                        help="another #SBATCH directive (repeatable)")
+    _engine_arguments(p_book, "run")
     p_book.set_defaults(func=_cmd_book)
     p_check = sub.add_parser("check-book", help="open every page of the built book in headless Chromium",
                              description="Open every page of a built book in headless Chromium and fail "

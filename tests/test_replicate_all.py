@@ -62,3 +62,12 @@ def test_replicate_all_on_the_command_line(monkeypatch):
     assert asked == [["smia"], ["backdoor"]]
     with pytest.raises(book.BookError, match="replicate must be one of"):
         book.build_book("smoke", replicate="some")
+
+
+def test_the_books_engine_options_are_checked_before_anything_runs(monkeypatch, capsys):
+    """`medadv book --scheduler/--slurm` (issue 31: the book's schedule on the sweeps' engine):
+    contradictory or stray engine options are refused with exit 2 before any run."""
+    monkeypatch.setattr(book, "build_book", lambda *a, **k: pytest.fail("the book ran"))
+    assert cli.main(["book", "--scheduler", "tcp://127.0.0.1:1", "--slurm"]) == 2
+    assert cli.main(["book", "--partition", "gpu"]) == 2
+    assert "add --slurm" in capsys.readouterr().err
