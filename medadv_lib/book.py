@@ -338,6 +338,8 @@ def _across_seeds(sweeps: list[dict]) -> dict[tuple, str]:
             text = (f"**unstable**: holds in {c['counts']['holds']}, fails (at this scale or the paper's) in "
                     f"{against} of {c['m']}" if c["stability"] == "unstable"
                     else f"{c['stability']}: {c.get('summary', c['holds'])}")
+            if c.get("unstable_premises"):
+                text += "; on the edge: " + ", ".join(f"{name} {c['premises'][name]}" for name in c["unstable_premises"])
             if c["group_label"] != "all cells":
                 text = f"{c['group_label']}: {text}"
             out.setdefault((c["chapter"], c["id"]), []).append(text)

@@ -141,7 +141,14 @@ def claim_verdicts(cells: list[dict]) -> list[dict[str, Any]]:
                 "verdicts": {}, "labels": {}})
             entry["verdicts"][cell["label"]] = record["verdict"]
             entry["labels"][cell["label"]] = record.get("label", record["verdict"])
+            for premise in record.get("premises", []):
+                entry.setdefault("premise_met", {}).setdefault(premise["name"], []).append(bool(premise["met"]))
     for entry in out.values():
+        # a premise met in some cells and not in others sits on its threshold's edge: the verdict it
+        # gates is reported over the cells, never from one (issue 29)
+        met = entry.pop("premise_met", {})
+        entry["premises"] = {name: f"met in {sum(v)} of {len(v)}" for name, v in met.items()}
+        entry["unstable_premises"] = [name for name, v in met.items() if 0 < sum(v) < len(v)]
         verdicts = list(entry["verdicts"].values())
         entry["m"] = len(verdicts)
         entry["counts"] = {v: verdicts.count(v) for v in VERDICTS}

@@ -71,3 +71,21 @@ def test_the_books_engine_options_are_checked_before_anything_runs(monkeypatch, 
     assert cli.main(["book", "--scheduler", "tcp://127.0.0.1:1", "--slurm"]) == 2
     assert cli.main(["book", "--partition", "gpu"]) == 2
     assert "add --slurm" in capsys.readouterr().err
+
+
+def test_a_premise_on_its_edge_is_reported_over_the_seeds():
+    """Issue 29: a premise met in some seeds and not others (a knife-edge stand-in) is named with
+    its count over the cells, beside the claim's verdicts across seeds on the scoreboard."""
+    from medadv_lib import replication
+
+    def record(verdict, met):
+        return {"chapter": "uap-covidnet", "id": "c", "claim": "a claim", "verdict": verdict,
+                "premises": [{"name": "fair stand-in", "met": met, "evidence": "..."},
+                             {"name": "the UAP loop converged", "met": True, "evidence": "..."}]}
+    cells = [{"label": f"seed={s}", "values": {"seed": s}, "claims": [record(v, m)]}
+             for s, (v, m) in enumerate([("holds", True), ("cannot be tested", False), ("holds", True)])]
+    (entry,) = replication.claim_verdicts(cells)
+    assert entry["premises"] == {"fair stand-in": "met in 2 of 3", "the UAP loop converged": "met in 3 of 3"}
+    assert entry["unstable_premises"] == ["fair stand-in"]
+    text = book._across_seeds([{"claims": [entry]}])[("uap-covidnet", "c")]
+    assert text.endswith("on the edge: fair stand-in met in 2 of 3")
