@@ -32,9 +32,10 @@ from .papers import PaperSpec
 __all__ = ["Job", "EXPECTED_SECONDS", "expected_seconds", "ranks", "eta_seconds", "run_jobs", "JobResult"]
 
 #: Expected seconds of one run on 2 CPU cores at one torch thread, by preset and chapter (a real
-#: dataset's run costs about the synthetic one's): used for the ETA and the order when no earlier
-#: provenance says better. Smoke: the proof of 2026-12-01 (18 runs, 747 s two side by side);
-#: default: the default book of 2026-12-01 (README, "Benchmarks": 2,900 s of run time for five runs).
+#: dataset's run is taken to cost about the synthetic one's): the ETA and the order of a first
+#: build only, rough figures in line with the builds of 2026-12-01 (the smoke book's 18 runs in
+#: 747 s two side by side; the default book's five synthetic runs in 2,900 s of run time). From the
+#: second build on, each page's own measured ``wall_seconds`` (its provenance) replaces them.
 EXPECTED_SECONDS = {
     "smoke": {"uap-covidnet": 90, "ten-attacks": 110, "smia": 70, "backdoor": 80, "robustness-matrix": 35,
               "evaluate": 40},
