@@ -206,6 +206,12 @@ def test_a_claim_is_decided_on_the_models_that_meet_its_premises():
     assert stand_in.met and "left out Small" in stand_in.evidence
     assert by_id["hirano-rf-far-above-random"].verdict == HOLDS         # 60 % against 10 %, on Large
     assert by_id["hirano-rf-large-above-small-1pct"].verdict == UNTESTED  # scope: every model
+    # the retraining claims read the retrained model only: Small, left out here, is named
+    frame = pd.DataFrame([{"model": "Small", "arm": "UAP-augmented", "round": k, "image": i, "true": 0,
+                           "pred_clean": 0, "pred_uap": 1} for k in (0, 1) for i in range(50)])
+    r.retraining = frame
+    out = _verdicts(r, U)["hirano-retrain-keeps-accuracy"]
+    assert out.verdict == UNTESTED and "retrained COVID-Net (Small) does not meet" in out.outcome.evidence
     # no model qualifies: cannot be tested
     r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.56, history="55.0 56.0", updates=300,
                         models=("Small", "Large"))

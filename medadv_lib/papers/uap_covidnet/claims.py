@@ -194,8 +194,20 @@ def premises(r: UAPResults) -> dict[str, Premise]:
 def restrict(r: UAPResults, models) -> UAPResults:
     """The results on ``models`` only (the COVID-Nets that meet a claim's premises)."""
     keep = [m for m in r.models if m in set(models)]
-    retraining = r.retraining[r.retraining["model"].isin(keep)] if r.retraining is not None else None
-    return replace(r, models=keep, retraining=retraining)
+    if r.retraining is None:
+        return replace(r, models=keep)
+    left_out = tuple(sorted(set(r.retraining["model"]) - set(keep)))
+    return replace(r, models=keep, retraining=r.retraining[r.retraining["model"].isin(keep)],
+                   retrained_left_out=left_out)
+
+
+def _no_retraining(r, why: str) -> Outcome:
+    """No retraining rows to test: the retrained models were left out by the claim's premises
+    (named), or the run did none (``why``)."""
+    if r.retrained_left_out:
+        return Outcome.untested(f"the retrained COVID-Net ({', '.join(r.retrained_left_out)}) does not meet this "
+                                "claim's premises, so no retrained model is left to test it on")
+    return Outcome.untested(why)
 
 
 # --------------------------------------------------------------------------- Sec. 3.1 and 3.2
@@ -365,7 +377,7 @@ def _disease_images_resist(r):
 def _retraining(r, targeted: bool):
     frame = r.retraining
     if frame is None or frame.empty or frame["round"].max() == 0:
-        return None, Outcome.untested("this run has no adversarial retraining rounds (retrain_rounds = 0)")
+        return None, _no_retraining(r, "this run has no adversarial retraining rounds (retrain_rounds = 0)")
     if targeted and r.retrain_target == "none":
         return None, Outcome.untested("this run retrains against nontargeted UAPs; the claim is about targeted "
                                       "UAPs (-p retrain_target COVID-19 -p retrain_zeta 0.01)")
@@ -397,7 +409,7 @@ def _retrain_lowers(targeted):
 def _retrain_keeps_accuracy(r):
     frame = r.retraining
     if frame is None or frame.empty or frame["round"].max() == 0:
-        return Outcome.untested("this run has no adversarial retraining rounds (retrain_rounds = 0)")
+        return _no_retraining(r, "this run has no adversarial retraining rounds (retrain_rounds = 0)")
     frame = _select(frame, arm="UAP-augmented")
     last = frame["round"].max()
     correct = lambda rows: (rows["pred_clean"] == rows["true"]).to_numpy()  # noqa: E731
@@ -422,7 +434,7 @@ def _pneumonia_remains(r):
 def _beats_control(r):
     frame = r.retraining
     if frame is None or frame.empty or "clean control" not in set(frame["arm"]):
-        return Outcome.untested("the clean fine-tuning control was not run (retrain_control = false)")
+        return _no_retraining(r, "the clean fine-tuning control was not run (retrain_control = false)")
     last = frame["round"].max()
     cases = {}
     for m, part in frame.groupby("model"):

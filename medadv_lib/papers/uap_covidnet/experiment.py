@@ -542,6 +542,8 @@ class UAPResults:
     #: per model, per test image: fooled by the positive control, universal PGD at the largest
     #: zeta's xi (:func:`positive_control`; the positive-control premise reads it); empty: not run
     control_fooled: dict = field(default_factory=dict)
+    #: the retrained models that a claim's premises left out (:func:`.claims.restrict`)
+    retrained_left_out: tuple = ()
 
 
 def claim_results(sweep: Sweep, data: ChapterData, retraining: pd.DataFrame | None, retrain_target: str,
