@@ -124,3 +124,114 @@ def test_the_stand_in_premise_reads_the_graders_accuracy_from_the_results():
     weak = claim_results(tables.scores, tables.sweeps, 1, {"fundus grader": wilson(52, 100)}, 0.5)
     assert premises(fair)[STAND_IN].met and not premises(weak)[STAND_IN].met
     assert "fundus grader test accuracy" in premises(weak)[STAND_IN].evidence
+
+
+# --------------------------------------------------------------------------- premise audit (issue 29)
+
+def _stuck(tables, tasks=("classification", "segmentation")):
+    """FGSM moves nothing on ``tasks`` (every method's score left at the clean 1.0 there): a budget
+    at which no comparison of scores can show anything."""
+    s = tables.scores
+    s.loc[s["task"].isin(tasks) & (s["method"] != "clean"), "score"] = 1.0
+    return tables
+
+
+def _control(fgsm_drop: float, n: int = N, smia_drop: float = 0.5):
+    """A positive control per task: per-image drops (1/0) at a step x16, FGSM's at ``fgsm_drop``."""
+    def drops(level, seed):
+        return (np.random.default_rng(seed).random(n) < level).astype(float)
+    return {t: (16.0, 16 * 1e-4, {"FGSM": drops(fgsm_drop, 1), "PGD": drops(fgsm_drop, 2), "SMIA": drops(smia_drop, 3)})
+            for t in ("classification", "segmentation")}
+
+
+def test_the_premise_audit_passes_and_sorts_the_claims():
+    from medadv_lib.claims import COMPARISON, LEVEL, audit
+    from medadv_lib.papers.smia.claims import EFFECT, MOVED
+
+    table = audit(CLAIMS, effect=EFFECT)
+    assert EFFECT == (MOVED,)
+    assert set(table.index[table["kind"] == LEVEL]) == {"qi-sta-consistent", "qi-lowest-variance"}
+    for c in CLAIMS:
+        assert (MOVED in c.premises) is (c.kind == COMPARISON), c.id
+
+
+@pytest.mark.parametrize("fgsm_drop, met", [(0.3, True), (0.05, False)])
+def test_a_level_claim_on_a_weak_run_is_decided_and_reads_the_positive_control(fgsm_drop, met):
+    """Issue 29: nothing moved (MOVED unmet on both tasks) silences the comparisons but not the level
+    claims; the positive control (FGSM moved by 20 points or more at the control's step) is recorded
+    with them, met or not, and says what a finding that fell short means."""
+    from dataclasses import replace
+
+    from medadv_lib.claims import POSITIVE_CONTROL, PAPER_FIDELITY, check_claims
+    from medadv_lib.papers.smia.claims import MOVED, premises, restrict
+
+    weak = replace(_stuck(_tables(0.2)), control=_control(fgsm_drop))
+    s = weak.scores
+    s.loc[s["method"] == "SMIA", "variance"] = 1.0            # SMIA's perturbation is not the smoothest
+    checks = premises(weak)
+    assert not checks[MOVED].met and checks[POSITIVE_CONTROL].met is met
+    assert ("in the 20-40 point band" if met else "below the 20-40 point band") in checks[POSITIVE_CONTROL].evidence
+    out = {c.claim.id: c for c in check_claims(CLAIMS, weak, premises=checks, fidelity=PAPER_FIDELITY,
+                                                restrict=restrict)}
+    assert out["qi-beats-fgsm-pgd"].verdict == UNTESTED and out["qi-sta-stronger"].verdict == UNTESTED
+    variance = out["qi-lowest-variance"]
+    assert variance.verdict == FAILS and variance.outcome.control is not None
+    assert variance.outcome.control.met is met
+    assert ("positive control met" if met else "positive control not met either") in variance.outcome.evidence
+    assert out["qi-sta-consistent"].verdict == HOLDS
+    assert variance.label.endswith("(1 seed)")
+
+
+def test_a_claim_on_both_tasks_is_decided_on_the_task_that_moved():
+    """Premises per task: segmentation does not move, so the comparisons over both tasks are decided
+    on classification, their evidence naming segmentation; the segmentation-only claim cannot be
+    tested, the classification-only one is decided."""
+    from medadv_lib.claims import PAPER_FIDELITY, check_claims
+    from medadv_lib.papers.smia.claims import MOVED, premises, restrict
+
+    half = _stuck(_tables(0.05), tasks=("segmentation",))
+    checks = premises(half)
+    assert checks[MOVED].met_cases() == ["classification"]
+    out = {c.claim.id: c for c in check_claims(CLAIMS, half, premises=checks, fidelity=PAPER_FIDELITY,
+                                                restrict=restrict)}
+    both = out["qi-beats-fgsm-pgd"]
+    assert both.verdict == HOLDS and both.outcome.evidence.startswith("on classification")
+    moved = next(p for p in both.outcome.premises if p.name == MOVED)
+    assert moved.met and "left out segmentation" in moved.evidence
+    assert out["qi-beats-second-best-aptos"].verdict == HOLDS
+    assert out["qi-beats-dag-covid"].verdict == UNTESTED
+    assert "segmentation task: it does not meet the premises" in out["qi-beats-dag-covid"].outcome.evidence
+    # without restrict the run is tested as a whole: every comparison waits on the unmoved task
+    whole = {c.claim.id: c.verdict for c in check_claims(CLAIMS, half, premises=checks, fidelity=PAPER_FIDELITY)}
+    assert whole["qi-beats-fgsm-pgd"] == UNTESTED
+
+
+def test_the_claims_on_missing_data_name_it():
+    from medadv_lib.claims import PAPER_FIDELITY, check_claims
+    from medadv_lib.papers.smia.claims import premises
+
+    r = _tables(0.05)
+    out = {c.claim.id: c for c in check_claims(CLAIMS, r, premises=premises(r), fidelity=PAPER_FIDELITY)}
+    assert out["qi-kaggle-fpr"].verdict == UNTESTED and "Kaggle-DR" in out["qi-kaggle-fpr"].outcome.evidence
+    assert out["qi-ead-iou"].verdict == UNTESTED and "detection" in out["qi-ead-iou"].outcome.evidence
+
+
+def test_claim_results_reads_the_positive_control_table():
+    from dataclasses import replace
+
+    from medadv_lib.claims import POSITIVE_CONTROL
+    from medadv_lib.papers.smia.claims import premises
+    from medadv_lib.papers.smia.experiment import claim_results
+
+    r = _tables(0.05)
+    control = _control(0.3)
+    table = pd.DataFrame({"task": list(control), "step epsilon": [c[1] for c in control.values()]}).set_index("task")
+    table.attrs["drops"] = {t: (c[0], c[2]) for t, c in control.items()}
+    results = claim_results(r.scores, r.sweeps, 1.0, control=table)
+    assert results.control["segmentation"][:2] == (16.0, 16 * 1e-4)
+    p = premises(results)[POSITIVE_CONTROL]
+    assert p.met and [k for k, _ in p.cases] == ["classification", "segmentation"]
+    assert "step x16" in p.evidence
+    assert POSITIVE_CONTROL not in premises(r)           # no control computed: no premise
+    overshot = premises(replace(results, control=_control(0.7)))[POSITIVE_CONTROL]
+    assert overshot.met and "above the 20-40 point band" in overshot.evidence
