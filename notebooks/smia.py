@@ -274,13 +274,14 @@ display(Markdown("\n".join(f"- {d}" for d in AUTHOR_CODE_DIFFERENCES)))
 
 # %% [markdown]
 # **Which premises each claim needs** (the premise audit). A premise silences a claim only when the
-# run could not have shown the effect without it. A *comparison* (SMIA against DEV or a baseline,
-# more iterations, a larger step, alpha = 1) needs the attacks to have moved the model
-# ("the attacks moved the model": FGSM lowers the score by at least 5 points), since where nothing
-# moves, no method can beat another. A *level* claim never waits on that: the two claims on the
-# perturbation's own shape (consecutive updates' cosines, its variance) are measured on any run, and
-# the positive control (the comparison again at the step where FGSM moves the model by 20-40
-# points) is recorded beside them. Premises are checked per task: a claim about both tasks is
+# run could not have shown the effect without it. Every claim of the paper's Sec. 4 compares methods
+# or settings. Those that compare scores (SMIA against DEV or a baseline, more iterations, a larger
+# step, alpha = 1) need the attacks to have moved the model (FGSM lowers the score by at least 5
+# points): where nothing moves, no method can beat another. The two on the perturbation's own shape
+# (consecutive updates' cosines, its variance) only need SMIA and DEV to have changed the images: a
+# weak attack still has a shape. No claim is on the level of an effect, so the positive control
+# (the comparison again at the step where FGSM moves the model by 20-40 points) gates none; it says
+# whether this model can be moved at all. Premises are checked per task: a claim about both tasks is
 # decided on the task that meets them, its evidence naming the other.
 
 # %% tags=["hide-input"]
