@@ -26,9 +26,9 @@ detection) name that as their premise.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import replace
+
+import numpy as np
 
 from ...claims import (COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, POSITIVE_CONTROL, STAND_IN, Claim,
                        Outcome, Premise, combine, stand_in, verdict_above)
@@ -38,14 +38,12 @@ from .experiment import BASELINES, CONTROL_BAND, SMIAResults
 
 __all__ = ["CLAIMS", "premises", "restrict", "MOVED", "PERTURBED", "MIN_DROP", "EFFECT", "KAGGLE_DR", "DETECTION"]
 
-#: The premise of every method comparison: at this run's budget the weakest baseline moves the model.
+#: The premise of every comparison of scores: at this run's budget the weakest baseline moves the model.
 MOVED = "the attacks moved the model"
 #: FGSM, the weakest baseline, must lower the per-image score by at least 5 points (the lower bound
 #: of its paired drop's 95 % interval): at a budget where every method flips the same few images
 #: (RetinaMNIST at the paper's eps 5e-5 x 10 iterations: 5 of 100), no method can beat another.
 MIN_DROP = 0.05
-
-
 #: The premise of the claims on the perturbation's shape (Table 1's cosines, Table 6's variance):
 #: SMIA and DEV, the two recorded methods, changed every attacked image.
 PERTURBED = "the attacks perturbed the images"
@@ -85,7 +83,7 @@ def premises(r: SMIAResults) -> dict[str, Premise]:
     else:
         checks[STAND_IN] = Premise(STAND_IN, True, "no classifier in this run")
     if r.control:
-        checks[POSITIVE_CONTROL] = Premise.all_of(POSITIVE_CONTROL, {t: _control_case(t, *r.control[t])
+        checks[POSITIVE_CONTROL] = Premise.all_of(POSITIVE_CONTROL, {t: _control_case(*r.control[t])
                                                                      for t in tasks if t in r.control})
     checks[KAGGLE_DR] = Premise(KAGGLE_DR, False, "Kaggle-DR (the paper's false-positive-rate dataset) is not part "
                                                   "of this collection")
@@ -101,7 +99,7 @@ def _perturbed(r, task) -> Premise:
                    "; ".join(f"{m} changed {k} of {n} images" for m, (k, n) in counts.items()))
 
 
-def _control_case(task: str, factor: float, step: float, drops: dict) -> Premise:
+def _control_case(factor: float, step: float, drops: dict) -> Premise:
     """The positive control on one task (:func:`.experiment.positive_control`): met when, at the
     smallest step multiple tried that lets FGSM lower the mean score by :data:`.experiment.CONTROL_BAND`'s
     lower end (20 points), it did, i.e. this model and this score can show an attack's effect; not
