@@ -120,11 +120,16 @@ def _control_case(factor: float, step: float, drops: dict) -> Premise:
 
 def restrict(r: SMIAResults, tasks) -> SMIAResults:
     """The results on ``tasks`` only (for :func:`medadv_lib.claims.check_claims`: a claim of scope
-    ``EACH`` is decided on the tasks that meet its premises); ``left_out`` names the others."""
+    ``EACH`` is decided on the tasks that meet its premises); ``left_out`` maps each other task to
+    the premises it misses, with their evidence (a claim on that task alone says so)."""
     keep = list(tasks)
     s, w = r.scores, r.sweeps
-    return replace(r, scores=s[s["task"].isin(keep)], sweeps=w[w["task"].isin(keep)],
-                   left_out=tuple(t for t in _tasks(r) if t not in keep))
+    checks = premises(r)
+    gates = [p for name, p in checks.items() if name != POSITIVE_CONTROL]      # the control gates nothing
+    left_out = {t: "; ".join(f"{p.name}: {case.evidence}" for p in gates for k, case in p.cases
+                             if k == t and not case.met) or "it misses no per-task premise"
+                for t in _tasks(r) if t not in keep}
+    return replace(r, scores=s[s["task"].isin(keep)], sweeps=w[w["task"].isin(keep)], left_out=left_out)
 
 
 def _score(r, task, method, column="score"):
@@ -213,8 +218,7 @@ def _alpha_one(r):
 def _beats_best_baseline(task):
     def test(r):
         if task not in _tasks(r):
-            why = ("it does not meet the premises (their evidence says why)" if task in r.left_out else
-                   "not in this run")
+            why = f"premise not met: {r.left_out[task]}" if task in r.left_out else "not in this run"
             return Outcome.untested(f"the {task} task: {why}")
         clean = _score(r, task, "clean")
         drops = {m: float((clean - _score(r, task, m)).mean()) for m in BASELINES[task]}

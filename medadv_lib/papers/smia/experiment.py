@@ -532,9 +532,9 @@ class SMIAResults:
     #: the positive control per task (:func:`positive_control`): ``{task: (step factor, step epsilon,
     #: {"FGSM"|"PGD"|"SMIA": per-image drops})}``; empty when the run did not compute it
     control: dict = field(default_factory=dict)
-    #: the tasks a claim's test was not given because they miss its premises (set by
-    #: :func:`.claims.restrict`)
-    left_out: tuple = ()
+    #: the tasks a claim's test was not given because they miss its premises, each with the premises
+    #: it misses and their evidence (set by :func:`.claims.restrict`)
+    left_out: dict = field(default_factory=dict)
 
 
 def claim_results(scores: pd.DataFrame, sweeps: pd.DataFrame, alpha: float, accuracy: dict | None = None,
