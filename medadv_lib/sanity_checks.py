@@ -22,7 +22,7 @@ from .claims import Claim, Outcome, combine, verdict_above, verdict_below
 from .robustness_rows import NOISE, TRANSFER, budget_label, models, outcomes, select_rows
 from .metrics.uncertainty import paired_difference, wilson
 
-__all__ = ["CLAIMS", "NEAR_ZERO", "PGD_SLACK", "MatrixResults"]
+__all__ = ["CLAIMS", "NEAR_ZERO", "PGD_SLACK", "N_INPUTS", "MatrixResults"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class MatrixResults:
 
 #: "Near 0": the worst case's 95 % interval lies below this robust accuracy at the largest budget.
 NEAR_ZERO = 0.10
+#: The parameter that sets how many inputs each model is attacked on (the matrix and
+#: :func:`medadv_lib.evaluate` alike): the n of every per-model rate, known before the run.
+N_INPUTS = "n_inputs"
 #: PGD counts as no weaker than FGSM unless its robust accuracy is decisively this much higher.
 PGD_SLACK = 0.05
 _WHERE = "ours: a sanity check (Carlini et al. 2019, Sec. 5)"
@@ -58,6 +61,12 @@ def _falls(r):
         out[model] = verdict_above(d, 0.0, f"{budget_label('Linf', small)} minus {budget_label('Linf', large)}: "
                                            f"{_points(d)}")
     return combine(out)
+
+
+def _n_inputs(parameters) -> int:
+    """The inputs each model is attacked on (every per-model rate's n; a model whose test split is
+    smaller has fewer)."""
+    return int(parameters[N_INPUTS])
 
 
 def _near_zero(r):
@@ -108,7 +117,9 @@ CLAIMS = [
           "case over the attacks is lower at the largest L-inf budget than at the smallest (same inputs)",
           _WHERE, _NOT_PAPER, _falls, {}, from_paper=False),
     Claim("matrix-near-zero", "At the largest L-inf budget the gradient attacks take every model to about 0 "
-          "(worst-case robust accuracy below 10 %)", _WHERE, _NOT_PAPER, _near_zero, {"near_zero": NEAR_ZERO}, from_paper=False),
+          "(worst-case robust accuracy below 10 %)", _WHERE, _NOT_PAPER, _near_zero, {"near_zero": NEAR_ZERO}, from_paper=False,
+          # a Wilson rate per model on its n_inputs inputs: 35 are needed to show a rate below 10 %
+          n_of=_n_inputs, rate_thresholds={"near_zero": "below"}),
     Claim("matrix-beats-noise", "The attacks beat random noise of the same L-inf norm: at the heat-map budget "
           "the worst case is below the noise control for every model", _WHERE, _NOT_PAPER, _beats_noise, {}, from_paper=False),
     Claim("matrix-white-beats-transfer", "White-box beats transfer: PGD crafted on the model itself leaves fewer "

@@ -106,21 +106,54 @@ def test_one_label_leaves_auroc_tt_untested_and_the_rest_decided():
     assert v["nwadike-small-trigger-asr"] == HOLDS
 
 
-def test_no_backdoor_leaves_the_trigger_claims_untested_under_their_premises():
-    """Issue 20: a trigger that never took is a failed premise, not evidence against the paper."""
-    from medadv_lib.claims import PAPER_FIDELITY, UNTESTED, check_claims
+@pytest.mark.slow
+def test_no_backdoor_leaves_the_comparisons_untested_and_decides_the_level_claims():
+    """Issue 29: a trigger that never took silences the claims that compare with the backdoor in
+    place (Grad-CAM, trigger sizes), not the level claims ("even the smallest trigger reaches a high
+    ASR"): for those it is the finding, read by the positive control (the implanted trigger)."""
+    from medadv_lib.claims import FAILS, POSITIVE_CONTROL, PAPER_FIDELITY, UNTESTED, check_claims
     from medadv_lib.papers.backdoor.claims import IMPLANTED, premises
 
     none = _results(-6.0)
     checks = premises(none)
     assert not checks[IMPLANTED].met and "max ASR(0.6)" in checks[IMPLANTED].evidence
-    out = {c.claim.id: c.verdict for c in check_claims(CLAIMS, none, premises=checks, fidelity=PAPER_FIDELITY)}
-    assert out["nwadike-small-trigger-asr"] == UNTESTED and out["nwadike-gradcam-trigger"] == UNTESTED
+    assert checks[POSITIVE_CONTROL].met is False and "implanted trigger" in checks[POSITIVE_CONTROL].evidence
+    out = {c.claim.id: c for c in check_claims(CLAIMS, none, premises=checks, fidelity=PAPER_FIDELITY)}
+    assert out["nwadike-gradcam-trigger"].verdict == UNTESTED and out["nwadike-larger-min-asr"].verdict == UNTESTED
+    small = out["nwadike-small-trigger-asr"]
+    assert small.verdict == FAILS and small.outcome.control is not None and not small.outcome.control.met
+    assert "positive control not met either, so the model resists at this budget" in small.outcome.evidence
     strong = _results(4.0)
     checks = premises(strong)
-    assert checks[IMPLANTED].met
+    assert checks[IMPLANTED].met and checks[POSITIVE_CONTROL].met
     out = {c.claim.id: c.verdict for c in check_claims(CLAIMS, strong, premises=checks, fidelity=PAPER_FIDELITY)}
-    assert out["nwadike-small-trigger-asr"] == HOLDS
+    assert out["nwadike-small-trigger-asr"] == HOLDS and out["nwadike-larger-min-asr"] == HOLDS
+
+
+@pytest.mark.slow
+def test_a_small_trigger_short_of_an_implanted_large_one_reads_the_control():
+    """The largest trigger took (control met), the smallest did not: the level claim does not hold,
+    and its evidence says the small trigger falls short of what this model allowed."""
+    from medadv_lib.claims import FAILS, PAPER_FIDELITY, check_claims
+    from medadv_lib.papers.backdoor.claims import premises
+
+    r = _results(-6.0)
+    largest = max(r.trojaned)
+    r.trojaned[largest].asr_max[:, TARGET] = 0.99                 # only the largest trigger is implanted
+    checks = premises(r)
+    small = next(c for c in check_claims(CLAIMS, r, premises=checks, fidelity=PAPER_FIDELITY)
+                 if c.claim.id == "nwadike-small-trigger-asr")
+    assert small.verdict == FAILS and small.outcome.control.met
+    assert "positive control met, so the attack falls short of what this model allows" in small.outcome.evidence
+
+
+def test_the_premise_audit_passes():
+    from medadv_lib.claims import LEVEL, audit
+    from medadv_lib.papers.backdoor.claims import EFFECT, IMPLANTED
+
+    table = audit(CLAIMS, effect=EFFECT)
+    assert set(table.index[table["kind"] == LEVEL]) == {"nwadike-small-trigger-asr", "nwadike-tt-high"}
+    assert all(IMPLANTED in c.premises for c in CLAIMS if c.kind != LEVEL)
 
 
 def test_claim_results_reads_each_array_at_its_metrics_extreme_epoch(monkeypatch):

@@ -124,3 +124,139 @@ def test_the_stand_in_premise_reads_the_graders_accuracy_from_the_results():
     weak = claim_results(tables.scores, tables.sweeps, 1, {"fundus grader": wilson(52, 100)}, 0.5)
     assert premises(fair)[STAND_IN].met and not premises(weak)[STAND_IN].met
     assert "fundus grader test accuracy" in premises(weak)[STAND_IN].evidence
+
+
+# --------------------------------------------------------------------------- premise audit (issue 29)
+
+def _stuck(tables, tasks=("classification", "segmentation")):
+    """FGSM moves nothing on ``tasks`` (every method's score left at the clean 1.0 there): a budget
+    at which no comparison of scores can show anything."""
+    s = tables.scores
+    s.loc[s["task"].isin(tasks) & (s["method"] != "clean"), "score"] = 1.0
+    return tables
+
+
+def _control(fgsm_drop: float, n: int = N, smia_drop: float = 0.5):
+    """A positive control per task: per-image drops (1/0) at a step x16, FGSM's at ``fgsm_drop``."""
+    def drops(level, seed):
+        return (np.random.default_rng(seed).random(n) < level).astype(float)
+    return {t: (16.0, 16 * 1e-4, {"FGSM": drops(fgsm_drop, 1), "PGD": drops(fgsm_drop, 2), "SMIA": drops(smia_drop, 3)})
+            for t in ("classification", "segmentation")}
+
+
+def test_the_premise_audit_passes_and_sorts_the_claims():
+    """Every claim of Sec. 4 compares methods or settings: the score comparisons need MOVED, the two
+    on the perturbation's shape need PERTURBED only (a weak attack still has a shape)."""
+    from medadv_lib.claims import COMPARISON, audit
+    from medadv_lib.papers.smia.claims import EFFECT, MOVED, PERTURBED
+
+    table = audit(CLAIMS, effect=EFFECT)
+    assert set(table["kind"]) == {COMPARISON} and EFFECT == (MOVED, PERTURBED)
+    shape = {c.id for c in CLAIMS if PERTURBED in c.premises}
+    assert shape == {"qi-sta-consistent", "qi-lowest-variance"}
+    assert all(MOVED in c.premises for c in CLAIMS if c.id not in shape)
+
+
+@pytest.mark.parametrize("fgsm_drop, met", [(0.3, True), (0.05, False)])
+def test_a_weak_run_decides_what_it_could_have_shown(fgsm_drop, met):
+    """Issue 29: nothing moved (MOVED unmet on both tasks) silences the score comparisons, not the
+    claims on the perturbation's shape; a claim on the level of SMIA's effect (none of the paper's,
+    built here on the chapter's premises) is decided too, and reads the positive control (FGSM moved
+    by 20 points or more at the control's step), met or not."""
+    from dataclasses import replace
+
+    from medadv_lib.claims import LEVEL, POSITIVE_CONTROL, PAPER_FIDELITY, STAND_IN, Claim, check_claims, verdict_above
+    from medadv_lib.metrics.uncertainty import paired_difference
+    from medadv_lib.papers.smia.claims import MOVED, PERTURBED, premises, restrict
+
+    weak = replace(_stuck(_tables(0.2)), control=_control(fgsm_drop))
+    checks = premises(weak)
+    assert not checks[MOVED].met and checks[PERTURBED].met and checks[POSITIVE_CONTROL].met is met
+    assert ("in the 20-40 point band" if met else "below the 20-40 point band") in checks[POSITIVE_CONTROL].evidence
+
+    def lowers(r):
+        s = r.scores
+        pick = lambda m: s[(s["method"] == m) & (s["task"] == "classification")].sort_values("image")["score"].to_numpy()  # noqa: E731
+        d = paired_difference(pick("clean"), pick("SMIA"))
+        return verdict_above(d, 0.10, f"SMIA's drop {d.fmt(3)}")
+
+    level = Claim("smia-lowers-by-10", "SMIA lowers accuracy by at least 10 points", "Sec. 4.2", "(a test's own)",
+                  lowers, premises=(STAND_IN,), kind=LEVEL)
+    out = {c.claim.id: c for c in check_claims([*CLAIMS, level], weak, premises=checks, fidelity=PAPER_FIDELITY,
+                                                restrict=restrict)}
+    assert out["qi-beats-fgsm-pgd"].verdict == UNTESTED and out["qi-sta-stronger"].verdict == UNTESTED
+    assert out["qi-sta-consistent"].verdict == HOLDS and out["qi-lowest-variance"].verdict == HOLDS
+    decided = out["smia-lowers-by-10"]
+    assert decided.verdict == FAILS and decided.outcome.control.met is met
+    assert ("positive control met" if met else "positive control not met either") in decided.outcome.evidence
+    assert decided.label.endswith("(1 seed)")
+
+
+def test_a_run_that_changed_no_image_leaves_the_shape_claims_untested():
+    """A zero update has no direction and a zero perturbation no variance: PERTURBED unmet."""
+    from medadv_lib.claims import PAPER_FIDELITY, check_claims
+    from medadv_lib.papers.smia.claims import PERTURBED, premises
+
+    r = _tables(0.05)
+    s = r.scores
+    s.loc[(s["task"] == "segmentation") & (s["method"] == "DEV") & (s["image"] < 3), "linf"] = 0.0
+    checks = premises(r)
+    assert not checks[PERTURBED].met and "DEV changed 57 of 60 images" in checks[PERTURBED].evidence
+    out = {c.claim.id: c for c in check_claims(CLAIMS, r, premises=checks, fidelity=PAPER_FIDELITY)}
+    assert out["qi-lowest-variance"].verdict == UNTESTED and out["qi-beats-fgsm-pgd"].verdict == HOLDS
+
+
+def test_a_claim_on_both_tasks_is_decided_on_the_task_that_moved():
+    """Premises per task: segmentation does not move, so the comparisons over both tasks are decided
+    on classification, their evidence naming segmentation; the segmentation-only claim cannot be
+    tested, the classification-only one is decided."""
+    from medadv_lib.claims import PAPER_FIDELITY, check_claims
+    from medadv_lib.papers.smia.claims import MOVED, premises, restrict
+
+    half = _stuck(_tables(0.05), tasks=("segmentation",))
+    checks = premises(half)
+    assert checks[MOVED].met_cases() == ["classification"]
+    out = {c.claim.id: c for c in check_claims(CLAIMS, half, premises=checks, fidelity=PAPER_FIDELITY,
+                                                restrict=restrict)}
+    both = out["qi-beats-fgsm-pgd"]
+    assert both.verdict == HOLDS and both.outcome.evidence.startswith("on classification")
+    moved = next(p for p in both.outcome.premises if p.name == MOVED)
+    assert moved.met and "left out segmentation" in moved.evidence
+    assert out["qi-beats-second-best-aptos"].verdict == HOLDS
+    assert out["qi-beats-dag-covid"].verdict == UNTESTED
+    assert ("segmentation task: premise not met: the attacks moved the model: FGSM drop"
+            in out["qi-beats-dag-covid"].outcome.evidence)
+    # without restrict the run is tested as a whole: every comparison waits on the unmoved task
+    whole = {c.claim.id: c.verdict for c in check_claims(CLAIMS, half, premises=checks, fidelity=PAPER_FIDELITY)}
+    assert whole["qi-beats-fgsm-pgd"] == UNTESTED
+
+
+def test_the_claims_on_missing_data_name_it():
+    from medadv_lib.claims import PAPER_FIDELITY, check_claims
+    from medadv_lib.papers.smia.claims import premises
+
+    r = _tables(0.05)
+    out = {c.claim.id: c for c in check_claims(CLAIMS, r, premises=premises(r), fidelity=PAPER_FIDELITY)}
+    assert out["qi-kaggle-fpr"].verdict == UNTESTED and "Kaggle-DR" in out["qi-kaggle-fpr"].outcome.evidence
+    assert out["qi-ead-iou"].verdict == UNTESTED and "detection" in out["qi-ead-iou"].outcome.evidence
+
+
+def test_claim_results_reads_the_positive_control_table():
+    from dataclasses import replace
+
+    from medadv_lib.claims import POSITIVE_CONTROL
+    from medadv_lib.papers.smia.claims import premises
+    from medadv_lib.papers.smia.experiment import claim_results
+
+    r = _tables(0.05)
+    control = _control(0.3)
+    table = pd.DataFrame({"task": list(control), "step epsilon": [c[1] for c in control.values()]}).set_index("task")
+    table.attrs["drops"] = {t: (c[0], c[2]) for t, c in control.items()}
+    results = claim_results(r.scores, r.sweeps, 1.0, control=table)
+    assert results.control["segmentation"][:2] == (16.0, 16 * 1e-4)
+    p = premises(results)[POSITIVE_CONTROL]
+    assert p.met and [k for k, _ in p.cases] == ["classification", "segmentation"]
+    assert "step x16" in p.evidence
+    assert POSITIVE_CONTROL not in premises(r)           # no control computed: no premise
+    overshot = premises(replace(results, control=_control(0.7)))[POSITIVE_CONTROL]
+    assert overshot.met and "above the 20-40 point band" in overshot.evidence

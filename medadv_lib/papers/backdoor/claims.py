@@ -7,20 +7,36 @@ as the paper reads Table 1 and Fig. 3). Intervals: Wilson for an attack success 
 bootstrap over the test images for an AUROC or a difference of two (paired: the same images), so
 every verdict has its n. ``paper_check`` applies
 the same reading to the paper's Table 1 (mean over its 4 seeds).
+
+**Premise audit (issue 29).** The implanted trigger (:data:`IMPLANTED`: the largest trigger's ASR
+above the clean model's rate) is the chapter's positive control. Two claims are on the *level* of
+the backdoor's effect, "even the smallest trigger reaches a high ASR" and "a 3x3 trigger reaches
+AUROC-TT near 1": a trigger that did not take is then the finding, not a reason for silence, so
+they do not wait on :data:`IMPLANTED`; they record it as
+:data:`~medadv_lib.claims.POSITIVE_CONTROL` (met: this trigger falls short of what the largest one
+achieved; not met: this model and training resist the poisoning). The other five *compare* with
+the backdoor in place (trigger sizes with each other, the trojaned model with the clean one,
+infected images with clean ones, contaminated test sets with each other): without an implanted
+backdoor each comparison is empty (a backdoor that never took costs nothing, moves no Grad-CAM,
+contaminates nothing), so they need :data:`IMPLANTED`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ...claims import FAILS, HOLDS, INCONCLUSIVE, STAND_IN, Claim, Outcome, Premise, combine, stand_in, verdict_above
+from ...claims import (ALL, COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, LEVEL, POSITIVE_CONTROL, STAND_IN, Claim,
+                       Outcome, Premise, combine, stand_in, verdict_above)
 from ...metrics.uncertainty import auroc, bootstrap, mean, micro_auc, paired_difference, wilson
 
 from .experiment import BackdoorResults
 
-__all__ = ["CLAIMS", "STEALTH_MARGIN", "premises", "MIN_AUROC", "IMPLANTED"]
+__all__ = ["CLAIMS", "STEALTH_MARGIN", "premises", "MIN_AUROC", "IMPLANTED", "EFFECT"]
 
-#: The premise of every claim about what the trigger does: the backdoor was implanted at all.
+#: The premise of every claim that compares with the backdoor in place: the backdoor was implanted
+#: at all (also the chapter's positive control, read by the level claims).
 IMPLANTED = "the backdoor was implanted"
+#: The chapter's premises that the attack did something (for :func:`medadv_lib.claims.audit`).
+EFFECT = (IMPLANTED,)
 
 #: The clean DenseNet is a fair stand-in for the paper's (micro AUROC-NN 0.846 +- 0.045, Table 1)
 #: when the lower bound of its clean test AUROC's 95 % interval is at least 0.70, within about 0.15
@@ -33,8 +49,10 @@ def premises(r: BackdoorResults) -> dict[str, Premise]:
     """This run's premises, by name, with their evidence. The backdoor is implanted when, with the
     largest trigger, the trojaned model's highest ASR(0.6) over the epochs exceeds (whole 95 %
     intervals apart) the rate at which the clean model gives the target finding > 0.6 on clean
-    images without it: the positive control of every trigger claim (a trigger that never took
-    tells nothing about small triggers, stealth or Grad-CAM)."""
+    images without it: a premise of the comparisons (a trigger that never took leaves nothing to
+    compare: stealth, Grad-CAM, trigger sizes, contamination) and, under
+    :data:`~medadv_lib.claims.POSITIVE_CONTROL`, the reading of the level claims (Table 1: the
+    largest trigger is the strongest poisoning this run tried)."""
     largest = max(r.trojaned)
     trojaned = _fooled(r, r.trojaned[largest].asr_max)
     baseline = _fooled(r, r.clean_probs)
@@ -43,7 +61,8 @@ def premises(r: BackdoorResults) -> dict[str, Premise]:
                         f"{largest} px trigger: max ASR(0.6) {asr.fmt(3)} against the clean model's {base.fmt(3)} "
                         f"(n = {asr.n})")
     return {STAND_IN: stand_in({"clean DenseNet": auroc(r.labels, r.clean_probs)}, MIN_AUROC,
-                               "micro AUROC on clean test images", "0.846 +- 0.045"), IMPLANTED: implanted}
+                               "micro AUROC on clean test images", "0.846 +- 0.045"), IMPLANTED: implanted,
+            POSITIVE_CONTROL: Premise(POSITIVE_CONTROL, implanted.met, f"the implanted trigger: {implanted.evidence}")}
 
 ASR_HIGH = 0.8          # "high" attack success
 TT_HIGH = 0.95          # "up to 1.00 AUROC on infected images"
@@ -161,30 +180,30 @@ CLAIMS = [
           "epochs of ASR at p = 0.6 at least 0.8)", "Table 1; Sec. 4",
           "ASR(0.6) 1.000 with the 1x1 trigger", _small_trigger, {"asr": ASR_HIGH},
           lambda p: _paper_cell(p, "ASR_p0.6", "1x1") >= ASR_HIGH,
-          premises=(STAND_IN, IMPLANTED)),
+          premises=(STAND_IN,), kind=LEVEL, scope=EACH),
     Claim("nwadike-tt-high", "A 3x3 trigger reaches up to 1.00 AUROC on infected images (AUROC-TT; here: at least "
           "0.95)", "Abstract; Table 1", "AUROC-TT 1.000 with the 3x3 trigger", _tt_high, {"auroc": TT_HIGH},
           lambda p: _paper_cell(p, "AUROC_TT", "3x3") >= TT_HIGH,
-          premises=(STAND_IN, IMPLANTED)),
+          premises=(STAND_IN,), kind=LEVEL, scope=EACH),
     Claim("nwadike-stealth", "The backdoored network still diagnoses clean images about as well as the clean one "
           "(AUROC-NN within 0.03 of the clean model's)", "Abstract; Table 1",
           "up to 0.85 AUROC on clean images; AUROC-NN 0.824-0.851 trojaned against 0.846 clean", _stealth,
           {"margin": STEALTH_MARGIN, "no diagnosis below": NO_DIAGNOSIS},
           lambda p: all(abs(_paper_cell(p, "AUROC_NN", c) - _paper_cell(p, "AUROC_NN", "clean")) <= STEALTH_MARGIN
                         for c in ("1x1", "2x2", "3x3", "4x4")),
-          premises=(STAND_IN, IMPLANTED)),
+          premises=(STAND_IN, IMPLANTED), kind=COMPARISON, scope=EACH),
     Claim("nwadike-larger-min-asr", "Larger triggers raise the minimum ASR over epochs", "Fig. 3; Sec. 4",
           "minimum ASR rises sharply at 3x3 and 4x4", _larger_min_asr,
-          premises=(STAND_IN, IMPLANTED)),
+          premises=(STAND_IN, IMPLANTED), kind=COMPARISON, scope=ALL),
     Claim("nwadike-tn-drops", "Larger triggers lower the minimum AUROC-TN (triggered images, true findings)",
           "Fig. 3; Sec. 4", "minimum AUROC-TN drops at 3x3 and 4x4", _tn_drops,
-          premises=(STAND_IN, IMPLANTED)),
+          premises=(STAND_IN, IMPLANTED), kind=COMPARISON, scope=ALL),
     Claim("nwadike-gradcam-trigger", "On infected images the last layer's Grad-CAM moves to the trigger (here: its "
           "mass share on the trigger region at the last epoch is more than twice that on clean images and twice "
           "chance)", "Fig. 1; Sec. 4", "the last-layer Grad-CAM shifts from the lungs to the trigger", _gradcam,
-          premises=(STAND_IN, IMPLANTED)),
+          premises=(STAND_IN, IMPLANTED), kind=COMPARISON, scope=EACH),
     Claim("nwadike-contamination", "The more test images carry the trigger, the lower the AUROC a hospital measures "
           "against the true findings", "Table 3; Sec. 4", "epsilon 0.001: max AUROC 0.850; epsilon >= 0.1: below "
           "0.800", _contamination,
-          premises=(STAND_IN, IMPLANTED)),
+          premises=(STAND_IN, IMPLANTED), kind=COMPARISON, scope=EACH),
 ]

@@ -529,14 +529,25 @@ class SMIAResults:
     #: the share of the commonest grade in the classifier's test split: the accuracy of always
     #: answering it, the stand-in's minimum (None without a classifier)
     chance: float | None = None
+    #: the positive control per task (:func:`positive_control`): ``{task: (step factor, step epsilon,
+    #: {"FGSM"|"PGD"|"SMIA": per-image drops})}``; empty when the run did not compute it
+    control: dict = field(default_factory=dict)
+    #: the tasks a claim's test was not given because they miss its premises, each with the premises
+    #: it misses and their evidence (set by :func:`.claims.restrict`)
+    left_out: dict = field(default_factory=dict)
 
 
 def claim_results(scores: pd.DataFrame, sweeps: pd.DataFrame, alpha: float, accuracy: dict | None = None,
-                  chance: float | None = None) -> SMIAResults:
+                  chance: float | None = None, control: pd.DataFrame | None = None) -> SMIAResults:
     """The results the claims of :mod:`.claims` are tested on (``accuracy`` and ``chance``: the
-    :func:`clean_summary` table's ``attrs``, which the premises read)."""
+    :func:`clean_summary` table's ``attrs``, which the premises read; ``control``: the
+    :func:`positive_control` table, whose per-image drops give the positive control premise)."""
+    kept = {}
+    if control is not None:
+        for task, (factor, drops) in control.attrs["drops"].items():
+            kept[task] = (float(factor), float(control.loc[task, "step epsilon"]), dict(drops))
     return SMIAResults(scores=scores, sweeps=sweeps, alpha=float(alpha), accuracy=dict(accuracy or {}),
-                       chance=None if chance is None else float(chance))
+                       chance=None if chance is None else float(chance), control=kept)
 
 
 def headline(scores: pd.DataFrame) -> str:
