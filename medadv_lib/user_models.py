@@ -283,7 +283,8 @@ def check_model(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor,
                 device: str | torch.device = "cpu") -> None:
     """Refuse, before any attack, a model that cannot be evaluated on these images: images outside
     the range the model takes, a forward pass that fails (the wrong input channels or size), an
-    output that does not fit the task and labels."""
+    output that does not fit the task and labels, and AutoAttack's two refused traps
+    (:func:`medadv_lib.autoattack_flags.refusals`: two forward passes that differ, softmax outputs)."""
     lo, hi = loaded.input_range
     if images.numel() and (float(images.min()) < lo or float(images.max()) > hi):
         raise ModelInputError(f"images lie in [{float(images.min()):.4g}, {float(images.max()):.4g}]; the model "
@@ -305,3 +306,10 @@ def check_model(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor,
                               f"with outputs {loaded.outputs} needs {want}")
     if task in ("multilabel",) and labels.ndim != 2:
         raise ModelInputError(f"a multilabel model needs (N, {k}) labels, got {tuple(labels.shape)}")
+    from .autoattack_flags import model_flags, refusals
+
+    refused = refusals(model_flags(loaded.model, images, labels, task, device))
+    if refused:
+        raise ModelInputError(f"{loaded.arch} from {loaded.file}: " + "; ".join(
+            f"{f.name} ({f.evidence}): the attacks' numbers would be wrong; fix: {f.fix}" for f in refused)
+            + " (AutoAttack's checks.py flags the same; see medadv_lib.autoattack_flags)")
