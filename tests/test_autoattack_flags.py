@@ -80,7 +80,8 @@ def test_sigmoid_outputs_are_raised_on_the_page_not_refused():
     y = (torch.rand(8, 3, generator=torch.Generator().manual_seed(1)) > 0.5).float()
     flags = {f.name: f for f in model_flags(Sigmoid(), x, y, "multilabel")}
     assert flags[PROBABILITIES].raised and not flags[PROBABILITIES].refused
-    assert "every output lies in [0, 1]" in flags[PROBABILITIES].evidence and "uniform-noise" in flags[PROBABILITIES].evidence
+    evidence = flags[PROBABILITIES].evidence
+    assert "every output lies in [0, 1]" in evidence and "uniform-noise" in evidence
     assert not refusals(list(flags.values()))
 
 
