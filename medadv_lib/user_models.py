@@ -44,8 +44,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["ModelInputError", "SOURCES", "XRV_ARCHS", "xrv_archs", "build_xrv", "LoadedModel", "parse_arch", "load_model", "check_model",
-           "output_count", "XRVModel", "GrayToRGB"]
+__all__ = ["ModelInputError", "SOURCES", "XRV_ARCHS", "xrv_archs", "build_xrv", "LoadedModel", "parse_arch",
+           "load_model", "check_model", "output_count", "XRVModel", "GrayToRGB"]
 
 SOURCES = ("timm", "torchvision", "medadv", "xrv")
 #: The bare torchxrayvision architecture; :func:`xrv_archs` adds the names of its published weights.
@@ -389,7 +389,7 @@ def check_model(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor,
         raise ModelInputError(f"a multilabel model needs (N, {k}) labels, got {tuple(labels.shape)}")
     from .autoattack_flags import model_flags, refusals
 
-    refused = refusals(model_flags(loaded.model, images, labels, task, device))
+    refused = refusals(model_flags(loaded.model, images, labels, task, device, n=4))
     if refused:
         raise ModelInputError(f"{loaded.arch} from {loaded.file}: " + "; ".join(
             f"{f.name} ({f.evidence}): the attacks' numbers would be wrong; fix: {f.fix}" for f in refused)

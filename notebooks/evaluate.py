@@ -34,6 +34,7 @@ model_file = ""
 arch = "xrv:densenet121"
 arch_options = {}
 name = ""
+about = ""
 normalize = "none"
 threat_model = "Linf"
 eps = []
@@ -61,7 +62,7 @@ p = page_parameters(globals())
 
 # %% tags=["hide-input"]
 run = prepare(p, dev)
-display(Markdown(data_banner(run.data, dataset=dataset) + "\n\n" + model_banner(run)))
+display(Markdown(data_banner(run.data, dataset=dataset) + "\n\n" + model_banner(run, about)))
 
 # %% tags=["hide-input"]
 result = medadv_lib.evaluate(run.loaded.model, run.images, run.labels, threat_model=threat_model, eps=p["budgets"],

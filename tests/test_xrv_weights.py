@@ -82,7 +82,8 @@ def test_a_finding_the_weight_does_not_predict_is_refused_by_name(tmp_path, monk
     path = tmp_path / "xrv-chex.pt"
     torch.save(theirs.state_dict(), path)
     with pytest.raises(ModelInputError, match=r"xrv:densenet121-res224-chex predicts no 'Infiltration', 'Mass', "
-                                              r"'Nodule', 'Emphysema', 'Fibrosis', 'Pleural_Thickening', 'Hernia'.*\(7 blank"):
+                                              r"'Nodule', 'Emphysema', 'Fibrosis', 'Pleural_Thickening', "
+                                              r"'Hernia'.*\(7 blank"):
         load_model(path, "xrv:densenet121-res224-chex", task="multilabel", classes=NIH_FINDINGS, channels=1)
     loaded = load_model(path, "xrv:densenet121-res224-chex", task="binary", classes=["Normal", "Pneumonia"],
                         channels=1)
@@ -93,8 +94,8 @@ def test_bare_and_published_names_are_not_mixed_up(tmp_path, monkeypatch):
     theirs = published("densenet121-res224-all", tmp_path, monkeypatch)
     path = tmp_path / "xrv-all.pt"
     torch.save(theirs.state_dict(), path)
-    with pytest.raises(ModelInputError, match="op_threshs buffer: it was saved from a model with published weights; "
-                                              "name them, e.g. --arch xrv:densenet121-res224-all"):
+    with pytest.raises(ModelInputError, match="op_threshs buffer: it was saved from a model with published "
+                                              "weights; name them, e.g. --arch xrv:densenet121-res224-all"):
         load_model(path, "xrv:densenet121", task="multilabel", classes=NIH_FINDINGS, channels=1)
     theirs.op_threshs = None                                          # a user who already switched it off
     torch.save(theirs.state_dict(), path)
