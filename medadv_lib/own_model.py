@@ -42,7 +42,7 @@ class Recipe:
     """How the example model is trained (plain torch; every value shown on the page's banner)."""
 
     image_size: int = 32
-    epochs: int = 4
+    epochs: int = 2
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0

@@ -116,3 +116,24 @@ def test_own_model_registry_pgd_matches_torchattacks_within_3_points(tmp_path):
     assert rows[-1]["registry"] < clean - 0.2, "the budgets must bite"
     for row in rows:
         assert abs(row["registry"] - row["torchattacks"]) <= 0.03, row
+
+
+def test_the_book_adds_the_example_page_only_where_the_data_is(tmp_path, monkeypatch):
+    from medadv_lib import book
+
+    calls = []
+    monkeypatch.setattr(book, "run_notebook", lambda spec, preset, overrides, **k: calls.append((spec.name, overrides)))
+    monkeypatch.setattr(own_model, "book_evaluation", lambda root, preset: {"model_file": "m.pt", "root": str(root)})
+    assert book.execute_own_model("smoke", None) == [] and book.execute_own_model("smoke", tmp_path) == []
+    assert calls == []
+    (tmp_path / "medmnist").mkdir()
+    (tmp_path / "medmnist" / "pneumoniamnist.npz").write_bytes(b"")
+    assert book.execute_own_model("smoke", tmp_path) == []
+    assert calls == [("evaluate", {"model_file": "m.pt", "root": str(tmp_path / "medmnist")})]
+
+
+def test_the_example_page_says_where_its_model_comes_from():
+    text = own_model.describe(own_model.RECIPE)
+    assert "trained in plain torch outside the collection's trainer" in text and "all 4,708 images" in text
+    assert "1500 of a seeded shuffle" in own_model.describe(own_model.SMOKE_RECIPE)
+    assert own_model.EVALUATION["arch"] == own_model.ARCH == "torchvision:resnet18"
