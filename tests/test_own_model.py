@@ -62,7 +62,8 @@ def test_the_command_refuses_a_missing_file_with_exit_2(tmp_path, capsys):
 
 class _TwoLogits(nn.Module):
     """[0, z] for one logit z: torchattacks' cross-entropy on it is the registry's binary
-    cross-entropy with logits on z (log(1 + e^z) - y z), so both attacks follow one gradient."""
+    cross-entropy with logits on z (log(1 + e^z) - y z), so both attacks follow one gradient. In
+    eval mode: torchattacks puts a model that came in training mode back into it afterwards."""
 
     def __init__(self, model):
         super().__init__()
@@ -85,7 +86,7 @@ def crosscheck(model, x, y, budgets, steps=10):
     rows = []
     for eps, result in zip(budgets, ours):
         torch.manual_seed(0)
-        adversarial = torchattacks.PGD(_TwoLogits(model), eps=eps, alpha=2.5 * eps / steps, steps=steps,
+        adversarial = torchattacks.PGD(_TwoLogits(model).eval(), eps=eps, alpha=2.5 * eps / steps, steps=steps,
                                        random_start=True)(x, y)
         with torch.no_grad():
             theirs = float(((model(adversarial)[:, 0] > 0).long() == y).float().mean())
