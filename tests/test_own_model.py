@@ -111,10 +111,10 @@ def test_own_model_registry_pgd_matches_torchattacks_within_3_points(tmp_path):
     keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:200]
     x, y = x[keep], y[keep]
     clean = accuracy(model, x, y)
-    rows = crosscheck(loaded, x, y, (0.5 / 255, 1 / 255, 2 / 255))
+    rows = crosscheck(loaded, x, y, (1 / 255, 4 / 255, 8 / 255))
     print(clean, rows)
     assert clean > 0.7, "the model must be trained for the comparison to mean anything"
-    assert rows[-1]["registry"] < clean - 0.2, "the budgets must bite"
+    assert rows[-1]["registry"] < clean - 0.1, "the budgets must bite"
     for row in rows:
         assert abs(row["registry"] - row["torchattacks"]) <= 0.03, row
 
