@@ -138,3 +138,21 @@ def test_the_example_page_says_where_its_model_comes_from():
     assert "trained in plain torch outside the collection's trainer" in text and "all 4,708 images" in text
     assert "1500 of a seeded shuffle" in own_model.describe(own_model.SMOKE_RECIPE)
     assert own_model.EVALUATION["arch"] == own_model.ARCH == "torchvision:resnet18"
+
+
+@pytest.mark.slow
+def test_book_evaluation_trains_once_and_names_the_page(tmp_path, monkeypatch):
+    """The smoke book's example: trained on the real file at the smoke recipe, cached (a second call
+    trains nothing), and its parameters pass the evaluation page's checks."""
+    root = shared_or_skip("data/medmnist")
+    from medadv_lib.evaluate_page import SPEC
+    from medadv_lib.papers import resolve_parameters
+
+    monkeypatch.setenv("MEDADV_CACHE", str(tmp_path / "cache"))
+    lines = []
+    values = own_model.book_evaluation(root, "smoke", log=lines.append)
+    assert any("training the example's ResNet-18" in line for line in lines) and "n_inputs" not in values
+    assert SPEC.run_name(values) == "evaluate-resnet18-pneumoniamnist--pneumoniamnist"
+    monkeypatch.setattr(own_model, "train_resnet18", lambda *a, **k: pytest.fail("trained twice"))
+    assert own_model.book_evaluation(root, "smoke", log=lines.append) == values
+    resolve_parameters(SPEC, "smoke", values)
