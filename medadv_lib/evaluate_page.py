@@ -5,7 +5,7 @@
 the model and refuses, before the kernel starts and before any attack, a model that cannot be
 evaluated there (:mod:`medadv_lib.user_models`: a missing or unreadable file, a state dict of
 another architecture, outputs that do not fit the dataset, the wrong input channels, images outside
-the model's range), as a :class:`~medadv_lib.papers.ParameterError` (exit 2). The page is not a
+the model's range, a model whose two forward passes differ or whose outputs are a softmax), as a :class:`~medadv_lib.papers.ParameterError` (exit 2). The page is not a
 chapter of the book: ``medadv book --evaluate FILE`` adds it (FILE: YAML of these parameters).
 
 The run is named ``evaluate-<model file stem>--<dataset>``.

@@ -30,7 +30,8 @@ or ``{"model": ...}``, a ``module.`` prefix stripped), loaded with
 one :class:`ModelInputError` before any attack: a missing file, a file that is not a checkpoint, a
 state dict of another architecture (missing, unexpected and mis-shaped keys, the first few), a
 model whose output does not fit the dataset's task and labels, the wrong number of input channels,
-images outside the range the model expects.
+images outside the range the model expects, and two of AutoAttack's traps (two forward passes that
+differ, softmax outputs; :mod:`medadv_lib.autoattack_flags`, whose other flags the page shows).
 """
 from __future__ import annotations
 
