@@ -29,7 +29,7 @@ from .runner import RunError, run_notebook
 from .utils import atomic_write
 
 __all__ = ["BOOK_NOTEBOOKS", "execute_all", "run_dependencies", "default_jobs", "write_status_page",
-           "write_scoreboard", "build_book", "BookError", "collect_claims", "Replication", "BOOK_REPLICATIONS",
+           "write_scoreboard", "build_book", "execute_own_model", "BookError", "collect_claims", "Replication", "BOOK_REPLICATIONS",
            "find_sweeps", "run_replications", "write_replication_pages"]
 
 BOOK_NOTEBOOKS = REPO_ROOT / "book" / "notebooks"
@@ -591,6 +591,27 @@ class EarlyBook:
                       f"finish; about {state.get('eta_seconds', 0.0) / 60:.0f} min left)", flush=True)
 
 
+def execute_own_model(preset: str, data_dir: Path | None, out_dir: Path = BOOK_NOTEBOOKS,
+                      progress: bool = True) -> list[str]:
+    """The "Attack your own model" example (:mod:`medadv_lib.own_model`) when ``data_dir`` holds
+    PneumoniaMNIST: a ResNet-18 trained in plain torch (cached), its evaluation page executed like
+    any ``--evaluate`` file's; the failure messages."""
+    from .data.registry import find_data
+    from .evaluate_page import SPEC
+    from .own_model import DATASET, book_evaluation
+
+    found = find_data(data_dir) if data_dir else {}
+    if DATASET not in found:
+        return []
+    print(f"== executing the own-model example on {found[DATASET]} (preset {preset})", flush=True)
+    try:
+        run_notebook(SPEC, preset, book_evaluation(found[DATASET], preset), out_dir=out_dir, progress=progress)
+    except RunError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr, flush=True)
+        return [str(exc)]
+    return []
+
+
 def build_book(preset: str = "default", execute: bool = True, names: list[str] | None = None,
                data_dir: str | Path | None = None, evaluations: list[str] | None = None,
                sweeps: list[str | Path] | None = None, replicate: bool | str = True, jobs: int | None = None,
@@ -599,7 +620,9 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     build HTML; return its folder. ``data_dir`` (default ``$MEDADV_DATA_DIR``) adds the real-data
     runs of every chapter whose data it finds; ``jobs`` runs side by side (:func:`execute_all`);
     ``evaluations`` (YAML files, see :func:`evaluation_overrides`) add one ``medadv evaluate``
-    page each, listed under the robustness matrix. ``sweeps``: sweep folders, one replication
+    page each, listed under the robustness matrix; a ``data_dir`` with PneumoniaMNIST adds the
+    own-model example's page (:func:`execute_own_model`, after the schedule: its model is trained
+    first). ``sweeps``: sweep folders, one replication
     page each; ``replicate`` (default ``"book"`` or True; only with ``execute``) also runs
     :data:`BOOK_REPLICATIONS` of the chapters built (at this preset) and adds theirs; ``"all"``
     replicates every chapter (:func:`all_replications`); ``"none"`` or False, none. The runs,
@@ -627,6 +650,8 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
         failures = execute_all(preset, names, data_dir=Path(data_dir) if data_dir else None, jobs=jobs,
                                evaluations=evaluations, replications=chosen, engine=engine,
                                on_done=EarlyBook(sweeps) if early else None)
+        if names is None:
+            failures += execute_own_model(preset, Path(data_dir) if data_dir else None)
         if failures:
             raise BookError(f"{len(failures)} notebook(s) failed; the book was not built:\n"
                             + "\n".join(failures))

@@ -290,7 +290,8 @@ def make_parser() -> argparse.ArgumentParser:
                                         "every budget, the noise control, the worst case and the sanity "
                                         "checks. Bad input is refused before any attack (exit 2).")
     p_eval.add_argument("--model", required=True, metavar="FILE", help="your weights: state dict or TorchScript")
-    p_eval.add_argument("--arch", required=True, help="timm:NAME, torchvision:NAME, medadv:NAME or xrv:densenet121")
+    p_eval.add_argument("--arch", required=True, help="timm:NAME, torchvision:NAME, medadv:NAME, xrv:densenet121 or "
+                                                      "xrv:WEIGHTS (xrv:densenet121-res224-all, ...)")
     p_eval.add_argument("--dataset", required=True, help="a real dataset: nih-cxr14, kermany, covidx, retinamnist, "
                                                          "pneumoniamnist, covid-ct-infection")
     p_eval.add_argument("--data-root", default=None, metavar="DIR", help="the dataset's folder")

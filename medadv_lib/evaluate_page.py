@@ -5,7 +5,7 @@
 the model and refuses, before the kernel starts and before any attack, a model that cannot be
 evaluated there (:mod:`medadv_lib.user_models`: a missing or unreadable file, a state dict of
 another architecture, outputs that do not fit the dataset, the wrong input channels, images outside
-the model's range), as a :class:`~medadv_lib.papers.ParameterError` (exit 2). The page is not a
+the model's range, a model whose two forward passes differ or whose outputs are a softmax), as a :class:`~medadv_lib.papers.ParameterError` (exit 2). The page is not a
 chapter of the book: ``medadv book --evaluate FILE`` adds it (FILE: YAML of these parameters).
 
 The run is named ``evaluate-<model file stem>--<dataset>``.
@@ -117,8 +117,10 @@ SPEC = EvaluateSpec(
     datasets=REAL_DATASETS,
     rules={
         "model_file": Rule(path=True, doc="your weights: a state dict or a TorchScript file"),
-        "arch": Rule(doc="timm:NAME, torchvision:NAME, medadv:NAME or xrv:densenet121"),
+        "arch": Rule(doc="timm:NAME, torchvision:NAME, medadv:NAME, xrv:densenet121 or xrv:WEIGHTS "
+                         "(a name of torchxrayvision's model_urls, e.g. xrv:densenet121-res224-all)"),
         "arch_options": Rule(doc="keyword arguments of the architecture's builder, e.g. {width: 0.25}"),
+        "about": Rule(doc="a sentence on where the model comes from, shown under the model banner"),
         "normalize": Rule(choices=("none", "imagenet"), doc="normalisation inside the model (torchvision/timm)"),
         "threat_model": Rule(choices=("Linf", "L2"), doc="the norm of the budgets"),
         "eps": Rule(min=0, doc="budgets on the [0, 1] scale (e.g. 2/255); empty: 0.5, 2, 8/255 (L2: 0.25, 0.5, 1)"),
@@ -142,10 +144,11 @@ def page_parameters(namespace: dict) -> dict:
     return p
 
 
-def model_banner(run: Prepared) -> str:
-    """Markdown naming the model, its file, its format and what the wrapper does."""
+def model_banner(run: Prepared, about: str = "") -> str:
+    """Markdown naming the model, its file, its format and what the wrapper does (its notes: for a
+    torchxrayvision model with published weights, what was done with its outputs), and ``about``."""
     loaded = run.loaded
     notes = "; ".join(loaded.notes)
     return (f"**Model:** {run.name} (`{loaded.arch}`, {loaded.format} `{Path(loaded.file).name}`), a {run.task} "
             f"model with outputs {', '.join(map(str, loaded.outputs))}; {len(run.images)} test inputs of "
-            f"{tuple(run.images.shape[1:])}." + (f" {notes}." if notes else ""))
+            f"{tuple(run.images.shape[1:])}." + (f" {notes}." if notes else "") + (f"\n\n{about}" if about else ""))

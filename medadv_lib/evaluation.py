@@ -9,7 +9,9 @@ standardized adversarial robustness benchmark", NeurIPS Datasets and Benchmarks)
 only when the input survives every attack at that budget) and the noise control, each with its 95 %
 Wilson interval and n, and the sanity checks of an adversarial evaluation that the robustness-matrix
 chapter tests too (Carlini et al. 2019, "On Evaluating Adversarial Robustness", Sec. 5,
-:mod:`medadv_lib.sanity_checks`).
+:mod:`medadv_lib.sanity_checks`), and AutoAttack's flags (:mod:`medadv_lib.autoattack_flags`:
+randomness, probability outputs and zero gradients probed before any attack; the noise control
+beating the white-box worst case after them).
 
 The per-input rows, the white-box loop and their selection are :mod:`medadv_lib.robustness_rows`,
 which the matrix chapter shares, so a model evaluated here and the same model in the matrix get the
@@ -26,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from .attacks.registry import attack_names
+from .autoattack_flags import control_flag, model_flags
 from .claims import CheckedClaim, Fidelity, Outcome, check_claims
 from .metrics.uncertainty import Estimate
 from .progress import tqdm
@@ -46,8 +49,9 @@ class Evaluation:
     """The robustness-matrix row of one model (every estimate a share of the ``n`` inputs, with
     its 95 % Wilson interval): ``clean`` accuracy, ``robust[attack][eps]`` for each attack and the
     noise control, ``worst[eps]`` over the attacks, ``noise[eps]``, the ``strongest`` attack per
-    budget, and ``checks``: the sanity checks of :mod:`medadv_lib.sanity_checks`
-    (:class:`~medadv_lib.claims.CheckedClaim`)."""
+    budget, ``checks``: the sanity checks of :mod:`medadv_lib.sanity_checks`
+    (:class:`~medadv_lib.claims.CheckedClaim`), and ``flags``: AutoAttack's flags
+    (:class:`~medadv_lib.autoattack_flags.Flag`)."""
 
     model: str
     task: str
@@ -61,6 +65,7 @@ class Evaluation:
     noise: dict[float, Estimate]
     strongest: dict[float, str]
     checks: list = field(default_factory=list)
+    flags: list = field(default_factory=list)      # AutoAttack's flags (medadv_lib.autoattack_flags.Flag)
     matrix: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)   # the rows, per-input outcomes kept
     seconds: float = 0.0
 
@@ -86,6 +91,11 @@ class Evaluation:
         return (f"{self.model}: clean {self.clean.fmt(1, percent=True)} %, worst case at {self.threat_model} "
                 f"{budget_label(self.threat_model, eps)} {self.worst[eps].fmt(1, percent=True)} % "
                 f"({self.strongest[eps]} strongest; n = {self.n})")
+
+    def flags_table(self) -> pd.DataFrame:
+        """AutoAttack's flags: one row per flag, raised or not, with its evidence and meaning."""
+        return pd.DataFrame([{"flag": f.name, "status": f.status, "evidence": f.evidence,
+                              "if raised": f.meaning} for f in self.flags]).set_index("flag")
 
     def checks_table(self) -> pd.DataFrame:
         from .claims import claims_frame
@@ -159,6 +169,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, th
     heat = budgets[len(budgets) // 2] if heat_eps is None else float(heat_eps)
     if not np.isclose(budgets, heat).any():
         raise ValueError(f"heat_eps {heat} must be one of the budgets {budgets}")
+    flags = model_flags(model, images, labels, task, device)            # before any attack
     victim = Victim(name, "evaluate", task, model, images, labels)
     plan = [(a, threat_model, e) for a in names + [NOISE] for e in budgets]
     from .attacks.registry import _caller_model_kept
@@ -184,6 +195,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, th
             checks.append(CheckedClaim(claim, Outcome.untested("needs fgsm and pgd among the attacks"), OWN_MODEL))
         else:
             checks += check_claims([claim], results, fidelity=OWN_MODEL)
+    flags.append(control_flag(matrix, name))
     return Evaluation(name, task, threat_model, budgets, names, len(images), robust_rate(matrix, name, "clean"),
-                      {a: robust[a] for a in names}, worst, robust[NOISE], strongest, checks, matrix,
+                      {a: robust[a] for a in names}, worst, robust[NOISE], strongest, checks, flags, matrix,
                       time.perf_counter() - start)

@@ -7,11 +7,22 @@ network (nothing is downloaded):
 * ``torchvision:NAME`` (``torchvision.models.get_model(NAME, weights=None, num_classes=K)``; three
   input channels, a gray dataset is repeated to three);
 * ``medadv:NAME`` (the collection's own models, :func:`medadv_lib.models.build_model`);
-* ``xrv:NAME`` (torchxrayvision's ``DenseNet`` with ``weights=None``; Cohen et al. 2022,
-  "TorchXRayVision: A library of chest X-ray datasets and models", MIDL): one input channel,
-  224 px, inputs scaled to [-1024, 1024] (``xrv.datasets.normalize(img, 255)``), 18 outputs named
-  in ``model.targets``. The wrapper :class:`XRVModel` takes the dataset's [0, 1] images, resizes
-  them to 224 px, scales them, and keeps the outputs of the dataset's findings, matched by name.
+* ``xrv:NAME`` (torchxrayvision; Cohen et al. 2022, "TorchXRayVision: A library of chest X-ray
+  datasets and models", MIDL): ``xrv:densenet121`` is the bare ``DenseNet(weights=None)``; a name
+  of ``xrv.models.model_urls`` (``xrv:densenet121-res224-all``, ``-nih``, ``-chex``, ...,
+  ``xrv:resnet50-res512-all``) is the model ``xrv.models.DenseNet(weights=NAME)`` (or ``ResNet``)
+  builds, built here as its ``__init__`` does but without the download (:func:`build_xrv`): that
+  weight's own label list (``model_urls[NAME]["labels"]``, ``''`` where it predicts nothing), its
+  ``op_threshs`` buffer and ``input_resolution``; the user's state dict (saved from that model)
+  is then loaded into it. One input channel, inputs scaled to [-1024, 1024]
+  (``xrv.datasets.normalize(img, 255)``). With ``op_threshs`` set, torchxrayvision's ``forward``
+  returns ``op_norm``-calibrated probabilities (0.5 at each finding's operating point), not logits
+  (torchxrayvision issue #151; #14: gradients through ``op_norm`` are slow): the attacks read
+  logits, so the loaded model's ``op_threshs`` is set to None, and the page says so. The wrapper
+  :class:`XRVModel` takes the dataset's [0, 1] images, resizes them to the model's resolution
+  (224 or 512 px; bilinear with antialiasing, as torchxrayvision's ``fix_resolution``), scales
+  them, and keeps the outputs of the dataset's findings, matched by name; a finding the weight
+  does not predict is refused by name.
 
 The file is a state dict (``torch.save(model.state_dict(), FILE)``; also ``{"state_dict": ...}``
 or ``{"model": ...}``, a ``module.`` prefix stripped), loaded with
@@ -19,7 +30,8 @@ or ``{"model": ...}``, a ``module.`` prefix stripped), loaded with
 one :class:`ModelInputError` before any attack: a missing file, a file that is not a checkpoint, a
 state dict of another architecture (missing, unexpected and mis-shaped keys, the first few), a
 model whose output does not fit the dataset's task and labels, the wrong number of input channels,
-images outside the range the model expects.
+images outside the range the model expects, and two of AutoAttack's traps (two forward passes that
+differ, softmax outputs; :mod:`medadv_lib.autoattack_flags`, whose other flags the page shows).
 """
 from __future__ import annotations
 
@@ -33,10 +45,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["ModelInputError", "SOURCES", "XRV_ARCHS", "LoadedModel", "parse_arch", "load_model", "check_model",
-           "output_count", "XRVModel", "GrayToRGB"]
+__all__ = ["ModelInputError", "SOURCES", "XRV_ARCHS", "xrv_archs", "build_xrv", "LoadedModel", "parse_arch",
+           "load_model", "check_model", "output_count", "XRVModel", "GrayToRGB"]
 
 SOURCES = ("timm", "torchvision", "medadv", "xrv")
+#: The bare torchxrayvision architecture; :func:`xrv_archs` adds the names of its published weights.
 XRV_ARCHS = ("densenet121",)
 #: How many key names an error lists of each kind.
 SHOWN = 5
@@ -54,9 +67,50 @@ def parse_arch(arch: str) -> tuple[str, str]:
     if not sep or not name or source not in SOURCES:
         raise ModelInputError(f"architecture {arch!r}: expected SOURCE:NAME with SOURCE one of {list(SOURCES)} "
                               "(e.g. timm:resnet18, torchvision:resnet18, medadv:densenet-small, xrv:densenet121)")
-    if source == "xrv" and name not in XRV_ARCHS:
-        raise ModelInputError(f"architecture {arch!r}: torchxrayvision architectures: {list(XRV_ARCHS)}")
+    if source == "xrv" and name not in xrv_archs():
+        raise ModelInputError(f"architecture {arch!r}: torchxrayvision architectures: {list(xrv_archs())}")
     return source, name
+
+
+def xrv_archs() -> tuple[str, ...]:
+    """``densenet121`` (bare) and every name of torchxrayvision's ``xrv.models.model_urls``."""
+    import torchxrayvision as xrv
+
+    return XRV_ARCHS + tuple(xrv.models.model_urls)
+
+
+def build_xrv(name: str) -> nn.Module:
+    """The torchxrayvision model ``xrv.models.DenseNet(weights=name)`` (``ResNet`` for the
+    ``resnet`` names) builds, without downloading its weights: the same modules, ``targets``
+    (``model_urls[name]["labels"]``), ``op_threshs`` buffer and ``input_resolution``, set as its
+    ``__init__`` sets them (torchxrayvision 1.x ``models.py``), in eval mode; the weights are the
+    caller's to load. ``densenet121``: the bare ``DenseNet(weights=None)``."""
+    import torchvision
+    import torchxrayvision as xrv
+
+    if name == "densenet121":
+        return xrv.models.DenseNet(weights=None)
+    entry = xrv.models.model_urls[name]
+    labels = list(entry["labels"])
+    if name.startswith("resnet"):
+        model = xrv.models.ResNet.__new__(xrv.models.ResNet)
+        nn.Module.__init__(model)
+        model.weights, model.apply_sigmoid, model.weights_dict = name, False, entry
+        model.targets = model.pathologies = labels
+        build = torchvision.models.resnet101 if name.startswith("resnet101") else torchvision.models.resnet50
+        model.model = build(num_classes=len(labels), weights=None)
+        model.model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        if "op_threshs" in entry:
+            model.register_buffer("op_threshs", torch.tensor(entry["op_threshs"]))
+    else:
+        model = xrv.models.DenseNet(weights=None, num_classes=len(labels))
+        model.weights = name
+        model.targets = model.pathologies = labels
+        if "op_threshs" in entry:
+            model.op_threshs = torch.tensor(entry["op_threshs"])     # the registered buffer, as __init__ sets it
+    if "input_resolution" in entry:
+        model.input_resolution = entry["input_resolution"]
+    return model.eval()
 
 
 def output_count(task: str, classes) -> int:
@@ -67,17 +121,22 @@ def output_count(task: str, classes) -> int:
 class XRVModel(nn.Module):
     """A torchxrayvision model on [0, 1] images: resized to ``size`` px, scaled to [-1024, 1024]
     (``xrv.datasets.normalize(img * 255, 255)``), its outputs ``index`` (the dataset's findings in
-    the dataset's order, matched by name in ``model.targets``)."""
+    the dataset's order, matched by name in ``model.targets``) minus ``offset`` (the logits of the
+    published weights' operating points, so that a logit's sign is the calibrated decision)."""
 
-    def __init__(self, model: nn.Module, index: list[int], size: int = 224):
+    def __init__(self, model: nn.Module, index: list[int], size: int = 224, antialias: bool = False,
+                 offset: torch.Tensor | None = None):
         super().__init__()
-        self.model, self.size = model, size
+        self.model, self.size, self.antialias = model, size, antialias
         self.register_buffer("index", torch.tensor(index, dtype=torch.long), persistent=False)
+        offset = torch.zeros(len(index)) if offset is None else offset.float()
+        self.register_buffer("offset", offset, persistent=False)
 
     def forward(self, x):
         if x.shape[-2:] != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        return self.model(x * 2048.0 - 1024.0)[:, self.index]
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
+                              antialias=self.antialias)
+        return self.model(x * 2048.0 - 1024.0)[:, self.index] - self.offset
 
 
 class GrayToRGB(nn.Module):
@@ -181,9 +240,7 @@ def _build(source: str, name: str, num_outputs: int, in_chans: int, options: dic
             return build_model(name, **{"num_classes": num_outputs, channels: in_chans, **options})
         except (ValueError, TypeError) as exc:
             raise ModelInputError(f"medadv architecture {name!r}: {exc}") from None
-    import torchxrayvision as xrv
-
-    return xrv.models.DenseNet(weights=None)
+    return build_xrv(name)
 
 
 def _load_state(model: nn.Module, state: dict, arch: str, path) -> None:
@@ -222,15 +279,20 @@ def _norm_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _xrv_index(targets, classes, task: str) -> list[int]:
-    """The positions in torchxrayvision's ``targets`` of the dataset's findings, matched by name."""
+def _xrv_index(targets, classes, task: str, arch: str = "the torchxrayvision model") -> list[int]:
+    """The positions in torchxrayvision's ``targets`` of the dataset's findings, matched by name;
+    a finding the weight does not predict (absent, or ``''`` in its label list) is refused by name."""
     wanted = [c for c in classes if _norm_name(c) != "normal"] if task == "binary" else list(classes)
     if task == "binary":
         wanted = wanted[-1:]
     by_name = {_norm_name(t): i for i, t in enumerate(targets) if t}
     missing = [c for c in wanted if _norm_name(c) not in by_name]
     if missing:
-        raise ModelInputError(f"the torchxrayvision model has no output for {missing}; its outputs: {list(targets)}")
+        blank = sum(1 for t in targets if not t)
+        raise ModelInputError(f"{arch} predicts no {', '.join(map(repr, missing))}: the dataset's finding(s) have no "
+                              f"output among its {len(targets)}" + (f" ({blank} blank: findings this weight does "
+                                                                    "not predict)" if blank else "")
+                              + f"; it predicts {[t for t in targets if t]}")
     return [by_name[_norm_name(c)] for c in wanted]
 
 
@@ -251,12 +313,32 @@ def load_model(path: str | Path, arch: str, *, task: str, classes, channels: int
             raise ModelInputError(f"{arch} takes one input channel; the dataset has {channels}")
         base = content if kind == "TorchScript" else _build(source, name, k, channels)
         if kind != "TorchScript":
+            if name == "densenet121" and "op_threshs" in content:
+                raise ModelInputError(f"{path} holds an op_threshs buffer: it was saved from a model with published "
+                                      f"weights; name them, e.g. --arch xrv:densenet121-res224-all (one of "
+                                      f"{list(xrv_archs()[1:])})")
+            if "op_threshs" in base.state_dict() and "op_threshs" not in content:
+                base.op_threshs = None            # saved after op_threshs = None: the state dict has no such key
             _load_state(base, content, arch, path)
         targets = list(getattr(base, "targets", None) or _build(source, name, k, channels).targets)
-        index = _xrv_index(targets, classes, task)
-        model, in_chans = XRVModel(base, index), 1
-        notes.append(f"torchxrayvision: inputs resized to 224 px and scaled to [-1024, 1024]; outputs "
-                     f"{[targets[i] for i in index]} of its {len(targets)}, matched by name")
+        index = _xrv_index(targets, classes, task, arch)
+        size, offset = int(getattr(base, "input_resolution", 224)), None
+        if getattr(base, "op_threshs", None) is not None:
+            threshs = base.op_threshs.detach().float().cpu()[index]
+            offset = torch.where(torch.isnan(threshs), torch.zeros_like(threshs), torch.logit(threshs))
+            base.op_threshs = None
+            notes.append("op_threshs set to None: with it, torchxrayvision's forward returns op_norm-calibrated "
+                         "probabilities (0.5 at each finding's operating point, a sigmoid before it), and the "
+                         "attacks' losses read logits (on probabilities they are the wrong loss and the sigmoid "
+                         "flattens their gradients; torchxrayvision #151, #14). The outputs attacked are the "
+                         "classifier's logits minus logit(op_thresh) per finding (none where the weight has no "
+                         "threshold), so a logit above 0 is exactly op_norm's output above 0.5: the published "
+                         "decision, as a logit")
+        elif name != "densenet121" and kind != "TorchScript":
+            notes.append("no op_threshs in the file: the classifier's logits are attacked")
+        model, in_chans = XRVModel(base, index, size, antialias=name != "densenet121", offset=offset), 1
+        notes.insert(0, f"torchxrayvision {name}: inputs resized to {size} px and scaled to [-1024, 1024]; outputs "
+                        f"{[targets[i] for i in index]} of its {len(targets)}, matched by name")
     else:
         if kind == "TorchScript":
             model, in_chans = content, _script_channels(content)
@@ -283,7 +365,8 @@ def check_model(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor,
                 device: str | torch.device = "cpu") -> None:
     """Refuse, before any attack, a model that cannot be evaluated on these images: images outside
     the range the model takes, a forward pass that fails (the wrong input channels or size), an
-    output that does not fit the task and labels."""
+    output that does not fit the task and labels, and AutoAttack's two refused traps
+    (:func:`medadv_lib.autoattack_flags.refusals`: two forward passes that differ, softmax outputs)."""
     lo, hi = loaded.input_range
     if images.numel() and (float(images.min()) < lo or float(images.max()) > hi):
         raise ModelInputError(f"images lie in [{float(images.min()):.4g}, {float(images.max()):.4g}]; the model "
@@ -305,3 +388,10 @@ def check_model(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor,
                               f"with outputs {loaded.outputs} needs {want}")
     if task in ("multilabel",) and labels.ndim != 2:
         raise ModelInputError(f"a multilabel model needs (N, {k}) labels, got {tuple(labels.shape)}")
+    from .autoattack_flags import model_flags, refusals
+
+    refused = refusals(model_flags(loaded.model, images, labels, task, device, n=4))
+    if refused:
+        raise ModelInputError(f"{loaded.arch} from {loaded.file}: " + "; ".join(
+            f"{f.name} ({f.evidence}): the attacks' numbers would be wrong; fix: {f.fix}" for f in refused)
+            + " (AutoAttack's checks.py flags the same; see medadv_lib.autoattack_flags)")

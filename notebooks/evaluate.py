@@ -20,9 +20,9 @@
 # the model still handles it correctly after the attack (classified correctly; no finding flipped
 # for a multi-label model); an input it gets wrong clean is never robust. The **worst case** of an
 # input is robust only when it survives every attack at that budget. Every number is a share of the
-# attacked inputs with its 95 % Wilson interval and n. The checks at the end are the sanity checks
-# of an adversarial evaluation (Carlini et al. 2019, "On Evaluating Adversarial Robustness",
-# Sec. 5): they test the *evaluation* as much as the model.
+# attacked inputs with its 95 % Wilson interval and n. The checks at the end are AutoAttack's flags
+# (Croce and Hein 2020) and the sanity checks of an adversarial evaluation (Carlini et al. 2019,
+# "On Evaluating Adversarial Robustness", Sec. 5): they test the *evaluation* as much as the model.
 
 # %% tags=["parameters", "hide-input"]
 preset = "default"
@@ -34,6 +34,7 @@ model_file = ""
 arch = "xrv:densenet121"
 arch_options = {}
 name = ""
+about = ""
 normalize = "none"
 threat_model = "Linf"
 eps = []
@@ -61,7 +62,7 @@ p = page_parameters(globals())
 
 # %% tags=["hide-input"]
 run = prepare(p, dev)
-display(Markdown(data_banner(run.data, dataset=dataset) + "\n\n" + model_banner(run)))
+display(Markdown(data_banner(run.data, dataset=dataset) + "\n\n" + model_banner(run, about)))
 
 # %% tags=["hide-input"]
 result = medadv_lib.evaluate(run.loaded.model, run.images, run.labels, threat_model=threat_model, eps=p["budgets"],
@@ -76,6 +77,25 @@ result = medadv_lib.evaluate(run.loaded.model, run.images, run.labels, threat_mo
 # %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 print(result.table().to_string())
+
+# %% [markdown]
+# ## AutoAttack's flags
+# The traps AutoAttack's `checks.py` warns of (Croce and Hein 2020; `medadv_lib.autoattack_flags`),
+# each raised or not with its evidence: **randomness** (two forward passes differ), **probability
+# outputs** (outputs in [0, 1], rows summing to 1 for a softmax: the attacks' losses read logits),
+# **zero gradients** (inputs a gradient attack cannot move), probed on the first inputs before any
+# attack, and the **control beats white-box** (the noise control leaving fewer inputs robust than
+# every attack together: gradient masking). `medadv evaluate` refuses randomness and softmax
+# outputs before any attack (exit 2, with the fix): those numbers would be wrong, not just
+# doubtful. The other two are flagged here: a raised flag means the robust accuracy above
+# overestimates the model's robustness.
+
+# %% tags=["hide-input"]
+display(result.flags_table())
+
+# %% tags=["remove-cell"]
+# NBVAL_CHECK_OUTPUT
+print(result.flags_table()["status"].to_string())
 
 # %% [markdown]
 # ## Claims checked

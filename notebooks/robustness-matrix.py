@@ -38,9 +38,9 @@
 # index of at least 0.5 between the predicted and the true lesion or organ, since a small lesion
 # can be missed while nearly every pixel stays right), so an input the model gets wrong clean is
 # never robust. Every number is a share of the attacked inputs with its 95 % Wilson
-# interval and n. The checks at the end are the sanity checks of an adversarial evaluation
-# (Carlini et al. 2019, "On Evaluating Adversarial Robustness", Sec. 5): they test the
-# *evaluation* as much as the models.
+# interval and n. The checks at the end are AutoAttack's flags (Croce and Hein 2020) and the
+# sanity checks of an adversarial evaluation (Carlini et al. 2019, "On Evaluating Adversarial
+# Robustness", Sec. 5): they test the *evaluation* as much as the models.
 #
 # **Models and data.** The matrix trains nothing of its own: it builds each chapter's models with
 # that chapter's parameters at the same preset, so their checkpoints come from the shared cache
@@ -71,6 +71,7 @@ batch_size = 32
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
+from medadv_lib.autoattack_flags import flags_frame
 from medadv_lib.claims import check_claims, claims_report, format_claims
 from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.robustness_matrix import experiment as ex
@@ -146,6 +147,25 @@ print(ex.other_settings_table(matrix).to_string())
 
 # %% tags=["hide-input"]
 ex.masking_flags(matrix, linf_budgets)
+
+# %% [markdown]
+# ## AutoAttack's flags
+# Per model, the traps AutoAttack's `checks.py` warns of (Croce and Hein 2020;
+# `medadv_lib.autoattack_flags`, the same flags as on every evaluation page), each raised or not
+# with its evidence: **randomness** (two forward passes differ), **probability outputs** (outputs
+# in [0, 1], rows summing to 1 for a softmax), **zero gradients** (inputs a gradient attack cannot
+# move), probed on the attacked inputs, and the **control beats white-box** (the noise control or
+# PGD transferred from another model leaving fewer inputs robust than every white-box attack
+# together, at some L-inf budget). A raised flag means that model's white-box numbers overestimate
+# its robustness.
+
+# %% tags=["hide-input"]
+flags = ex.autoattack_flags(victims, matrix, dev)
+display(flags_frame(flags))
+
+# %% tags=["remove-cell"]
+# NBVAL_CHECK_OUTPUT
+print(flags_frame(flags).map(lambda cell: cell.split(":")[0]).to_string())
 
 # %% [markdown]
 # ## Claims checked

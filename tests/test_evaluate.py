@@ -6,6 +6,7 @@ import torch.nn as nn
 from conftest import shared_or_skip
 from medadv_lib import cli
 from medadv_lib.attacks.registry import run_attack
+from medadv_lib.autoattack_flags import FLAGS
 import medadv_lib
 from medadv_lib.evaluation import evaluate
 from medadv_lib.user_models import ModelInputError, check_model, load_model
@@ -193,6 +194,7 @@ def test_medadv_evaluate_executes_one_page_with_provenance(capsys, tmp_path, nih
     assert page.is_file() and prov["parameters"]["eps"] == [1 / 255, 8 / 255] and prov["paper"] == "evaluate"
     text = page.read_text()
     assert "worst case" in text and "8/255" in text and "matrix-beats-noise" in text
+    assert "AutoAttack's flags" in text and all(flag in text for flag in FLAGS)   # each raised or not
 
 
 def test_book_evaluate_file_is_read_and_checked_before_anything_runs(capsys, tmp_path, monkeypatch):

@@ -33,12 +33,16 @@ def _victim(task, name, seed=0, chapter=None, x=None):
     return ex.Victim(name, chapter or f"chapter-{task}", task, model, x, labels, fit, None)
 
 
-@pytest.fixture(scope="module")
-def matrix():
+def _victims():
     x = torch.rand(12, 1, 12, 12, generator=torch.Generator().manual_seed(5))
     a, b = _victim("multiclass", "A", 0, "same", x), _victim("multiclass", "B", 1, "same", x)
     b.labels = a.labels                      # one chapter's test set: same inputs, same true labels
-    victims = [a, b, _victim("binary", "bin"), _victim("multilabel", "ml"), _victim("segmentation", "seg")]
+    return [a, b, _victim("binary", "bin"), _victim("multilabel", "ml"), _victim("segmentation", "seg")]
+
+
+@pytest.fixture(scope="module")
+def matrix():
+    victims = _victims()
     return ex.run_matrix(victims, [1.0, 64.0], [0.5], steps=3, restarts=1, heat_budget=1.0, uap_zeta=0.05,
                          uap_passes=1, batch_size=5, seed=0, device="cpu", progress=False)
 
@@ -90,6 +94,29 @@ def test_tables_and_headline(matrix):
     line = ex.headline(matrix, 1.0)
     assert "n = 12" in line and "least robust" in line and line.count("%") == 2
     assert ex.strongest_attacks(matrix, 64 / 255).keys() == set(ex.models(matrix))
+
+
+def test_autoattack_flags_on_every_model_of_the_matrix(matrix):
+    """AutoAttack's flags per matrix row (the same Flag as the evaluation page): the tiny logit
+    models raise none of the model traps; the control flag reads the noise and transfer rows."""
+    from medadv_lib.autoattack_flags import CONTROL, FLAGS, flags_frame
+
+    flags = ex.autoattack_flags(_victims(), matrix, "cpu")
+    assert list(flags) == ["A", "B", "bin", "ml", "seg"]
+    for model, fl in flags.items():
+        assert [f.name for f in fl] == list(FLAGS)
+        assert [f.raised for f in fl[:2]] == [False, False], (model, fl)
+        control = fl[-1]
+        assert control.name == CONTROL and control.raised in (True, False) and "worst case" in control.evidence
+    cells = [(ex.NOISE, e) for e in (1 / 255, 64 / 255)] + [(ex.TRANSFER, 1 / 255)]     # A's controls, L-inf
+    beaten = [matrix[(matrix["model"] == "A") & (matrix["attack"] == a) & np.isclose(matrix["eps"], e)
+                     & (matrix["norm"] == "Linf")]["robust"].iloc[0].mean()
+              < ex.outcomes(matrix, "A", "worst", "Linf", e).mean() for a, e in cells]
+    assert flags["A"][-1].raised == any(beaten)
+    assert any(beaten) or flags["A"][-1].evidence.startswith("3 control cell(s) at or above")
+    frame = flags_frame(flags)
+    assert list(frame.columns) == list(FLAGS) and frame.map(lambda c: c.split(":")[0]).isin(
+        ["RAISED", "not raised"]).all().all()
 
 
 def _hand_matrix(small: dict, large: dict, noise, transfer=None):

@@ -25,7 +25,7 @@ from .. import get_paper, resolve_parameters
 
 __all__ = ["Victim", "chapter_parameters", "chapters_for", "collection_models", "attack_plan", "run_matrix", "budget_label",
            "robust_rate", "outcomes", "select_rows", "models", "heat_table", "heat_values", "curve_table", "strongest_attacks", "worst_case_table", "masking_flags", "MatrixResults", "claim_results",
-           "headline", "other_settings_table", "NOISE", "UAP", "TRANSFER"]
+           "headline", "other_settings_table", "autoattack_flags", "NOISE", "UAP", "TRANSFER"]
 
 UAP = "uap"
 
@@ -280,6 +280,16 @@ def masking_flags(matrix: pd.DataFrame, linf_budgets, flat_within: float = 0.05)
     frame = pd.DataFrame(rows).T
     frame.columns.name = f"at {budget_label('Linf', eps)}"
     return frame
+
+
+def autoattack_flags(victims: list[Victim], matrix: pd.DataFrame, device="cpu") -> dict[str, list]:
+    """AutoAttack's flags per model (:mod:`medadv_lib.autoattack_flags`, the same as on every
+    evaluation page): randomness, probability outputs and zero gradients probed on its attacked
+    inputs, and the noise or transfer control beating its white-box worst case (L-inf rows)."""
+    from ...autoattack_flags import control_flag, model_flags
+
+    return {v.name: model_flags(v.model, v.images, v.labels, v.task, device) + [control_flag(matrix, v.name, "Linf")]
+            for v in victims}
 
 
 def other_settings_table(matrix: pd.DataFrame) -> pd.DataFrame:
