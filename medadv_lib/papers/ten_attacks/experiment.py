@@ -36,7 +36,7 @@ ATTACK_IDS = list(TAGHANAKI)
 
 __all__ = ["positive_control", "SLOW", "images_per_attack", "scale_ladder", "ladder_rungs", "paper_gradient_accuracy",
            "ARCHS", "VARIANTS", "AttackTables", "load_data", "train_networks", "attack_all", "attack_settings",
-           "clean_table", "table1", "TenAttacksResults",
+           "clean_table", "test_predictions", "table1", "TenAttacksResults",
            "table2", "perceptibility", "success_rates", "search_counts", "convergence", "claim_results", "headline"]
 
 ARCHS = {"inception-resnet-v2": "IR2", "nasnet-large": "NL"}
@@ -239,17 +239,28 @@ def attack_settings(effort: str) -> pd.DataFrame:
                          for a in ATTACK_IDS}).T
 
 
-def clean_table(runs: dict, data: ChapterData, device) -> pd.DataFrame:
-    """Clean accuracy and ROC AUC of each network on its whole test split, with intervals; the AUC
-    estimates are kept in ``attrs["auc"]`` (for :func:`medadv_lib.reporting.above_chance`)."""
-    rows, aucs = [], {}
+def test_predictions(runs: dict, data: ChapterData, device) -> pd.DataFrame:
+    """Each network's clean predictions on its whole test split, one row per image: variant, image,
+    label, prob (P(finding)). :func:`clean_table` summarises them; the clean-accuracy claim reads
+    them (:attr:`TenAttacksResults.test_predictions`)."""
+    frames = []
     for variant, run in runs.items():
         test = data.test_of(variant)
-        cells = _cells(pd.DataFrame({"label": test.targets.numpy(), "prob": _probs(run.model, test.float_images(),
-                                                                                     device)}), 0)
+        frames.append(pd.DataFrame({"variant": variant, "image": np.arange(len(test)), "label": test.targets.numpy(),
+                                    "prob": _probs(run.model, test.float_images(), device)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def clean_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Clean accuracy and ROC AUC of each network on its whole test split (:func:`test_predictions`),
+    with intervals; the AUC estimates are kept in ``attrs["auc"]`` (for
+    :func:`medadv_lib.reporting.above_chance` and the stand-in premise)."""
+    rows, aucs = [], {}
+    for variant, frame in predictions.groupby("variant", sort=False):
+        cells = _cells(frame, 0)
         aucs[variant] = cells["AU"]
         rows.append({"network": variant, "accuracy": cells["Acc."].fmt(3), "AUC": cells["AU"].fmt(3),
-                     "n": len(test), "finding share": f"{float(test.targets.float().mean()):.2f}"})
+                     "n": len(frame), "finding share": f"{float(frame['label'].mean()):.2f}"})
     table = pd.DataFrame(rows).set_index("network")
     table.attrs["auc"] = aucs
     return table
@@ -284,11 +295,14 @@ def success_rates(attacks: pd.DataFrame, setting: str = "white") -> pd.DataFrame
 
 def positive_control(models: dict, data: ChapterData, tables: AttackTables, n_attack: int, seed: int, device,
                      steps: int = 40) -> pd.DataFrame:
-    """The chapter's positive control: a budget attack where the minimal searches may fail. Per
-    network, L-inf PGD (``steps`` steps, random start) on the same attacked images at the median
-    L-inf size of that network's successful white-box minimal attacks (all ten pooled). When PGD
-    at that budget fools most images while a minimal search failed on them, the search ran out of
-    its grid or effort: "the network resists" and "the search is weak" are told apart."""
+    """The chapter's positive control (issue 29: "PGD at the median minimal size"): a budget attack
+    where the minimal searches may fail. Per network, L-inf PGD (``steps`` steps, random start; the
+    registry's ``pgd``) on the same attacked images at the median L-inf size of that network's
+    successful white-box minimal attacks (all ten pooled). When PGD at that budget fools most images
+    while a minimal search failed on them, the search ran out of its grid or effort: "the network
+    resists" and "the search is weak" are told apart. Columns: the budget, the minimal attacks'
+    success, PGD's success with its 95 % Wilson interval, and the counts the claims' premise reads
+    (``PGD fooled`` of ``n``, the images correct when clean; :func:`.claims.premises`)."""
     white = tables.attacks[(tables.attacks["setting"] == "white") & tables.attacks["clean_correct"]]
     rows = []
     for variant, model in models.items():
@@ -296,7 +310,9 @@ def positive_control(models: dict, data: ChapterData, tables: AttackTables, n_at
         ok = mine[mine["success"].astype(bool)]
         if ok.empty:
             rows.append({"network": variant, "median minimal L-inf (x255)": float("nan"),
-                         "PGD success at that budget (%)": "no successful minimal attack", "n": 0})
+                         "minimal attacks' success (%)": "0.0",
+                         "PGD success at that budget [95% CI] (%)": "no successful minimal attack, so no budget",
+                         "PGD fooled": 0, "n": 0})
             continue
         eps = float(np.median(ok["linf"]))
         test = data.test_of(variant)
@@ -308,7 +324,7 @@ def positive_control(models: dict, data: ChapterData, tables: AttackTables, n_at
         rows.append({"network": variant, "median minimal L-inf (x255)": round(255 * eps, 2),
                      "minimal attacks' success (%)": f"{100 * np.nanmean(minimal):.1f}",
                      "PGD success at that budget [95% CI] (%)": wilson(int(pgd.sum()), len(pgd)).fmt(percent=True),
-                     "n": int(correct.sum())})
+                     "PGD fooled": int(pgd.sum()), "n": int(correct.sum())})
     return pd.DataFrame(rows).set_index("network")
 
 
@@ -440,13 +456,25 @@ class TenAttacksResults:
     #: reads it); empty: the premise reads the AUC on the attacked images (``clean``: fewer images,
     #: a wider interval)
     test_auc: dict = field(default_factory=dict)
+    #: each network's clean predictions on its whole test split (:func:`test_predictions`): variant,
+    #: image, label, prob; the clean-accuracy claim reads it (Table 1's Clean column is measured on
+    #: the test split); None: that claim reads ``clean`` (the attacked images only)
+    test_predictions: pd.DataFrame | None = None
+    #: the positive control (:func:`positive_control`), one row per network (the index): PGD at the
+    #: median minimal L-inf size, ``PGD fooled`` of ``n`` images correct when clean; the premise
+    #: :data:`medadv_lib.claims.POSITIVE_CONTROL` reads it; None: no control was run
+    control: pd.DataFrame | None = None
 
 
-def claim_results(tables: AttackTables, clean_test: pd.DataFrame | None = None) -> TenAttacksResults:
-    """The results the claims of :mod:`.claims` are tested on (``clean_test``: the networks'
-    :func:`clean_table` on their whole test splits, whose AUCs the stand-in premise reads)."""
+def claim_results(tables: AttackTables, clean_test: pd.DataFrame | None = None,
+                  control: pd.DataFrame | None = None, predictions: pd.DataFrame | None = None) -> TenAttacksResults:
+    """The results the claims of :mod:`.claims` are tested on: ``clean_test``, the networks'
+    :func:`clean_table` on their whole test splits (whose AUCs the stand-in premise reads);
+    ``control``, :func:`positive_control`; ``predictions``, :func:`test_predictions` (what the
+    clean-accuracy claim reads)."""
     return TenAttacksResults(attacks=tables.attacks, clean=tables.clean, calls=tables.calls,
-                             test_auc=dict(clean_test.attrs["auc"]) if clean_test is not None else {})
+                             test_auc=dict(clean_test.attrs["auc"]) if clean_test is not None else {},
+                             test_predictions=predictions, control=control)
 
 
 def headline(attacks: pd.DataFrame) -> str:
