@@ -48,6 +48,7 @@ n_train = 320
 n_test = 200
 n_attack = 16
 n_attack_slow = 8
+n_attack_s1_nl_ap = 48
 epochs = 4
 batch_size = 32
 optimizer = "adam"
@@ -114,14 +115,17 @@ print(clean.to_string())
 # ## The attacks
 # Every attack searches for the smallest perturbation that misclassifies (Foolbox 1 semantics),
 # on the first `n_attack` test images of each network; the two slow searches, G5 (L-BFGS) and S1
-# (Local Search), on the first `n_attack_slow` of them. The `paper` effort uses Foolbox 1.2's
+# (Local Search), on the first `n_attack_slow` of them. One claim reads S1 alone on NASNet-Large
+# with average pooling ("S1 completely fails"): a rate below 10 % needs at least 35 images correct
+# when clean, so S1 attacks the first `n_attack_s1_nl_ap` there; the tables keep its first
+# `n_attack_slow`, as on the other networks. The `paper` effort uses Foolbox 1.2's
 # defaults; the smaller searches of the other presets are listed here.
 
 # %% tags=["hide-input"]
 ex.attack_settings(attack_effort)
 
 # %% tags=["hide-input"]
-tables = ex.attack_all(models, data, n_attack, attack_effort, seed, dev, n_attack_slow)
+tables = ex.attack_all(models, data, n_attack, attack_effort, seed, dev, n_attack_slow, n_attack_s1_nl_ap)
 success = ex.success_rates(tables.attacks)
 success
 

@@ -178,9 +178,10 @@ def test_n_of_follows_the_default_preset():
     n_of = {c.id: c.n_of(default) for c in CLAIMS if c.n_of}
     assert n_of["taghanaki-single-pixel-fails"] == 64           # S2: 16 images on each of four networks
     assert n_of["taghanaki-clean"] == 200                       # read on each network's whole test split
-    assert n_of["taghanaki-s1-fails-nasnet-avg"] == 8           # S1 is slow: 8 images on NL/AP
+    assert n_of["taghanaki-s1-fails-nasnet-avg"] == 48          # S1 is slow: 48 images on NL/AP only
     assert n_of["taghanaki-gradient-white-box"] == 4 * (4 * 16 + 8)
-    lines = undecidable(spec, default)
+    assert undecidable(spec, default) == []                     # issue 29: the default decides every claim
+    lines = undecidable(spec, {**default, "n_attack_s1_nl_ap": 8})
     assert [line.split(":")[0] for line in lines] == ["taghanaki-s1-fails-nasnet-avg"]
     assert "n = 8 cannot decide a rate below 10 % (needs n >= 35)" in lines[0]
     assert undecidable(spec, resolve_parameters(spec, "paper", {})) == []
@@ -362,3 +363,20 @@ def test_the_clean_accuracy_claim_reads_the_whole_test_split():
                              for v in VARIANTS], ignore_index=True)
     out = verdict("taghanaki-clean", replace(r, test_predictions=predictions))
     assert out.verdict == HOLDS and out.n == 300, out.evidence
+
+
+def test_s1_on_nasnet_avg_reads_every_image_it_attacked():
+    from medadv_lib.papers.ten_attacks.claims import FAIR_NL_AP
+
+    r = replace(results(n=8, white={"S1": 0.0}), test_auc=_aucs())   # 8 images: too few to decide a 10 % bound
+    assert verdict("taghanaki-s1-fails-nasnet-avg", r).verdict == UNTESTED
+    more = results(n=60, white={"S1": 0.0}, seed=1)
+    s1 = more.attacks.query("setting == 'white' and attack == 'S1' and variant == 'NL/AP'")
+    r = replace(r, s1_nl_ap=s1)
+    out = verdict("taghanaki-s1-fails-nasnet-avg", r)
+    assert out.verdict == HOLDS and out.n == int(s1["clean_correct"].sum()), out.evidence
+    checks = premises(r)
+    assert checks[f"{CONVERGED} (S1 on NL/AP)"].met and checks[FAIR_NL_AP].met
+    assert f"of {out.n} searches" in checks[f"{CONVERGED} (S1 on NL/AP)"].evidence
+    # the other claims read the tables' images only
+    assert verdict("taghanaki-others-mostly-fail", r).n == verdict("taghanaki-others-mostly-fail", replace(r, s1_nl_ap=None)).n

@@ -73,8 +73,9 @@ def _n_slow(p) -> int:
 
 
 def _n_one_network(p) -> int:
-    """Attacked images of S1 on one network (fewer if some were wrong clean)."""
-    return _n_slow(p)
+    """Attacked images of S1 on NL/AP: ``n_attack_s1_nl_ap`` (:data:`.experiment.S1_NL_AP`), else
+    ``n_attack_slow`` (fewer correct when clean)."""
+    return int(p.get("n_attack_s1_nl_ap") or 0) or _n_slow(p)
 
 
 def _n_all_networks(p) -> int:
@@ -121,7 +122,7 @@ def _converged(r, name: str, fair: frozenset | None = None) -> Premise:
         if not fair:
             return Premise(name, False, "no network is a fair stand-in, so no search is read")
         variants = tuple(sorted(fair))
-    counts = search_counts(r.attacks)
+    counts = search_counts(_s1_frame(r).attacks if name == _S1_NLAP else r.attacks)
     if counts is None:
         return Premise(name, False, "no record of whether the searches ran out of their grids")
     part = counts[counts["attack"].isin(attacks) & (counts["variant"].isin(variants) if variants is not None else True)]
@@ -375,8 +376,14 @@ def _nasnet_avg_stronger(r):
                                     f"{_pct(diff)} points{relative}")
 
 
+def _s1_frame(r):
+    """``r`` with S1 on NL/AP on every image it attacked (``r.s1_nl_ap``, :data:`.experiment.S1_NL_AP`)
+    as its attack table; without it, ``r`` (the S1 rows of ``r.attacks``)."""
+    return replace(r, attacks=r.s1_nl_ap) if r.s1_nl_ap is not None else r
+
+
 def _s1_fails_nasnet_avg(r):
-    est = rate(_success(_white(r, ["S1"], ["NL/AP"])))
+    est = rate(_success(_white(_s1_frame(r), ["S1"], ["NL/AP"])))
     return verdict_below(est, 0.10, f"S1 success on NL/AP: {_pct(est)} %")
 
 
