@@ -235,9 +235,11 @@ plt.show()
 # Every claim of the paper's abstract, results (Sec. 4) and conclusion, tested on this run's
 # result tables (`medadv_lib.papers.ten_attacks.claims`), with 95 % intervals: *inconclusive*
 # when our sample cannot decide. First the premises the tests need: the networks a claim reads are
-# fair stand-ins for the paper's (the lower bound of their clean test AUC at least 0.60), and the
+# fair stand-ins for the paper's (the lower bound of their clean test AUC at least 0.60), the
 # searches it reads converged (at most half of them ran out of their grid or iterations, table
-# above); a claim whose premise fails is *cannot be tested*. A claim about "the networks" is
+# above), and, for a claim that compares attack results, the attacks it compares fooled images;
+# a claim whose premise fails is *cannot be tested*. The positive control (PGD at the median
+# minimal size, above) is listed too: it gates no claim, but a level claim records it. A claim about "the networks" is
 # tested on those that are fair stand-ins, and its evidence names them ("on the fair stand-ins
 # IR2/MP, IR2/AP: ..."); one that needs a network that is not (NASNet-Large's claims, the
 # black-box transfer between the two architectures, the comparisons across both architectures

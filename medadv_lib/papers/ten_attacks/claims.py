@@ -13,6 +13,16 @@ tested on those that did, and its evidence names them; a claim that needs a netw
 fair stand-in (NASNet-Large's, both architectures, both poolings) cannot be tested
 (:data:`NETWORK_PREMISES`). Verdicts use 95 % intervals (Wilson for rates, bootstrap for
 differences and means); ``paper_check`` applies each reading to the paper's own Tables 1-2.
+
+Kinds (issue 29; :func:`medadv_lib.claims.audit` checks them on :data:`CLAIMS`): a claim on the
+*level* of an effect (G1-G5 fool at least 90 %, S2 fools fewer than 10 %, the clean accuracy) needs
+fair stand-ins and searches that converged, and a weak attack is its finding; the positive control
+(:func:`control_premise`: PGD at the median minimal size) is recorded beside it and says whether the
+attack fell short of what the network allows or the network resists. A claim that *compares*
+attack results (pooling, white against black box, the gradient family against the others) also
+needs the attacks it compares to have fooled images (:data:`EFFECT_PREMISES`). Scope "each model":
+decided on the fair stand-ins (:func:`on_fair_networks`); "every model": the claim compares the
+networks it names with each other and needs them all.
 """
 from __future__ import annotations
 
