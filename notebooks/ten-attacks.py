@@ -50,6 +50,8 @@ n_attack = 16
 n_attack_slow = 8
 n_attack_s1_nl_ap = 48
 epochs = 4
+nasnet_epochs = 8
+nasnet_augment = True
 batch_size = 32
 optimizer = "adam"
 lr = 0.001
@@ -96,12 +98,16 @@ print(f"train {len(train_set)} images, finding share {train_set.targets.float().
 # ## Four networks: two architectures, max and average pooling
 # Each network has one sigmoid output ("finding") and a grayscale input. The average-pooling
 # copy is built by `swap_max_to_avg_pooling` (same kernel, stride, padding, ceil mode;
-# padding excluded from the mean) and trained from scratch like the original.
+# padding excluded from the mean) and trained from scratch like the original. The two NASNets
+# have their own recipe (`nasnet_epochs`, `nasnet_augment`: random shifts and flips), shared by
+# both poolings: at the default preset the reduced NASNet memorises its training images without
+# augmentation and learns the finding with it (see the last section).
 
 # %% tags=["hide-input"]
 config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, loss="bce",
                      class_weighted=False, lr_decay=lr_decay, lr_decay_every=lr_decay_every, seed=seed)
-runs = ex.train_networks(data, irv2_depth, nasnet_width, config, dev)
+nasnet_config = ex.nasnet_recipe(config, nasnet_epochs, nasnet_augment)
+runs = ex.train_networks(data, irv2_depth, nasnet_width, config, dev, nasnet_config)
 models = {variant: run.model for variant, run in runs.items()}
 predictions = ex.test_predictions(runs, data, dev)
 clean = ex.clean_table(predictions)
@@ -177,7 +183,7 @@ print(table1.xs("ours", axis=1, level=1).to_string())
 
 # %% tags=["hide-input"]
 ex.scale_ladder(runs, data, tables, ex.ladder_rungs(len(train_set), n_attack), config, irv2_depth, nasnet_width,
-                attack_effort, seed, dev)
+                attack_effort, seed, dev, nasnet_config)
 
 # %% [markdown]
 # ## Table 2: black-box attacks
@@ -280,8 +286,24 @@ print(format_claims(checked))
 # The numbers above come from the data named in the banner at the top. On synthetic images they
 # test whether the paper's *method and claims* carry over, not the paper's results: the default
 # preset uses 75-pixel inputs, an Inception-ResNet-v2 of reduced depth (2, 4 and 2 residual
-# Inception blocks per stage instead of 10, 20 and 9, same blocks and reductions), a NASNet-Large of reduced width (timm's `NASNetALarge` with 192
-# features and a 16-channel stem instead of 4032 and 96, same cells), a few training epochs and
-# smaller attack searches (table above), on `n_attack` images instead of 200. The `paper` preset
+# Inception blocks per stage instead of 10, 20 and 9, same blocks and reductions), a reduced
+# NASNet-Large (NASNet-A 2 @ 768: timm's stem, normal and reduction cells, 2 normal cells per stage
+# instead of 6, 768 features and a 32-channel stem instead of 4032 and 96; 1.3M parameters instead
+# of 85M), a few training epochs and smaller attack searches (table above), on `n_attack` images
+# instead of 200.
+#
+# **Why this NASNet.** The earlier reduction (all 18 normal cells, 192 features, a 16-channel
+# stem) stayed at chance on this task at every setting tried: its stem cells had 2 and 4 channels,
+# and at every width the 18-cell network memorised its 320 training images (training AUC 0.78 to
+# 1.00) without learning the finding (test AUC 0.49-0.63). Two normal cells per stage and random
+# shifts and flips while training (8 epochs) give a network that learns it (test AUC about 0.73 on
+# 200 images, in about the CPU time of the Inception-ResNet-v2's training). It is still a fair
+# stand-in for the pooling comparison: the claims compare each architecture with itself, max
+# against average pooling, and what that comparison rests on is kept whole: NASNet-Large's max
+# pooling lives only in its two stem cells and two reduction cells (8 layers, 3x3, stride 2; the
+# normal cells pool by averages), and the reduced network keeps all four, so the swap replaces the
+# same 8 layers as in the paper's network; the two poolings share one recipe. What differs (cells per stage, width,
+# input side, augmentation) differs equally for both poolings; absolute robustness numbers of a
+# 1.3M-parameter network are not the paper's 85M-parameter network's. The `paper` preset
 # restores the paper's sizes, training (RMSProp, decay 0.9, eps 1.0, lr 0.045 x 0.94 every 4
 # epochs) and Foolbox 1 attack defaults; it is meant for a GPU and real ChestX-ray14.
