@@ -267,8 +267,11 @@ premises_table(checks)
 # also needs the attacks it compares to have fooled images (the lower bound of their success
 # above 5 %): a difference between attacks that did nothing is noise. Scope: "each model" claims
 # are decided on the fair stand-ins; "every model" claims compare the networks and need all they
-# name. The audit below is checked when the page runs: a level claim that named an effect
-# premise, or a comparison that named none, would stop it.
+# name. Four level claims are not about an attack's success (the clean accuracy, the
+# perceptibility, the confidence after an attack, the failures two networks share): the control
+# is not read for them, though the audit's last column lists every level claim. The audit below
+# is checked when the page runs: a level claim that named an effect premise, or a comparison that
+# named none, would stop it.
 
 # %% tags=["hide-input"]
 audit(CLAIMS, effect=EFFECT_PREMISES)

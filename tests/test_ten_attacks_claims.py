@@ -347,9 +347,13 @@ def test_the_positive_control_is_a_premise_per_fair_network_with_its_interval():
     assert "fooled 10 of 40" in p.evidence and "(n = 40)" in p.evidence and "[" in p.evidence
     assert f"above {100 * MIN_CONTROL:g} %" in p.evidence
     assert POSITIVE_CONTROL not in premises(results())                  # no control ran: none recorded
-    # the clean-accuracy claim is about no attack: the control is not handed to it
+    # the clean-accuracy claim (and the others on no attack's success) are not handed the control
+    from medadv_lib.claims import LEVEL
+    from medadv_lib.papers.ten_attacks.claims import NO_ATTACK
+
+    assert "taghanaki-clean" in NO_ATTACK and all(BY_ID[i].kind == LEVEL for i in NO_ATTACK)
     by_id = {c.claim.id: c for c in check(CLAIMS, r, premises(r), REDUCED)}
-    assert by_id["taghanaki-clean"].outcome.control is None
+    assert all(by_id[i].outcome.control is None for i in NO_ATTACK)
     assert by_id["taghanaki-single-pixel-fails"].outcome.control is not None
 
 
