@@ -178,7 +178,7 @@ def test_n_of_follows_the_default_preset():
     n_of = {c.id: c.n_of(default) for c in CLAIMS if c.n_of}
     assert n_of["taghanaki-single-pixel-fails"] == 64           # S2: 16 images on each of four networks
     assert n_of["taghanaki-clean"] == 200                       # read on each network's whole test split
-    assert n_of["taghanaki-s1-fails-nasnet-avg"] == 48          # S1 is slow: 48 images on NL/AP only
+    assert n_of["taghanaki-s1-fails-nasnet-avg"] == 64          # S1 is slow: 64 images on NL/AP only
     assert n_of["taghanaki-gradient-white-box"] == 4 * (4 * 16 + 8)
     assert undecidable(spec, default) == []                     # issue 29: the default decides every claim
     lines = undecidable(spec, {**default, "n_attack_s1_nl_ap": 8})
