@@ -184,6 +184,9 @@ def test_n_of_follows_the_default_preset():
     lines = undecidable(spec, {**default, "n_attack_s1_nl_ap": 8})
     assert [line.split(":")[0] for line in lines] == ["taghanaki-s1-fails-nasnet-avg"]
     assert "n = 8 cannot decide a rate below 10 % (needs n >= 35)" in lines[0]
+    # more than the test split reads as the test split (no error, as n_attack_slow above n_attack)
+    capped = resolve_parameters(spec, "paper", {"n_test": 64, "n_attack": 16})
+    assert BY_ID["taghanaki-s1-fails-nasnet-avg"].n_of(capped) == 64
     assert undecidable(spec, resolve_parameters(spec, "paper", {})) == []
     smoke = undecidable(spec, resolve_parameters(spec, "smoke", {}))
     assert "taghanaki-single-pixel-fails" in {line.split(":")[0] for line in smoke}

@@ -43,8 +43,6 @@ def validate(p: dict) -> None:
             "n_train = 0 (every real training image) needs a real dataset: set dataset and data_root")
     require(p["n_attack"] <= p["n_test"] or p["n_test"] == 0,
             f"n_attack ({p['n_attack']}) must not exceed n_test ({p['n_test']})")
-    require(p["n_attack_s1_nl_ap"] <= p["n_test"] or p["n_test"] == 0,
-            f"n_attack_s1_nl_ap ({p['n_attack_s1_nl_ap']}) must not exceed n_test ({p['n_test']})")
 
 
 SPEC = PaperSpec(
@@ -92,7 +90,8 @@ SPEC = PaperSpec(
         "n_attack": Rule(min=1, doc="test images attacked per model (the paper: 200)"),
         "n_attack_slow": Rule(min=1, doc="of those, the images the slow attacks (G5 L-BFGS, S1 Local Search) attack (at most n_attack)"),
         "n_attack_s1_nl_ap": Rule(min=1, doc="test images S1 (Local Search) attacks on NASNet-Large with average pooling, "
-                                              "the network of the claim 'S1 completely fails' (>= 35 correct decide its 10 % bound)"),
+                                              "the network of the claim 'S1 completely fails' (>= 35 correct decide its 10 % bound; "
+                                              "above n_test reads as n_test)"),
         "epochs": Rule(min=1, max=1000),
         "nasnet_epochs": Rule(min=1, max=1000, doc="training epochs of the two NASNets (the default's reduced "
                                                    "NASNet needs more than Inception-ResNet-v2)"),

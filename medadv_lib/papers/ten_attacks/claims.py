@@ -83,9 +83,10 @@ def _n_slow(p) -> int:
 
 
 def _n_one_network(p) -> int:
-    """Attacked images of S1 on NL/AP: ``n_attack_s1_nl_ap`` (:data:`.experiment.S1_NL_AP`), else
-    ``n_attack_slow`` (fewer correct when clean)."""
-    return int(p.get("n_attack_s1_nl_ap") or 0) or _n_slow(p)
+    """Attacked images of S1 on NL/AP: ``n_attack_s1_nl_ap`` (:data:`.experiment.S1_NL_AP`; at most
+    ``n_test`` when that is set), else ``n_attack_slow`` (fewer correct when clean)."""
+    n = int(p.get("n_attack_s1_nl_ap") or 0)
+    return (min(n, int(p["n_test"])) if p.get("n_test") else n) or _n_slow(p)
 
 
 def _n_all_networks(p) -> int:
