@@ -48,7 +48,10 @@ n_train = 320
 n_test = 200
 n_attack = 16
 n_attack_slow = 8
+n_attack_s1_nl_ap = 64
 epochs = 4
+nasnet_epochs = 8
+nasnet_augment = True
 batch_size = 32
 optimizer = "adam"
 lr = 0.001
@@ -62,11 +65,11 @@ import warnings
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import check_claims, claims_report, format_claims, premises_table
+from medadv_lib.claims import audit, claims_report, format_claims, premises_table
 from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.ten_attacks import experiment as ex
 from medadv_lib.papers.ten_attacks import figures
-from medadv_lib.papers.ten_attacks.claims import CLAIMS, premises
+from medadv_lib.papers.ten_attacks.claims import CLAIMS, EFFECT_PREMISES, check, premises
 from medadv_lib.papers.ten_attacks.published import PUBLISHED
 from medadv_lib.reporting import above_chance, data_banner
 from medadv_lib.training import TrainConfig, training_curves
@@ -95,14 +98,19 @@ print(f"train {len(train_set)} images, finding share {train_set.targets.float().
 # ## Four networks: two architectures, max and average pooling
 # Each network has one sigmoid output ("finding") and a grayscale input. The average-pooling
 # copy is built by `swap_max_to_avg_pooling` (same kernel, stride, padding, ceil mode;
-# padding excluded from the mean) and trained from scratch like the original.
+# padding excluded from the mean) and trained from scratch like the original. The two NASNets
+# have their own recipe (`nasnet_epochs`, `nasnet_augment`: random shifts and flips), shared by
+# both poolings: at the default preset the reduced NASNet memorises its training images without
+# augmentation and learns the finding with it (see the last section).
 
 # %% tags=["hide-input"]
 config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, loss="bce",
                      class_weighted=False, lr_decay=lr_decay, lr_decay_every=lr_decay_every, seed=seed)
-runs = ex.train_networks(data, irv2_depth, nasnet_width, config, dev)
+nasnet_config = ex.nasnet_recipe(config, nasnet_epochs, nasnet_augment)
+runs = ex.train_networks(data, irv2_depth, nasnet_width, config, dev, nasnet_config)
 models = {variant: run.model for variant, run in runs.items()}
-clean = ex.clean_table(runs, data, dev)
+predictions = ex.test_predictions(runs, data, dev)
+clean = ex.clean_table(predictions)
 display(Markdown(above_chance(clean.attrs["auc"], 0.5, "AUC")), clean, training_curves(runs))
 
 # %% tags=["remove-cell"]
@@ -113,25 +121,32 @@ print(clean.to_string())
 # ## The attacks
 # Every attack searches for the smallest perturbation that misclassifies (Foolbox 1 semantics),
 # on the first `n_attack` test images of each network; the two slow searches, G5 (L-BFGS) and S1
-# (Local Search), on the first `n_attack_slow` of them. The `paper` effort uses Foolbox 1.2's
+# (Local Search), on the first `n_attack_slow` of them. One claim reads S1 alone on NASNet-Large
+# with average pooling ("S1 completely fails"): a rate below 10 % needs at least 35 images correct
+# when clean, so S1 attacks the first `n_attack_s1_nl_ap` there; the tables keep its first
+# `n_attack_slow`, as on the other networks. The `paper` effort uses Foolbox 1.2's
 # defaults; the smaller searches of the other presets are listed here.
 
 # %% tags=["hide-input"]
 ex.attack_settings(attack_effort)
 
 # %% tags=["hide-input"]
-tables = ex.attack_all(models, data, n_attack, attack_effort, seed, dev, n_attack_slow)
+tables = ex.attack_all(models, data, n_attack, attack_effort, seed, dev, n_attack_slow, n_attack_s1_nl_ap)
 success = ex.success_rates(tables.attacks)
 success
 
 # %% [markdown]
 # **Positive control.** A minimal search can fail because the network resists or because the
 # search ran out of its grid. Per network, L-inf PGD (40 steps, random start) on the same images
-# at the median size of that network's successful minimal attacks: if it fools most of them, a
-# failed search says little about the network.
+# at the median size of that network's successful minimal attacks: if it fools most of them
+# (the lower bound of its 95 % interval above one half), this network and this measurement can
+# show a successful attack, and a failed search says little about the network; if it does not,
+# the network resists at that budget. The claims below read it as the premise "the positive
+# control shows the effect".
 
 # %% tags=["hide-input"]
-ex.positive_control(models, data, tables, n_attack, seed, dev)
+control = ex.positive_control(models, data, tables, n_attack, seed, dev)
+control
 
 # %% [markdown]
 # **Did the searches converge?** Each search has a grid of sizes or a bounded number of
@@ -168,7 +183,7 @@ print(table1.xs("ours", axis=1, level=1).to_string())
 
 # %% tags=["hide-input"]
 ex.scale_ladder(runs, data, tables, ex.ladder_rungs(len(train_set), n_attack), config, irv2_depth, nasnet_width,
-                attack_effort, seed, dev)
+                attack_effort, seed, dev, nasnet_config)
 
 # %% [markdown]
 # ## Table 2: black-box attacks
@@ -226,9 +241,11 @@ plt.show()
 # Every claim of the paper's abstract, results (Sec. 4) and conclusion, tested on this run's
 # result tables (`medadv_lib.papers.ten_attacks.claims`), with 95 % intervals: *inconclusive*
 # when our sample cannot decide. First the premises the tests need: the networks a claim reads are
-# fair stand-ins for the paper's (the lower bound of their clean test AUC at least 0.60), and the
+# fair stand-ins for the paper's (the lower bound of their clean test AUC at least 0.60), the
 # searches it reads converged (at most half of them ran out of their grid or iterations, table
-# above); a claim whose premise fails is *cannot be tested*. A claim about "the networks" is
+# above), and, for a claim that compares attack results, the attacks it compares fooled images;
+# a claim whose premise fails is *cannot be tested*. The positive control (PGD at the median
+# minimal size, above) is listed too: it gates no claim, but a level claim records it. A claim about "the networks" is
 # tested on those that are fair stand-ins, and its evidence names them ("on the fair stand-ins
 # IR2/MP, IR2/AP: ..."); one that needs a network that is not (NASNet-Large's claims, the
 # black-box transfer between the two architectures, the comparisons across both architectures
@@ -236,12 +253,31 @@ plt.show()
 # own Tables 1 and 2.
 
 # %% tags=["hide-input"]
-results = ex.claim_results(tables, clean)
+results = ex.claim_results(tables, clean, control, predictions)
 checks = premises(results)
 premises_table(checks)
 
+# %% [markdown]
+# **The premise audit.** A premise fails only when the run could not have shown the effect
+# (issue 29). A claim on the *level* of an effect ("S2 fools fewer than 10 %", "G1-G5 fool at
+# least 90 %") needs fair stand-ins and searches that converged, never a strong attack: a weak
+# attack is its finding, and the positive control says what that finding means (met: the attack
+# falls short of what the network allows; not met: the network resists at this budget). A claim
+# that *compares* attack results ("average pooling resists better", "white-box beats black-box")
+# also needs the attacks it compares to have fooled images (the lower bound of their success
+# above 5 %): a difference between attacks that did nothing is noise. Scope: "each model" claims
+# are decided on the fair stand-ins; "every model" claims compare the networks and need all they
+# name. Four level claims are not about an attack's success (the clean accuracy, the
+# perceptibility, the confidence after an attack, the failures two networks share): the control
+# is not read for them, though the audit's last column lists every level claim. The audit below
+# is checked when the page runs: a level claim that named an effect premise, or a comparison that
+# named none, would stop it.
+
 # %% tags=["hide-input"]
-checked = check_claims(CLAIMS, results, premises=checks, fidelity=fidelity)
+audit(CLAIMS, effect=EFFECT_PREMISES)
+
+# %% tags=["hide-input"]
+checked = check(CLAIMS, results, checks, fidelity)
 claims_report(checked, "ten-attacks", dataset, PUBLISHED, headline=ex.headline(tables.attacks), preset=preset)
 
 # %% tags=["remove-cell"]
@@ -253,8 +289,24 @@ print(format_claims(checked))
 # The numbers above come from the data named in the banner at the top. On synthetic images they
 # test whether the paper's *method and claims* carry over, not the paper's results: the default
 # preset uses 75-pixel inputs, an Inception-ResNet-v2 of reduced depth (2, 4 and 2 residual
-# Inception blocks per stage instead of 10, 20 and 9, same blocks and reductions), a NASNet-Large of reduced width (timm's `NASNetALarge` with 192
-# features and a 16-channel stem instead of 4032 and 96, same cells), a few training epochs and
-# smaller attack searches (table above), on `n_attack` images instead of 200. The `paper` preset
+# Inception blocks per stage instead of 10, 20 and 9, same blocks and reductions), a reduced
+# NASNet-Large (NASNet-A 2 @ 768: timm's stem, normal and reduction cells, 2 normal cells per stage
+# instead of 6, 768 features and a 32-channel stem instead of 4032 and 96; 1.3M parameters instead
+# of 85M), a few training epochs and smaller attack searches (table above), on `n_attack` images
+# instead of 200.
+#
+# **Why this NASNet.** The earlier reduction (all 18 normal cells, 192 features, a 16-channel
+# stem) stayed at chance on this task at every setting tried: its stem cells had 2 and 4 channels,
+# and at every width the 18-cell network memorised its 320 training images (training AUC 0.78 to
+# 1.00) without learning the finding (test AUC 0.49-0.63). Two normal cells per stage and random
+# shifts and flips while training (8 epochs) give a network that learns it (test AUC about 0.73 on
+# 200 images, in about the CPU time of the Inception-ResNet-v2's training). It is still a fair
+# stand-in for the pooling comparison: the claims compare each architecture with itself, max
+# against average pooling, and what that comparison rests on is kept whole: NASNet-Large's max
+# pooling lives only in its two stem cells and two reduction cells (8 layers, 3x3, stride 2; the
+# normal cells pool by averages), and the reduced network keeps all four, so the swap replaces the
+# same 8 layers as in the paper's network; the two poolings share one recipe. What differs (cells per stage, width,
+# input side, augmentation) differs equally for both poolings; absolute robustness numbers of a
+# 1.3M-parameter network are not the paper's 85M-parameter network's. The `paper` preset
 # restores the paper's sizes, training (RMSProp, decay 0.9, eps 1.0, lr 0.045 x 0.94 every 4
 # epochs) and Foolbox 1 attack defaults; it is meant for a GPU and real ChestX-ray14.

@@ -6,10 +6,17 @@ with a copy whose max-pooling layers are replaced by average pooling. Here:
 * ``inception-resnet-v2``: timm's ``inception_resnet_v2`` (54M parameters); its smallest input is
   75x75 (the stem and the three reductions need it). ``depth="reduced"`` repeats its residual
   Inception blocks 2/4/2 times instead of 10/20/9 (same blocks and reductions, 15M parameters).
-* ``nasnet-large``: timm's ``nasnetalarge``. ``width="full"`` is the published network (4032
-  features, 85M parameters, input >= 32 px); ``width="reduced"`` builds the same cell structure
-  through timm's own ``NASNetALarge`` arguments with ``num_features=192`` and ``stem_size=16``
-  (0.27M parameters), the only way it trains in minutes on a CPU. Chapters say which was used.
+* ``nasnet-large``: timm's ``nasnetalarge``. ``width="full"`` is the published network (NASNet-A
+  6 @ 4032: 6 normal cells per stage, 4032 features, 85M parameters, input >= 32 px);
+  ``width="reduced"`` is NASNet-A 2 @ 768 (:class:`NASNetReduced`): the same stem, normal and
+  reduction cells (timm's), 2 normal cells per stage instead of 6, ``num_features=768`` and
+  ``stem_size=32`` (1.3M parameters). The earlier reduction, 6 @ 192 with a 16-channel stem
+  (0.27M parameters), stayed at chance on the ten-attacks task (issue 29, item 5): its stem cells
+  had 2 and 4 channels (``num_features // 96`` and ``// 48``), and at every width the 18-cell
+  network memorised its 320 training images (training AUC 0.78-1.0) without learning the finding
+  (test AUC 0.49-0.63). Max pooling lives only in the two stem and two reduction cells (8
+  layers; normal cells average), all kept: the pooling swap replaces the same layers as in the
+  published network. Chapters say which was used.
 * ``pooling="avg"`` applies :func:`swap_max_to_avg_pooling` after building.
 
 Both take ``in_chans`` (1 for grayscale X-rays) and ``num_classes`` (1: a single sigmoid logit,
@@ -27,10 +34,11 @@ from timm.layers.adaptive_avgmax_pool import (AdaptiveAvgMaxPool2d, AdaptiveCatA
                                               FastAdaptiveMaxPool)
 from timm.layers.padding import pad_same
 from timm.layers.pool2d_same import MaxPool2dSame
+from timm.models.nasnet import NASNetALarge
 
 from . import register_model
 
-__all__ = ["MIN_INPUT_SIZE", "NASNET_WIDTHS", "IRV2_DEPTHS", "swap_max_to_avg_pooling", "max_pooling_layers",
+__all__ = ["MIN_INPUT_SIZE", "NASNET_WIDTHS", "NASNET_CELLS", "NASNetReduced", "IRV2_DEPTHS", "swap_max_to_avg_pooling", "max_pooling_layers",
            "AvgPool2dSameExcludePad", "AdaptiveAvgLike", "inception_resnet_v2", "nasnet_large"]
 
 #: Smallest square input each network accepts (measured: smaller inputs fail in a reduction).
@@ -38,7 +46,9 @@ MIN_INPUT_SIZE = {"inception-resnet-v2": 75, "nasnet-large": 32}
 #: Inception-ResNet-v2 depths: repeats of its Block35, Block17 and Block8 stages.
 IRV2_DEPTHS = {"full": (10, 20, 9), "reduced": (2, 4, 2)}
 #: NASNet-Large widths: timm ``NASNetALarge`` (num_features, stem_size).
-NASNET_WIDTHS = {"full": (4032, 96), "reduced": (192, 16)}
+NASNET_WIDTHS = {"full": (4032, 96), "reduced": (768, 32)}
+#: NASNet-Large normal cells per stage (the "N" of NASNet-A N @ width; the published network: 6).
+NASNET_CELLS = {"full": 6, "reduced": 2}
 POOLINGS = ("max", "avg")
 
 
@@ -170,14 +180,46 @@ def inception_resnet_v2(num_classes: int = 1, in_chans: int = 1, pooling: str = 
     return _finish(model, pooling)
 
 
+class NASNetReduced(NASNetALarge):
+    """timm's ``NASNetALarge`` with ``cells`` normal cells per stage instead of 6 (NASNet-A N @ width,
+    Zoph et al. 2018, Sec. 3): the stem cells, both reduction cells and the first ``cells`` normal
+    cells of each stage, wired as timm wires them (each cell reads the two before it; the cell after
+    a reduction reads the reduction and the cell before it). 2 and 6 are the counts whose channels
+    match timm's cells."""
+
+    def __init__(self, cells: int = 2, **kwargs):
+        if cells not in (2, 6):
+            raise ValueError(f"cells must be 2 or 6, got {cells}")
+        super().__init__(**kwargs)
+        self.cells = cells
+        for first in (0, 6, 12):
+            for i in range(first + cells, first + 6):
+                delattr(self, f"cell_{i}")
+
+    def forward_features(self, x):
+        x_conv0 = self.conv0(x)
+        prev = self.cell_stem_0(x_conv0)
+        cur = self.cell_stem_1(x_conv0, prev)
+        for stage, first in enumerate((0, 6, 12)):
+            if stage:
+                cur = getattr(self, f"reduction_cell_{stage - 1}")(cur, prev)
+            for i in range(first, first + self.cells):
+                prev, cur = cur, getattr(self, f"cell_{i}")(cur, prev)
+        return self.act(cur)
+
+
 @register_model("nasnet-large")
 def nasnet_large(num_classes: int = 1, in_chans: int = 1, pooling: str = "max", width: str = "full",
                  drop_rate: float = 0.0) -> nn.Module:
-    """timm ``nasnetalarge`` from scratch (Zoph et al. 2018); ``width="reduced"``: 192 features."""
+    """timm ``nasnetalarge`` from scratch (Zoph et al. 2018); ``width="reduced"``: NASNet-A 2 @ 768
+    (:class:`NASNetReduced`, :data:`NASNET_CELLS`)."""
     if width not in NASNET_WIDTHS:
         raise ValueError(f"width must be one of {list(NASNET_WIDTHS)}, got {width!r}")
     num_features, stem_size = NASNET_WIDTHS[width]
-    model = timm.create_model("nasnetalarge", pretrained=False, num_classes=num_classes,
-                              in_chans=in_chans, num_features=num_features, stem_size=stem_size,
-                              drop_rate=drop_rate)
+    kwargs = dict(num_classes=num_classes, in_chans=in_chans, num_features=num_features, stem_size=stem_size,
+                  drop_rate=drop_rate)
+    if NASNET_CELLS[width] == 6:
+        model = timm.create_model("nasnetalarge", pretrained=False, **kwargs)
+    else:
+        model = NASNetReduced(cells=NASNET_CELLS[width], **kwargs)
     return _finish(model, pooling)

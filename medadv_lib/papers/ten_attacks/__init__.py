@@ -52,16 +52,20 @@ SPEC = PaperSpec(
               "Classification Against Adversarial Attacks. MICCAI workshop iMIMIC 2018, "
               "arXiv:1807.02905."),
     presets={
-        "smoke": {"n_train": 48, "n_test": 16, "n_attack": 4, "n_attack_slow": 4, "epochs": 1, "attack_effort": "smoke"},
+        "smoke": {"n_train": 48, "n_test": 16, "n_attack": 4, "n_attack_slow": 4, "n_attack_s1_nl_ap": 4, "epochs": 1,
+                  "nasnet_epochs": 1, "attack_effort": "smoke"},
         # default (the notebook's parameters): 16 attacked images per network for eight attacks, 8 for the
         # slow two (G5, S1; about half the attack time at 12 images): S2's 10 % bound is decidable (64
         # images, claims.decidable_n: 35) at about the attack time of 12 images for all ten. S1 on NL/AP
-        # needs 35 (about 60 attacked at the default networks' clean accuracy): beyond the 6-minute budget.
+        # needs 35 correct when clean: S1 attacks n_attack_s1_nl_ap = 64 images there (issue 29: every claim
+        # decidable at the default preset), the other networks keep 8. 48 left 33 correct (NL/AP's clean
+        # accuracy 0.635 [0.566, 0.699] on 200 test images): 35 / 0.566 is 62.
         "default": {},
         # paper: on synthetic data 10,000 training images (the paper's 95,128 would not fit in memory at
         # 299 px); on a real dataset every training image (dataset_presets)
         "paper": {"image_size": 299, "nasnet_image_size": 331, "nasnet_width": "full", "irv2_depth": "full",
-                  "n_train": 10000, "n_test": 200, "n_attack": 200, "n_attack_slow": 200, "epochs": 40, "batch_size": 32,
+                  "n_train": 10000, "n_test": 200, "n_attack": 200, "n_attack_slow": 200, "n_attack_s1_nl_ap": 200, "epochs": 40,
+                  "nasnet_epochs": 40, "nasnet_augment": False, "batch_size": 32,
                   "optimizer": "rmsprop", "lr": 0.045, "lr_decay": 0.94, "lr_decay_every": 4,
                   "attack_effort": "paper"},
     },
@@ -85,7 +89,13 @@ SPEC = PaperSpec(
         "n_test": Rule(min=0, doc="test images for clean accuracy and ROC AUC (0: the whole real test split)"),
         "n_attack": Rule(min=1, doc="test images attacked per model (the paper: 200)"),
         "n_attack_slow": Rule(min=1, doc="of those, the images the slow attacks (G5 L-BFGS, S1 Local Search) attack (at most n_attack)"),
+        "n_attack_s1_nl_ap": Rule(min=1, doc="test images S1 (Local Search) attacks on NASNet-Large with average pooling, "
+                                              "the network of the claim 'S1 completely fails' (>= 35 correct decide its 10 % bound; "
+                                              "above n_test reads as n_test)"),
         "epochs": Rule(min=1, max=1000),
+        "nasnet_epochs": Rule(min=1, max=1000, doc="training epochs of the two NASNets (the default's reduced "
+                                                   "NASNet needs more than Inception-ResNet-v2)"),
+        "nasnet_augment": Rule(choices=(True, False), doc="random shifts and flips while training the NASNets"),
         "batch_size": Rule(min=2, max=1024),
         "optimizer": Rule(choices=("adam", "sgd", "rmsprop")),
         "lr": Rule(min=1e-8, max=10.0),
