@@ -1,27 +1,15 @@
 """Issue 29, item 4: power before the run. Every chapter's default preset (the book) sizes its
-samples so that `medadv run` names no claim as undecidable at its n, except the ones listed here
-with the reason no preset of this chapter's own could remove."""
+samples so that `medadv run` names no claim as undecidable at its n."""
 import pytest
 
 from medadv_lib.claims import decidable_n, undecidable_claims
 from medadv_lib.papers import papers, resolve_parameters
 
-#: Claims a default preset still cannot decide, by chapter, with why (remove an entry when fixed).
-KNOWN_UNDECIDABLE = {
-    "ten-attacks": {
-        "taghanaki-s1-fails-nasnet-avg": "S1 (Local Search) is slow: 8 images on NASNet average pooling, 35 needed; "
-                                         "the ten-attacks items of issue 29 are another branch's",
-    },
-}
-
-
 @pytest.mark.parametrize("chapter", sorted(papers()))
 def test_the_default_preset_can_decide_every_rate_threshold(chapter):
     spec = papers()[chapter]
     listed = undecidable_claims(spec.claims(), resolve_parameters(spec, "default", {}))
-    ids = {line.split(":")[0] for line in listed}
-    known = KNOWN_UNDECIDABLE.get(chapter, {})
-    assert ids <= set(known), f"undecidable at the default preset: {listed}"
+    assert listed == [], f"undecidable at the default preset: {listed}"
 
 
 def test_the_matrix_default_attacks_enough_inputs_for_near_zero():

@@ -352,11 +352,11 @@ def test_the_positive_control_is_a_premise_per_fair_network_with_its_interval():
     assert POSITIVE_CONTROL not in premises(results())                  # no control ran: none recorded
     # the clean-accuracy claim (and the others on no attack's success) are not handed the control
     from medadv_lib.claims import LEVEL
-    from medadv_lib.papers.ten_attacks.claims import NO_ATTACK
 
-    assert "taghanaki-clean" in NO_ATTACK and all(BY_ID[i].kind == LEVEL for i in NO_ATTACK)
+    no_attack = [c.id for c in CLAIMS if not c.reads_control]
+    assert "taghanaki-clean" in no_attack and all(BY_ID[i].kind == LEVEL for i in no_attack)
     by_id = {c.claim.id: c for c in check(CLAIMS, r, premises(r), REDUCED)}
-    assert all(by_id[i].outcome.control is None for i in NO_ATTACK)
+    assert all(by_id[i].outcome.control is None for i in no_attack)
     assert by_id["taghanaki-single-pixel-fails"].outcome.control is not None
 
 
