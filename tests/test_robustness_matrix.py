@@ -232,3 +232,26 @@ def test_a_relative_data_root_is_read_from_the_project_root(monkeypatch, tmp_pat
     monkeypatch.chdir(tmp_path)
     p = ex.chapter_parameters("ten-attacks", "smoke", 0, "kermany", "../shared/data/kermany-cxr")
     assert p["data_root"] == str(REPO / "../shared/data/kermany-cxr")
+
+
+def test_the_matrix_trains_the_ten_attacks_nasnets_with_the_chapters_recipe(monkeypatch):
+    """The matrix attacks the chapter's own networks: its NASNets get the chapter's NASNet recipe
+    (epochs, augmentation; issue 29 item 5), so their checkpoints are the chapter's, found in the cache."""
+    from medadv_lib.papers import get_paper
+    from medadv_lib.papers.ten_attacks import experiment as ta
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(data, irv2_depth, nasnet_width, config, device, nasnet_config=None):
+        seen.update(config=config, nasnet=nasnet_config)
+        raise Stop
+    monkeypatch.setattr(ta, "load_data", lambda *a, **k: None)
+    monkeypatch.setattr(ta, "train_networks", fake_train)
+    p = resolve_parameters(get_paper("ten-attacks"), "default")
+    with pytest.raises(Stop):
+        ex._ten_attacks_models(p, 4, 4, "cpu")
+    assert seen["nasnet"].epochs == p["nasnet_epochs"] and seen["nasnet"].augment == p["nasnet_augment"]
+    assert seen["nasnet"] == ta.nasnet_recipe(seen["config"], p["nasnet_epochs"], p["nasnet_augment"])

@@ -70,7 +70,8 @@ def _ten_attacks_models(p: dict, n: int, n_fit: int, device) -> list[Victim]:
     config = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], optimizer=p["optimizer"],
                          loss="bce", class_weighted=False, lr_decay=p["lr_decay"],
                          lr_decay_every=p["lr_decay_every"], seed=p["seed"])
-    runs = ex.train_networks(data, p["irv2_depth"], p["nasnet_width"], config, device)
+    nasnet = ex.nasnet_recipe(config, p["nasnet_epochs"], p["nasnet_augment"])   # the chapter's own NASNet recipe
+    runs = ex.train_networks(data, p["irv2_depth"], p["nasnet_width"], config, device, nasnet)
     victims = []
     for variant, run in runs.items():
         arch = ex.VARIANTS[variant][0]
