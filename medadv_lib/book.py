@@ -634,6 +634,8 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if data_dir and not Path(data_dir).is_dir():
         raise BookError(f"data folder not found: {data_dir}")
+    # absolute: each run's process works in its own folder (_build/runs/NAME), where a relative path is wrong
+    data_dir = str(Path(data_dir).resolve()) if data_dir else None
     if evaluations:
         from .evaluate_page import SPEC
         from .papers import resolve_parameters

@@ -163,3 +163,16 @@ def test_the_early_book_is_rebuilt_as_pages_finish_with_stand_ins_for_the_rest(t
     assert "about 10 min left" in placeholder[0].read_text()
     book.remove_placeholders(tmp_path)
     assert not list(tmp_path.glob("*.md")) and (tmp_path / "smia.ipynb").is_file()
+
+
+def test_a_relative_data_folder_reaches_the_runs_as_an_absolute_path(tmp_path, monkeypatch):
+    """Each run's process works in its own folder (_build/runs/NAME): `medadv book --data-dir
+    ../shared/data` must hand the runs an absolute path (the clean-clone proof of 2026-12-06 failed
+    every real-data run on the relative one)."""
+    seen = {}
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    monkeypatch.setattr(book, "execute_all", lambda *a, **k: seen.update(k) or ["stop"])
+    with pytest.raises(book.BookError):
+        book.build_book("smoke", data_dir="data", replicate="none", early=False)
+    assert Path(seen["data_dir"]).is_absolute() and Path(seen["data_dir"]) == tmp_path / "data"
