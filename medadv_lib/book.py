@@ -347,7 +347,9 @@ def _across_seeds(sweeps: list[dict]) -> dict[tuple, str]:
 
 
 def _fmt_params(params: dict) -> str:
-    shown = {k: (Path(str(v)).name + "/" if k == "data_root" and v else v) for k, v in params.items()}
+    # a path names only its file or folder: the page never shows where this machine keeps it
+    shown = {k: (Path(str(v)).name + "/" if k == "data_root" else Path(str(v)).name) if k in ("data_root", "model_file")
+             and v else v for k, v in params.items()}
     return ", ".join(f"`{k}={v!r}`" for k, v in shown.items() if k not in ("preset",))
 
 

@@ -121,3 +121,13 @@ def test_every_chapter_with_real_runs_has_their_section_glob_in_the_toc():
     for name, spec in papers().items():
         if set(spec.datasets) - {"synthetic"}:
             assert f"book/notebooks/{name}--*" in sections[f"book/notebooks/{name}"], name
+
+
+def test_the_status_page_names_no_absolute_path():
+    """An evaluation page's model file lives in the model cache: the status page names the file,
+    never where this machine keeps it (the browser check refuses absolute paths)."""
+    from medadv_lib.book import _fmt_params
+
+    text = _fmt_params({"data_root": "/data/medmnist", "model_file": "/tmp/cache/own-model/k/resnet18.pt", "seed": 0})
+    assert "/tmp" not in text and "/data" not in text
+    assert "`model_file='resnet18.pt'`" in text and "`data_root='medmnist/'`" in text
