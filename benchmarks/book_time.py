@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
 
-    from medadv_lib.book import book_runs
-    from medadv_lib.papers import PRESETS
+    from medadv_lib.book.build import book_runs
+    from medadv_lib.spec import PRESETS
 
     if args.preset not in PRESETS:
         parser.error(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(label(name, overrides) for name, overrides in runs))
         return 0
 
-    from medadv_lib.runner import run_notebook
+    from medadv_lib.running.runner import run_notebook
 
     samples: dict[str, list[float]] = {label(n, o): [] for n, o in runs}
     for repeat in range(args.repeats):

@@ -55,7 +55,8 @@ class NoCuda(SystemExit):
 
 def plan(only: list[str] | None = None, device: str = "cuda") -> list[dict]:
     """The runs, each with its parameters resolved and checked (``ParameterError`` on a bad one)."""
-    from medadv_lib.papers import get_paper, resolve_parameters
+    from medadv_lib.papers import get_paper
+    from medadv_lib.spec import resolve_parameters
 
     runs = []
     for name, overrides, budget in REDUCED:
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"budget {BUDGET_S} s; planned shares {sum(r['budget_s'] for r in runs)} s")
         return 0
 
-    from medadv_lib.runner import RunError, run_notebook
+    from medadv_lib.running.runner import RunError, run_notebook
 
     results = []
     with tempfile.TemporaryDirectory(prefix="medadv-gpu-check-") as tmp:

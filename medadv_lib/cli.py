@@ -17,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from .papers import PRESETS, ParameterError, get_paper, notebook_parameters, papers
+from .spec import PRESETS, ParameterError, notebook_parameters
+from .papers import get_paper, papers
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -95,7 +96,7 @@ def _data_root(overrides: dict, data_dir: str) -> str:
 
 
 def _cmd_run(args) -> int:
-    from .runner import RunError, run_notebook
+    from .running.runner import RunError, run_notebook
 
     spec = get_paper(args.paper)
     overrides = _overrides(args.param)
@@ -116,8 +117,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluate_page import SPEC, parse_budget
-    from .runner import RunError, run_notebook
+    from .evaluation.page import SPEC, parse_budget
+    from .running.runner import RunError, run_notebook
 
     overrides = _overrides(args.param)
     absolute = lambda path: str(Path(path).expanduser().resolve())   # noqa: E731 - the kernel runs in --out
@@ -145,9 +146,9 @@ def _cmd_evaluate(args) -> int:
 
 
 def slurm_options(args):
-    """``medadv sweep --slurm ...``'s options as :class:`~medadv_lib.sweep.SlurmOptions` (checked),
+    """``medadv sweep --slurm ...``'s options as :class:`~medadv_lib.running.engine.SlurmOptions` (checked),
     or None without ``--slurm``."""
-    from .sweep import SlurmOptions
+    from .running.engine import SlurmOptions
 
     jobs = args.jobs if args.command == "sweep" else None   # `medadv book --jobs`: runs side by side
     if not args.slurm:
@@ -180,7 +181,8 @@ def _engine_arguments(parser, unit: str) -> None:
 
 
 def _cmd_sweep(args) -> int:
-    from .sweep import EngineOptions, SweepError, parse_grid, plan_cells, run_sweep
+    from .running.engine import EngineOptions, SweepError
+    from .running.sweep import parse_grid, plan_cells, run_sweep
 
     spec = get_paper(args.paper)
     grid = parse_grid(args.grid)
@@ -208,8 +210,8 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_book(args) -> int:
-    from .book import BookError, build_book
-    from .sweep import EngineOptions, SweepError
+    from .book.build import BookError, build_book
+    from .running.engine import EngineOptions, SweepError
 
     if args.scheduler and args.slurm:
         raise ParameterError("give either --scheduler or --slurm, not both")
@@ -232,8 +234,8 @@ def _cmd_book(args) -> int:
 
 
 def _cmd_check_book(args) -> int:
-    from .browser import BrowserUnavailable, check_book
-    from .papers import REPO_ROOT
+    from .book.browser import BrowserUnavailable, check_book
+    from .spec import REPO_ROOT
 
     html = Path(args.html)
     if not (html / "index.html").is_file():

@@ -74,14 +74,14 @@ gradcam_images = 16
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import audit, check_claims, claims_report, format_claims, premises_table
+from medadv_lib.verdicts import audit, check_claims, claims_report, format_claims, premises_table
 from medadv_lib.papers import run_fidelity
 from medadv_lib.models import build_model, count_parameters
 from medadv_lib.papers.backdoor import experiment as ex
 from medadv_lib.papers.backdoor import figures
 from medadv_lib.papers.backdoor.claims import CLAIMS, EFFECT, premises
 from medadv_lib.papers.backdoor.published import PUBLISHED
-from medadv_lib.reporting import above_chance, data_banner
+from medadv_lib.verdicts import above_chance, data_banner
 from medadv_lib.training import training_curves
 from medadv_lib.utils import resolve_device
 

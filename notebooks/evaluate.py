@@ -48,10 +48,10 @@ batch_size = 16
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import claims_report, format_claims
+from medadv_lib.verdicts import claims_report, format_claims
 import medadv_lib
-from medadv_lib.evaluate_page import page_parameters, prepare, model_banner
-from medadv_lib.reporting import data_banner
+from medadv_lib.evaluation.page import page_parameters, prepare, model_banner
+from medadv_lib.verdicts import data_banner
 from medadv_lib.utils import resolve_device
 
 dev = resolve_device(device)
@@ -80,7 +80,7 @@ print(result.table().to_string())
 
 # %% [markdown]
 # ## AutoAttack's flags
-# The traps AutoAttack's `checks.py` warns of (Croce and Hein 2020; `medadv_lib.autoattack_flags`),
+# The traps AutoAttack's `checks.py` warns of (Croce and Hein 2020; `medadv_lib.evaluation.flags`),
 # each raised or not with its evidence: **randomness** (two forward passes differ), **probability
 # outputs** (outputs in [0, 1], rows summing to 1 for a softmax: the attacks' losses read logits),
 # **zero gradients** (inputs a gradient attack cannot move), probed on the first inputs before any

@@ -71,13 +71,13 @@ batch_size = 32
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.autoattack_flags import flags_frame
-from medadv_lib.claims import check_claims, claims_report, format_claims
+from medadv_lib.evaluation.flags import flags_frame
+from medadv_lib.verdicts import check_claims, claims_report, format_claims
 from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.robustness_matrix import experiment as ex
 from medadv_lib.papers.robustness_matrix import figures
 from medadv_lib.papers.robustness_matrix.claims import CLAIMS
-from medadv_lib.reporting import data_banner
+from medadv_lib.verdicts import data_banner
 from medadv_lib.utils import resolve_device
 
 fidelity = run_fidelity("robustness-matrix", globals())
@@ -151,7 +151,7 @@ ex.masking_flags(matrix, linf_budgets)
 # %% [markdown]
 # ## AutoAttack's flags
 # Per model, the traps AutoAttack's `checks.py` warns of (Croce and Hein 2020;
-# `medadv_lib.autoattack_flags`, the same flags as on every evaluation page), each raised or not
+# `medadv_lib.evaluation.flags`, the same flags as on every evaluation page), each raised or not
 # with its evidence: **randomness** (two forward passes differ), **probability outputs** (outputs
 # in [0, 1], rows summing to 1 for a softmax), **zero gradients** (inputs a gradient attack cannot
 # move), probed on the attacked inputs, and the **control beats white-box** (the noise control or

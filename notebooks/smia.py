@@ -75,14 +75,14 @@ import warnings
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import audit, check_claims, claims_report, format_claims, premises_table
+from medadv_lib.verdicts import audit, check_claims, claims_report, format_claims, premises_table
 from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.smia import AUTHOR_CODE_DIFFERENCES
 from medadv_lib.papers.smia import experiment as ex
 from medadv_lib.papers.smia import figures
 from medadv_lib.papers.smia.claims import CLAIMS, EFFECT, premises, restrict
 from medadv_lib.papers.smia.published import PUBLISHED
-from medadv_lib.reporting import above_chance, data_banner
+from medadv_lib.verdicts import above_chance, data_banner
 from medadv_lib.training import training_curves
 from medadv_lib.utils import resolve_device, seed_everything
 

@@ -65,13 +65,13 @@ import warnings
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import audit, claims_report, format_claims, premises_table
+from medadv_lib.verdicts import audit, claims_report, format_claims, premises_table
 from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.ten_attacks import experiment as ex
 from medadv_lib.papers.ten_attacks import figures
 from medadv_lib.papers.ten_attacks.claims import CLAIMS, EFFECT_PREMISES, check, premises
 from medadv_lib.papers.ten_attacks.published import PUBLISHED
-from medadv_lib.reporting import above_chance, data_banner
+from medadv_lib.verdicts import above_chance, data_banner
 from medadv_lib.training import TrainConfig, training_curves
 from medadv_lib.utils import resolve_device, seed_everything
 

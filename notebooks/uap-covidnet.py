@@ -91,13 +91,13 @@ retrain_control = True
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from medadv_lib.claims import check_claims, claims_report, format_claims, premises_table
+from medadv_lib.verdicts import check_claims, claims_report, format_claims, premises_table
 from medadv_lib.papers import run_fidelity
 from medadv_lib.papers.uap_covidnet import experiment as ex
 from medadv_lib.papers.uap_covidnet import figures
 from medadv_lib.papers.uap_covidnet.claims import AUDIT, CLAIMS, premises, restrict
 from medadv_lib.papers.uap_covidnet.published import PUBLISHED
-from medadv_lib.reporting import above_chance, data_banner
+from medadv_lib.verdicts import above_chance, data_banner
 from medadv_lib.training import training_curves
 from medadv_lib.utils import resolve_device
 

@@ -1,4 +1,4 @@
-"""AutoAttack's flags (medadv_lib.autoattack_flags): each trap raised on a model built to have it,
+"""AutoAttack's flags (medadv_lib.evaluation.flags): each trap raised on a model built to have it,
 not raised on a plain logit model; refused by `medadv evaluate` (exit 2) or shown on the page as
 the module documents; the control flag on rows where the noise control beats the attacks."""
 import numpy as np
@@ -10,11 +10,11 @@ import torch.nn.functional as F
 
 from conftest import shared_or_skip
 from medadv_lib import cli
-from medadv_lib.autoattack_flags import (CONTROL, FLAGS, PROBABILITIES, RANDOMNESS, ZERO_GRADIENTS, control_flag,
+from medadv_lib.evaluation.flags import (CONTROL, FLAGS, PROBABILITIES, RANDOMNESS, ZERO_GRADIENTS, control_flag,
                                          flags_frame, model_flags, refusals)
-from medadv_lib.evaluation import evaluate
-from medadv_lib.robustness_rows import Victim, outcome_row
-from medadv_lib.user_models import LoadedModel, ModelInputError, check_model
+from medadv_lib.evaluation.robustness import evaluate
+from medadv_lib.evaluation.rows import Victim, outcome_row
+from medadv_lib.evaluation.user_models import LoadedModel, ModelInputError, check_model
 
 
 def _net(outputs=3):

@@ -151,7 +151,7 @@ def test_kermany_reads_as_one_label_with_pneumonia_as_the_target(tmp_path):
     victim, and the spec refuses any other target finding before the notebook starts."""
     from test_data_real import write_kaggle_layout
 
-    from medadv_lib.papers import ParameterError, resolve_parameters
+    from medadv_lib.spec import ParameterError, resolve_parameters
     from medadv_lib.papers.backdoor import SPEC
     from medadv_lib.papers.backdoor import experiment as ex
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED
+from medadv_lib.verdicts import FAILS, HOLDS, INCONCLUSIVE, UNTESTED
 from medadv_lib.papers.backdoor.claims import CLAIMS
 from medadv_lib.papers.backdoor.experiment import BackdoorResults, TrojanedProbs
 from medadv_lib.papers.backdoor.published import PUBLISHED
@@ -111,7 +111,7 @@ def test_no_backdoor_leaves_the_comparisons_untested_and_decides_the_level_claim
     """Issue 29: a trigger that never took silences the claims that compare with the backdoor in
     place (Grad-CAM, trigger sizes), not the level claims ("even the smallest trigger reaches a high
     ASR"): for those it is the finding, read by the positive control (the implanted trigger)."""
-    from medadv_lib.claims import FAILS, POSITIVE_CONTROL, PAPER_FIDELITY, UNTESTED, check_claims
+    from medadv_lib.verdicts import FAILS, POSITIVE_CONTROL, PAPER_FIDELITY, UNTESTED, check_claims
     from medadv_lib.papers.backdoor.claims import IMPLANTED, premises
 
     none = _results(-6.0)
@@ -134,7 +134,7 @@ def test_no_backdoor_leaves_the_comparisons_untested_and_decides_the_level_claim
 def test_a_small_trigger_short_of_an_implanted_large_one_reads_the_control():
     """The largest trigger took (control met), the smallest did not: the level claim does not hold,
     and its evidence says the small trigger falls short of what this model allowed."""
-    from medadv_lib.claims import FAILS, PAPER_FIDELITY, check_claims
+    from medadv_lib.verdicts import FAILS, PAPER_FIDELITY, check_claims
     from medadv_lib.papers.backdoor.claims import premises
 
     r = _results(-6.0)
@@ -148,7 +148,7 @@ def test_a_small_trigger_short_of_an_implanted_large_one_reads_the_control():
 
 
 def test_the_premise_audit_passes():
-    from medadv_lib.claims import LEVEL, audit
+    from medadv_lib.verdicts import LEVEL, audit
     from medadv_lib.papers.backdoor.claims import EFFECT, IMPLANTED
 
     table = audit(CLAIMS, effect=EFFECT)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from medadv_lib import book
-from medadv_lib.papers import PaperSpec
-from medadv_lib.runner import run_notebook
+from medadv_lib.book import build as book
+from medadv_lib.spec import PaperSpec
+from medadv_lib.running.runner import run_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 MINI = PaperSpec(name="mini", title="Mini notebook", citation="-",
@@ -48,7 +48,7 @@ def test_status_page_and_build(mini_book, monkeypatch):
 def _claims_notebook(chapter, run, verdicts):
     import nbformat
 
-    from medadv_lib.claims import CLAIMS_MIME
+    from medadv_lib.verdicts import CLAIMS_MIME
 
     records = [{"id": f"c{i}", "chapter": chapter, "run": run, "claim": f"claim {i}", "where": "Sec. 1",
                 "paper_evidence": "p", "paper_verdict": "stated", "thresholds": {}, "verdict": v,
@@ -68,7 +68,7 @@ def _claims_notebook(chapter, run, verdicts):
 def test_scoreboard_one_row_per_claim_one_column_per_run_in_book_order(tmp_path):
     import nbformat
 
-    from medadv_lib.book import write_scoreboard
+    from medadv_lib.book.build import write_scoreboard
 
     notebooks = {"backdoor": ("backdoor", "synthetic", ["holds", "not reproduced at this scale"]),
                  "backdoor--nih-cxr14": ("backdoor", "nih-cxr14", ["inconclusive", "holds"]),
@@ -98,7 +98,7 @@ def test_scoreboard_one_row_per_claim_one_column_per_run_in_book_order(tmp_path)
 def test_scoreboard_names_the_failed_premise(tmp_path):
     import nbformat
 
-    from medadv_lib.book import write_scoreboard
+    from medadv_lib.book.build import write_scoreboard
 
     nbformat.write(_claims_notebook("smia", "synthetic", ["cannot be tested"]), tmp_path / "smia.ipynb")
     board, summary = tmp_path / "scoreboard.md", tmp_path / "summary.md"
@@ -126,7 +126,7 @@ def test_every_chapter_with_real_runs_has_their_section_glob_in_the_toc():
 def test_the_status_page_names_no_absolute_path():
     """An evaluation page's model file lives in the model cache: the status page names the file,
     never where this machine keeps it (the browser check refuses absolute paths)."""
-    from medadv_lib.book import _fmt_params
+    from medadv_lib.book.build import _fmt_params
 
     text = _fmt_params({"data_root": "/data/medmnist", "model_file": "/tmp/cache/own-model/k/resnet18.pt", "seed": 0})
     assert "/tmp" not in text and "/data" not in text

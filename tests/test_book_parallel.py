@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from medadv_lib import book
-from medadv_lib.runner import RunError
+from medadv_lib.book import build as book
+from medadv_lib.running.runner import RunError
 
 RUNS = [("uap-covidnet", {}), ("uap-covidnet", {"dataset": "kermany"}), ("smia", {}),
         ("backdoor", {"dataset": "kermany"}), ("robustness-matrix", {}),
@@ -54,7 +54,7 @@ def test_default_jobs(monkeypatch):
 def test_parallel_runs_respect_order_and_limit_and_report_failures(tmp_path, monkeypatch, threads_cluster):
     """The book's one schedule (issue 31) on a Dask cluster of two workers: the matrix pages after
     the chapters on their dataset, never more than two at once, a failure reported, not fatal."""
-    from medadv_lib.sweep import EngineOptions
+    from medadv_lib.running.engine import EngineOptions
 
     real = book.resolve_parameters
     monkeypatch.setattr(book, "book_runs", lambda data_dir=None, names=None: RUNS)
@@ -82,7 +82,8 @@ def test_the_schedule_runs_replication_cells_beside_the_pages_and_adopts_the_boo
                                                                                        threads_cluster):
     """Issue 31: a replication's cells are jobs of the same schedule, except the one that is the
     book's own run (seed 0), which is adopted from the book's page, not run again."""
-    from medadv_lib.sweep import EngineOptions, finished_entry, plan_cells
+    from medadv_lib.running.engine import EngineOptions
+    from medadv_lib.running.sweep import finished_entry, plan_cells
     from medadv_lib.papers import get_paper
 
     ran = tmp_path / "ran"
@@ -114,7 +115,7 @@ def test_the_schedule_runs_replication_cells_beside_the_pages_and_adopts_the_boo
 
 def test_longest_first_and_the_eta():
     from medadv_lib.papers import get_paper
-    from medadv_lib.schedule import Job, eta_seconds, ranks
+    from medadv_lib.running.schedule import Job, eta_seconds, ranks
 
     spec = get_paper("smia")
     jobs = [Job("a", spec, "smoke", cost=100), Job("b", spec, "smoke", cost=10), Job("c", spec, "smoke", cost=10),
@@ -128,7 +129,7 @@ def test_longest_first_and_the_eta():
 
 
 def test_a_fresh_work_folder_without_its_owner_file_is_left_to_its_run(tmp_path):
-    from medadv_lib.runner import WORKDIR_PREFIX, clean_stale_workdirs
+    from medadv_lib.running.runner import WORKDIR_PREFIX, clean_stale_workdirs
 
     fresh, old = tmp_path / f"{WORKDIR_PREFIX}a-1", tmp_path / f"{WORKDIR_PREFIX}b-2"
     fresh.mkdir(), old.mkdir()
@@ -141,7 +142,7 @@ def test_the_early_book_is_rebuilt_as_pages_finish_with_stand_ins_for_the_rest(t
     """Issue 31: after a page finishes the HTML is rebuilt (at most every `every` seconds), with a
     stand-in page naming the ETA for each chapter still running; the stand-ins never outlive the build."""
     from medadv_lib.papers import get_paper
-    from medadv_lib.schedule import Job, JobResult
+    from medadv_lib.running.schedule import Job, JobResult
 
     for name in ("write_replication_pages", "write_status_page", "write_scoreboard"):
         monkeypatch.setattr(book, name, lambda *a, **k: [])

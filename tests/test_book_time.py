@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import book_time  # noqa: E402
 
-from medadv_lib.book import book_runs  # noqa: E402
+from medadv_lib.book.build import book_runs  # noqa: E402
 
 
 def test_report_flags_runs_over_budget_and_splits_synthetic_from_real():

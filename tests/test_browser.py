@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from medadv_lib.browser import check_book, check_text
+from medadv_lib.book.browser import check_book, check_text
 
 REQUIRE = os.environ.get("MEDADV_REQUIRE_BROWSER") == "1"
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title>{head}</head>

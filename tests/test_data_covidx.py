@@ -66,7 +66,7 @@ def test_the_calibration_moves_only_the_disease_severity():
         assert derived.calibration == train.calibration
     assert two.as_one_label().transform == two.with_images(two.images, "n").transform == "a transform"
     assert two.with_images(two.images, "poisoned").source.endswith("; poisoned")
-    from medadv_lib.reporting import data_banner
+    from medadv_lib.verdicts import data_banner
     assert f"{synthetic.COVIDX_CALIBRATION.severity_floor:g} or more" in data_banner(train)
 
 

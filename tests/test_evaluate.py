@@ -6,10 +6,10 @@ import torch.nn as nn
 from conftest import shared_or_skip
 from medadv_lib import cli
 from medadv_lib.attacks.registry import run_attack
-from medadv_lib.autoattack_flags import FLAGS
+from medadv_lib.evaluation.flags import FLAGS
 import medadv_lib
-from medadv_lib.evaluation import evaluate
-from medadv_lib.user_models import ModelInputError, check_model, load_model
+from medadv_lib.evaluation.robustness import evaluate
+from medadv_lib.evaluation.user_models import ModelInputError, check_model, load_model
 
 NIH_FINDINGS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
                 "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia"]
@@ -98,8 +98,8 @@ def test_torchxrayvision_densenet_with_random_weights_on_the_nih_sample(tmp_path
     name onto the 14 findings of NIH's CSV, on the shared nih-cxr14 sample."""
     xrv = pytest.importorskip("torchxrayvision")
     root = shared_or_skip("data/nih-cxr14-1000")
-    from medadv_lib.evaluate_page import SPEC, prepare
-    from medadv_lib.papers import notebook_parameters
+    from medadv_lib.evaluation.page import SPEC, prepare
+    from medadv_lib.spec import notebook_parameters
 
     torch.manual_seed(0)
     base = xrv.models.DenseNet(weights=None).eval()
@@ -198,7 +198,7 @@ def test_medadv_evaluate_executes_one_page_with_provenance(capsys, tmp_path, nih
 
 
 def test_book_evaluate_file_is_read_and_checked_before_anything_runs(capsys, tmp_path, monkeypatch):
-    from medadv_lib import book
+    from medadv_lib.book import build as book
 
     spec = tmp_path / "mine.yaml"
     spec.write_text("model_file: weights/missing.pt\narch: xrv:densenet121\ndataset: nih-cxr14\n"

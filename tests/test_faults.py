@@ -136,8 +136,9 @@ import sys
 import time
 from pathlib import Path
 
-from medadv_lib.papers import PaperSpec, Rule
-from medadv_lib.runner import WORKDIR_PREFIX, clean_stale_workdirs, run_notebook
+from medadv_lib.spec import PaperSpec, Rule
+from medadv_lib.running.kernel import WORKDIR_PREFIX, clean_stale_workdirs
+from medadv_lib.running.runner import run_notebook
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mini.py"
 MINI = PaperSpec(name="mini", title="Mini", citation="-", source=FIXTURE,

@@ -10,8 +10,9 @@ import jupytext
 import nbformat
 import pytest
 
-from medadv_lib.papers import PRESETS, notebook_parameters, papers, resolve_parameters
-from medadv_lib.runner import _parameters_source
+from medadv_lib.spec import PRESETS, notebook_parameters, resolve_parameters
+from medadv_lib.papers import papers
+from medadv_lib.running.runner import _parameters_source
 
 GOLDEN = Path(__file__).parent / "notebooks"
 PAPERS = list(papers())

@@ -1,4 +1,4 @@
-"""The own-model example (medadv_lib.own_model): a ResNet-18 trained in plain torch, saved as a state
+"""The own-model example (medadv_lib.evaluation.own_model): a ResNet-18 trained in plain torch, saved as a state
 dict and evaluated through `medadv evaluate`'s path; its PGD cross-checked against torchattacks'."""
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 
 from conftest import shared_or_skip
-from medadv_lib import own_model
-from medadv_lib.own_model import Recipe, accuracy, load_split, train_resnet18
+from medadv_lib.evaluation import own_model
+from medadv_lib.evaluation.own_model import Recipe, accuracy, load_split, train_resnet18
 
 
 def _fake_medmnist(folder, n=48):
@@ -37,7 +37,7 @@ def test_load_split_resizes_as_the_evaluation_loader_does(tmp_path):
 
 @pytest.mark.slow
 def test_trained_in_plain_torch_saved_and_loaded_as_medadv_evaluate_loads_it(tmp_path):
-    from medadv_lib.user_models import check_model, load_model
+    from medadv_lib.evaluation.user_models import check_model, load_model
 
     root = _fake_medmnist(tmp_path)
     images, labels = load_split(root, "train", 32)
@@ -100,7 +100,7 @@ def test_own_model_registry_pgd_matches_torchattacks_within_3_points(tmp_path):
     PGD and torchattacks' within 3 points at each budget, and the budgets bite."""
     pytest.importorskip("torchattacks")
     root = shared_or_skip("data/medmnist")
-    from medadv_lib.user_models import load_model
+    from medadv_lib.evaluation.user_models import load_model
 
     images, labels = load_split(root, "train", 32)
     model = train_resnet18(images, labels, own_model.SMOKE_RECIPE)
@@ -120,7 +120,7 @@ def test_own_model_registry_pgd_matches_torchattacks_within_3_points(tmp_path):
 
 
 def test_the_book_adds_the_example_page_only_where_the_data_is(tmp_path, monkeypatch):
-    from medadv_lib import book
+    from medadv_lib.book import build as book
 
     calls = []
     monkeypatch.setattr(book, "run_notebook", lambda spec, preset, overrides, **k: calls.append((spec.name, overrides)))
@@ -145,8 +145,8 @@ def test_book_evaluation_trains_once_and_names_the_page(tmp_path, monkeypatch):
     """The smoke book's example: trained on the real file at the smoke recipe, cached (a second call
     trains nothing), and its parameters pass the evaluation page's checks."""
     root = shared_or_skip("data/medmnist")
-    from medadv_lib.evaluate_page import SPEC
-    from medadv_lib.papers import resolve_parameters
+    from medadv_lib.evaluation.page import SPEC
+    from medadv_lib.spec import resolve_parameters
 
     monkeypatch.setenv("MEDADV_CACHE", str(tmp_path / "cache"))
     lines = []

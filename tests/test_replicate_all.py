@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from medadv_lib import book, cli
+from medadv_lib import cli
+from medadv_lib.book import build as book
 from medadv_lib.papers import get_paper
-from medadv_lib.sweep import finished_entry, plan_cells
+from medadv_lib.running.sweep import finished_entry, plan_cells
 
 
 def test_all_replications_cover_every_chapter_but_the_matrix():
@@ -76,7 +77,7 @@ def test_the_books_engine_options_are_checked_before_anything_runs(monkeypatch, 
 def test_a_premise_on_its_edge_is_reported_over_the_seeds():
     """Issue 29: a premise met in some seeds and not others (a knife-edge stand-in) is named with
     its count over the cells, beside the claim's verdicts across seeds on the scoreboard."""
-    from medadv_lib import replication
+    from medadv_lib.verdicts import replication
 
     def record(verdict, met):
         return {"chapter": "uap-covidnet", "id": "c", "claim": "a claim", "verdict": verdict,

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, PAPER_FIDELITY, UNTESTED, check_claims
-from medadv_lib.papers import resolve_parameters
+from medadv_lib.verdicts import FAILS, HOLDS, INCONCLUSIVE, PAPER_FIDELITY, UNTESTED, check_claims
+from medadv_lib.spec import resolve_parameters
 from medadv_lib.papers.robustness_matrix import SPEC
 from medadv_lib.papers.robustness_matrix import experiment as ex
 from medadv_lib.papers.robustness_matrix.claims import CLAIMS
@@ -99,7 +99,7 @@ def test_tables_and_headline(matrix):
 def test_autoattack_flags_on_every_model_of_the_matrix(matrix):
     """AutoAttack's flags per matrix row (the same Flag as the evaluation page): the tiny logit
     models raise none of the model traps; the control flag reads the noise and transfer rows."""
-    from medadv_lib.autoattack_flags import CONTROL, FLAGS, flags_frame
+    from medadv_lib.evaluation.flags import CONTROL, FLAGS, flags_frame
 
     flags = ex.autoattack_flags(_victims(), matrix, "cpu")
     assert list(flags) == ["A", "B", "bin", "ml", "seg"]
@@ -176,7 +176,7 @@ def test_claims_abstain_on_small_samples_and_missing_settings():
 
 
 def test_spec_checks_before_the_kernel():
-    from medadv_lib.papers import ParameterError
+    from medadv_lib.spec import ParameterError
 
     for preset in ("smoke", "default", "paper"):
         resolve_parameters(SPEC, preset)
@@ -198,7 +198,7 @@ def test_a_real_dataset_takes_the_chapters_that_run_on_it(tmp_path):
     own real-data parameters; a dataset none of the chosen chapters runs on is refused."""
     from test_data_real import write_kaggle_layout, write_medmnist
 
-    from medadv_lib.papers import ParameterError
+    from medadv_lib.spec import ParameterError
 
     kermany = write_kaggle_layout(tmp_path / "kermany", n=2)
     medmnist = tmp_path / "medmnist"

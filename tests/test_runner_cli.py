@@ -6,8 +6,9 @@ import nbformat
 import pytest
 
 from medadv_lib import cli
-from medadv_lib.papers import PaperSpec, ParameterError, Rule, papers, resolve_parameters
-from medadv_lib.runner import RunError, run_notebook
+from medadv_lib.spec import PaperSpec, ParameterError, Rule, resolve_parameters
+from medadv_lib.papers import papers
+from medadv_lib.running.runner import RunError, run_notebook
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mini.py"
 MINI = PaperSpec(name="mini", title="Mini", citation="-", source=FIXTURE,
@@ -119,7 +120,7 @@ def test_cli_data_dir_finds_the_shared_folder():
 def test_real_run_page_title_names_the_dataset():
     """Issue 11: a real run's page is titled "paper, dataset", so the sidebar tells the runs apart;
     the synthetic default keeps the chapter's title, and finalizing twice appends once."""
-    from medadv_lib.runner import finalize_notebook
+    from medadv_lib.running.runner import finalize_notebook
 
     def notebook():
         return nbformat.v4.new_notebook(cells=[

@@ -10,11 +10,11 @@ import contextlib
 import json
 import os
 
-from medadv_lib import runner
+from medadv_lib.running import kernel
 
 
 def _connection(work, cwd):
-    manager = runner._Kernel(work).manager_class()(kernel_name="python3")
+    manager = kernel.KernelProcess(work).manager_class()(kernel_name="python3")
     with contextlib.chdir(cwd):               # papermill runs the client in the output folder
         manager.write_connection_file()
     info = json.loads(open(manager.connection_file).read())

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED
+from medadv_lib.verdicts import FAILS, HOLDS, INCONCLUSIVE, UNTESTED
 from medadv_lib.papers.smia.claims import CLAIMS
 from medadv_lib.papers.smia.experiment import BASELINES, SMIAResults, headline, sweep_table, table1, table6
 from medadv_lib.papers.smia.published import PUBLISHED
@@ -96,7 +96,7 @@ def test_every_claim_cites_the_paper(claim):
 def test_a_budget_that_moves_nothing_leaves_the_comparisons_untested():
     """Issue 20: when FGSM (the weakest baseline) does not move the model, no method can beat
     another: the comparisons are untested, the variance claim (no model needed) is decided."""
-    from medadv_lib.claims import PAPER_FIDELITY, UNTESTED, check_claims
+    from medadv_lib.verdicts import PAPER_FIDELITY, UNTESTED, check_claims
     from medadv_lib.papers.smia.claims import MOVED, premises
 
     r = _tables(0.2)
@@ -113,7 +113,7 @@ def test_a_budget_that_moves_nothing_leaves_the_comparisons_untested():
 
 def test_the_stand_in_premise_reads_the_graders_accuracy_from_the_results():
     """The grader's accuracy and its chance level travel in the results (one argument to premises)."""
-    from medadv_lib.claims import STAND_IN
+    from medadv_lib.verdicts import STAND_IN
     from medadv_lib.metrics.uncertainty import wilson
     from medadv_lib.papers.smia.claims import premises
     from medadv_lib.papers.smia.experiment import claim_results
@@ -147,7 +147,7 @@ def _control(fgsm_drop: float, n: int = N, smia_drop: float = 0.5):
 def test_the_premise_audit_passes_and_sorts_the_claims():
     """Every claim of Sec. 4 compares methods or settings: the score comparisons need MOVED, the two
     on the perturbation's shape need PERTURBED only (a weak attack still has a shape)."""
-    from medadv_lib.claims import COMPARISON, audit
+    from medadv_lib.verdicts import COMPARISON, audit
     from medadv_lib.papers.smia.claims import EFFECT, MOVED, PERTURBED
 
     table = audit(CLAIMS, effect=EFFECT)
@@ -165,7 +165,7 @@ def test_a_weak_run_decides_what_it_could_have_shown(fgsm_drop, met):
     by 20 points or more at the control's step), met or not."""
     from dataclasses import replace
 
-    from medadv_lib.claims import LEVEL, POSITIVE_CONTROL, PAPER_FIDELITY, STAND_IN, Claim, check_claims, verdict_above
+    from medadv_lib.verdicts import LEVEL, POSITIVE_CONTROL, PAPER_FIDELITY, STAND_IN, Claim, check_claims, verdict_above
     from medadv_lib.metrics.uncertainty import paired_difference
     from medadv_lib.papers.smia.claims import MOVED, PERTURBED, premises, restrict
 
@@ -194,7 +194,7 @@ def test_a_weak_run_decides_what_it_could_have_shown(fgsm_drop, met):
 
 def test_a_run_that_changed_no_image_leaves_the_shape_claims_untested():
     """A zero update has no direction and a zero perturbation no variance: PERTURBED unmet."""
-    from medadv_lib.claims import PAPER_FIDELITY, check_claims
+    from medadv_lib.verdicts import PAPER_FIDELITY, check_claims
     from medadv_lib.papers.smia.claims import PERTURBED, premises
 
     r = _tables(0.05)
@@ -210,7 +210,7 @@ def test_a_claim_on_both_tasks_is_decided_on_the_task_that_moved():
     """Premises per task: segmentation does not move, so the comparisons over both tasks are decided
     on classification, their evidence naming segmentation; the segmentation-only claim cannot be
     tested, the classification-only one is decided."""
-    from medadv_lib.claims import PAPER_FIDELITY, check_claims
+    from medadv_lib.verdicts import PAPER_FIDELITY, check_claims
     from medadv_lib.papers.smia.claims import MOVED, premises, restrict
 
     half = _stuck(_tables(0.05), tasks=("segmentation",))
@@ -232,7 +232,7 @@ def test_a_claim_on_both_tasks_is_decided_on_the_task_that_moved():
 
 
 def test_the_claims_on_missing_data_name_it():
-    from medadv_lib.claims import PAPER_FIDELITY, check_claims
+    from medadv_lib.verdicts import PAPER_FIDELITY, check_claims
     from medadv_lib.papers.smia.claims import premises
 
     r = _tables(0.05)
@@ -244,7 +244,7 @@ def test_the_claims_on_missing_data_name_it():
 def test_claim_results_reads_the_positive_control_table():
     from dataclasses import replace
 
-    from medadv_lib.claims import POSITIVE_CONTROL
+    from medadv_lib.verdicts import POSITIVE_CONTROL
     from medadv_lib.papers.smia.claims import premises
     from medadv_lib.papers.smia.experiment import claim_results
 

@@ -91,7 +91,7 @@ def test_gpu_check_fails_clearly_without_cuda(capsys):
 
 def test_the_setup_benchmark_reads_the_books_schedule_lines():
     """benchmarks/setup_time.py (issue 31) reads each run's seconds off the lines the book's schedule
-    prints (medadv_lib.schedule.run_jobs): the two must agree."""
+    prints (medadv_lib.running.schedule.run_jobs): the two must agree."""
     line = "== [3/18] uap-covidnet--kermany: ok in 412 s; ETA 21 min"
     match = setup_time.RUN_LINE.search(line)
     assert match.group(3, 4, 5) == ("uap-covidnet--kermany", "ok", "412")

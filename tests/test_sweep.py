@@ -12,10 +12,12 @@ import nbformat
 import numpy as np
 import pytest
 
-from medadv_lib import cli, replication
-from medadv_lib.papers import PaperSpec, ParameterError, Rule
-from medadv_lib.sweep import (EngineOptions, SlurmOptions, execute_cell, local_split, parse_grid, plan_cells,
-                              run_sweep, slurm_cluster)
+from medadv_lib import cli
+from medadv_lib.papers import get_paper
+from medadv_lib.verdicts import replication
+from medadv_lib.spec import PaperSpec, ParameterError, Rule
+from medadv_lib.running.engine import EngineOptions, SlurmOptions, execute_cell, local_split, slurm_cluster
+from medadv_lib.running.sweep import parse_grid, plan_cells, run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "sweep_mini.py"
@@ -101,10 +103,10 @@ def test_estimates_parsed_from_claim_evidence():
 def test_backdoor_table1_read_from_the_golden_beside_the_papers_cell():
     from medadv_lib.papers.backdoor.replication import table1
 
-    # found through the paper's spec: the shared layer names no paper
-    assert replication.chapter_tables("backdoor") == [table1]
-    assert replication.chapter_tables("uap-covidnet") == []
-    assert replication.chapter_tables("sweep-mini") == []          # a spec of one's own, not registered
+    # declared by the paper's spec and handed to the shared layer, which names no paper
+    assert get_paper("backdoor").replication_tables() == [table1]
+    assert get_paper("uap-covidnet").replication_tables() == []
+    assert MINI.replication_tables() == []          # a spec of one's own, not registered
     nb = nbformat.read(REPO / "tests" / "notebooks" / "backdoor.ipynb", as_version=4)
     rows = {m["name"]: m for m in table1(nb)}
     # the golden's printed Table 1 (these two cells change with `make golden`)
@@ -169,7 +171,7 @@ def test_local_sweep_failure_resume_and_nothing_twice(tmp_path):
     assert all(c["computed"] is False for c in third.record["cells"])
 
     # the book: one replication page, and the scoreboard marks the claim that flips as unstable
-    from medadv_lib import book
+    from medadv_lib.book import build as book
 
     pages = tmp_path / "pages"
     records = book.write_replication_pages([out], pages / "replications", pages / "replications.md")
@@ -205,10 +207,10 @@ def test_local_sweep_failure_resume_and_nothing_twice(tmp_path):
 def test_a_kernel_that_fails_to_start_is_retried(tmp_path, monkeypatch):
     import zmq
 
-    from medadv_lib import runner
+    from medadv_lib.running import kernel
 
     starts = []
-    real = runner._Kernel.manager_class
+    real = kernel.KernelProcess.manager_class
 
     def flaky(self):
         base = real(self)
@@ -221,7 +223,7 @@ def test_a_kernel_that_fails_to_start_is_retried(tmp_path, monkeypatch):
                 return await super()._async_launch_kernel(kernel_cmd, **kw)
         return Flaky
 
-    monkeypatch.setattr(runner._Kernel, "manager_class", flaky)
+    monkeypatch.setattr(kernel.KernelProcess, "manager_class", flaky)
     result = execute_cell(MINI, "smoke", {"seed": 0}, tmp_path, pause=0.1)
     assert result["status"] == "ok" and result["attempts"] == 2 and len(starts) == 2
     assert "Address already in use" in result["kernel_errors"][0]
@@ -353,7 +355,7 @@ def test_sweep_and_book_help(capsys):
 
 
 def test_book_refuses_a_folder_without_a_sweep(tmp_path):
-    from medadv_lib import book
+    from medadv_lib.book import build as book
 
     with pytest.raises(book.BookError, match="no sweep.json"):
         book.find_sweeps([tmp_path])
@@ -362,8 +364,8 @@ def test_book_refuses_a_folder_without_a_sweep(tmp_path):
 def test_the_book_runs_its_replication_by_default(monkeypatch, tmp_path):
     """`medadv book` runs BOOK_REPLICATIONS (backdoor over 4 seeds) unless --no-replicate, only for
     the chapters it builds, and never with --no-execute."""
-    from medadv_lib import book
-    from medadv_lib import sweep as sweep_mod
+    from medadv_lib.book import build as book
+    from medadv_lib.running import sweep as sweep_mod
 
     real_replications, asked = book.run_replications, []
     monkeypatch.setattr(book, "execute_all", lambda *a, **k: [])

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medadv_lib.claims import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, Fidelity, check_claims
+from medadv_lib.verdicts import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, Fidelity, check_claims
 from medadv_lib.papers.ten_attacks.claims import CLAIMS, CONVERGED, MAX_RAN_OUT, SEARCH_SCOPES, premises
 from medadv_lib.papers.ten_attacks.experiment import TenAttacksResults
 from medadv_lib.papers.ten_attacks.published import PUBLISHED
@@ -116,7 +116,7 @@ def test_paper_checks_read_the_papers_tables():
 def test_the_stand_in_premise_reads_the_test_aucs_claim_results_carries():
     from types import SimpleNamespace
 
-    from medadv_lib.claims import STAND_IN
+    from medadv_lib.verdicts import STAND_IN
     from medadv_lib.metrics.uncertainty import Estimate
     from medadv_lib.papers.ten_attacks.experiment import claim_results
 
@@ -170,7 +170,8 @@ def test_the_convergence_threshold_is_the_share_that_ran_out():
 
 
 def test_n_of_follows_the_default_preset():
-    from medadv_lib.papers import get_paper, resolve_parameters, undecidable
+    from medadv_lib.papers import get_paper
+    from medadv_lib.spec import resolve_parameters, undecidable
 
     spec = get_paper("ten-attacks")
     default = resolve_parameters(spec, "default", {})
@@ -204,7 +205,7 @@ def _aucs(**low):
 
 
 def test_claims_about_the_networks_read_the_fair_stand_ins_only():
-    from medadv_lib.claims import STAND_IN
+    from medadv_lib.verdicts import STAND_IN
     from medadv_lib.papers.ten_attacks.claims import (FAIR_EACH_POOLING, FAIR_NASNETS, FAIR_NL_AP, FAIR_PAIR,
                                                       FAIR_SOME, fair_networks, on_fair_networks)
 
@@ -289,7 +290,7 @@ def _control(rate_by_variant, n=40):
 
 
 def test_the_premise_audit_passes_and_names_the_kinds():
-    from medadv_lib.claims import COMPARISON, LEVEL, audit
+    from medadv_lib.verdicts import COMPARISON, LEVEL, audit
     from medadv_lib.papers.ten_attacks.claims import EFFECT_PREMISES
 
     table = audit(CLAIMS, effect=EFFECT_PREMISES)
@@ -309,7 +310,7 @@ def test_the_premise_audit_passes_and_names_the_kinds():
 
 
 def test_a_weak_converged_attack_decides_a_level_claim_and_silences_a_comparison():
-    from medadv_lib.claims import NOT_REPRODUCED, POSITIVE_CONTROL
+    from medadv_lib.verdicts import NOT_REPRODUCED, POSITIVE_CONTROL
     from medadv_lib.papers.ten_attacks.claims import EFFECT, MIN_EFFECT, check
 
     # every attack fools (almost) nothing, and every search failed for another reason than its grid
@@ -339,7 +340,7 @@ def test_a_weak_converged_attack_decides_a_level_claim_and_silences_a_comparison
 
 
 def test_the_positive_control_is_a_premise_per_fair_network_with_its_interval():
-    from medadv_lib.claims import POSITIVE_CONTROL
+    from medadv_lib.verdicts import POSITIVE_CONTROL
     from medadv_lib.papers.ten_attacks.claims import MIN_CONTROL, check
 
     r = replace(results(), control=_control({"IR2/MP": 1.0, "NL/MP": 0.25, "IR2/AP": 0.9, "NL/AP": 0.9}),
@@ -351,7 +352,7 @@ def test_the_positive_control_is_a_premise_per_fair_network_with_its_interval():
     assert f"above {100 * MIN_CONTROL:g} %" in p.evidence
     assert POSITIVE_CONTROL not in premises(results())                  # no control ran: none recorded
     # the clean-accuracy claim (and the others on no attack's success) are not handed the control
-    from medadv_lib.claims import LEVEL
+    from medadv_lib.verdicts import LEVEL
 
     no_attack = [c.id for c in CLAIMS if not c.reads_control]
     assert "taghanaki-clean" in no_attack and all(BY_ID[i].kind == LEVEL for i in no_attack)

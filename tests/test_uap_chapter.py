@@ -12,7 +12,8 @@ from medadv_lib.attacks.uap import uap_radius
 from medadv_lib.data.datasets import ImageDataset
 from medadv_lib.metrics.classification import fooling_rate
 from medadv_lib.models import build_model
-from medadv_lib.papers import ParameterError, get_paper, resolve_parameters
+from medadv_lib.spec import ParameterError, resolve_parameters
+from medadv_lib.papers import get_paper
 from medadv_lib.papers.uap_covidnet import experiment as ex
 from medadv_lib.papers.uap_covidnet.experiment import ChapterData, adversarial_retraining
 from medadv_lib.papers.uap_covidnet.figures import (plot_confusion_matrices, plot_retraining, plot_uaps,

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from medadv_lib.claims import (FAILS, HOLDS, INCONCLUSIVE, PAPER_FIDELITY, UNTESTED, Claim, Outcome, check_claims,
+from medadv_lib.verdicts import (FAILS, HOLDS, INCONCLUSIVE, PAPER_FIDELITY, UNTESTED, Claim, Outcome, check_claims,
                                combine, format_claims, verdict_above, verdict_below)
 from medadv_lib.metrics import uncertainty as u
 
@@ -106,7 +106,7 @@ def test_claims_checked_and_printed_with_evidence():
 
 def test_above_chance_says_plainly_when_a_model_has_not_learned_the_task():
     from medadv_lib.metrics.uncertainty import wilson
-    from medadv_lib.reporting import above_chance
+    from medadv_lib.verdicts import above_chance
 
     good = {"A": wilson(90, 100), "B": wilson(80, 100)}
     assert above_chance(good, 0.5, "accuracy").startswith("**Better than chance:** every model")

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medadv_lib import claims as C
-from medadv_lib.claims import (FAILS, HOLDS, POSITIVE_CONTROL, NOT_REPRODUCED, PAPER_FIDELITY, UNTESTED, Claim, CheckedClaim,
+from medadv_lib import verdicts as C
+from medadv_lib.verdicts import (FAILS, HOLDS, POSITIVE_CONTROL, NOT_REPRODUCED, PAPER_FIDELITY, UNTESTED, Claim, CheckedClaim,
                                Fidelity, Outcome, Premise, check_claims, decidable_n, verdict_above,
                                verdict_below)
 from medadv_lib.metrics.uncertainty import wilson
@@ -92,7 +92,8 @@ def test_the_rules_are_enforced_on_every_record():
 
 
 def test_fidelity_names_what_differs_from_the_paper_preset():
-    from medadv_lib.papers import get_paper, resolve_parameters
+    from medadv_lib.papers import get_paper
+    from medadv_lib.spec import resolve_parameters
 
     spec = get_paper("uap-covidnet")
     default = spec.fidelity(resolve_parameters(spec, "default"))
@@ -105,7 +106,8 @@ def test_fidelity_names_what_differs_from_the_paper_preset():
 
 
 def test_run_names_the_undecidable_claims_before_papermill(capsys, tmp_path):
-    from medadv_lib.papers import get_paper, resolve_parameters, undecidable
+    from medadv_lib.papers import get_paper
+    from medadv_lib.spec import resolve_parameters, undecidable
 
     spec = get_paper("uap-covidnet")
     lines = undecidable(spec, resolve_parameters(spec, "default", {"n_test": 12}))
@@ -220,8 +222,8 @@ def test_a_claim_is_decided_on_the_models_that_meet_its_premises():
 
 def test_every_chapter_passes_its_premise_audit():
     """Each chapter's claims declare their kind; a level claim never names an 'attack did
-    something' premise, a comparison always does (medadv_lib.claims.audit, issue 29)."""
-    from medadv_lib.claims import COMPARISON, LEVEL, audit
+    something' premise, a comparison always does (medadv_lib.verdicts.claims.audit, issue 29)."""
+    from medadv_lib.verdicts import COMPARISON, LEVEL, audit
     from medadv_lib.papers.uap_covidnet import claims as U
 
     table = audit(U.CLAIMS, effect=U.EFFECT)
@@ -324,7 +326,8 @@ def test_ten_attacks_positive_control_runs_pgd_at_the_median_minimal_size():
 def test_fidelity_inside_the_kernel_does_not_recheck_a_relative_data_root(tmp_path, monkeypatch):
     """The kernel runs in the output folder: a relative data_root checked before papermill no
     longer resolves there, and the fidelity must not re-check it (it only compares values)."""
-    from medadv_lib.papers import REPO_ROOT, get_paper, resolve_parameters
+    from medadv_lib.spec import REPO_ROOT, resolve_parameters
+    from medadv_lib.papers import get_paper
 
     from conftest import shared_or_skip
 

@@ -5,8 +5,8 @@ weights, with the ``op_threshs`` buffer, labels and resolution the published nam
 import pytest
 import torch
 
-from medadv_lib.autoattack_flags import PROBABILITIES, model_flags
-from medadv_lib.user_models import ModelInputError, build_xrv, load_model, parse_arch
+from medadv_lib.evaluation.flags import PROBABILITIES, model_flags
+from medadv_lib.evaluation.user_models import ModelInputError, build_xrv, load_model, parse_arch
 
 xrv = pytest.importorskip("torchxrayvision")
 

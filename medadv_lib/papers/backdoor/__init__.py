@@ -13,7 +13,7 @@ target finding). The paper's numbers are in :mod:`.published`, its claims in
 """
 from __future__ import annotations
 
-from .. import PaperSpec, Rule, require
+from ...spec import PaperSpec, Rule, require
 
 ORDER = 4
 

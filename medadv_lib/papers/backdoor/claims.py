@@ -13,7 +13,7 @@ above the clean model's rate) is the chapter's positive control. Two claims are 
 the backdoor's effect, "even the smallest trigger reaches a high ASR" and "a 3x3 trigger reaches
 AUROC-TT near 1": a trigger that did not take is then the finding, not a reason for silence, so
 they do not wait on :data:`IMPLANTED`; they record it as
-:data:`~medadv_lib.claims.POSITIVE_CONTROL` (met: this trigger falls short of what the largest one
+:data:`~medadv_lib.verdicts.claims.POSITIVE_CONTROL` (met: this trigger falls short of what the largest one
 achieved; not met: this model and training resist the poisoning). The other five *compare* with
 the backdoor in place (trigger sizes with each other, the trojaned model with the clean one,
 infected images with clean ones, contaminated test sets with each other): without an implanted
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...claims import (ALL, COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, LEVEL, POSITIVE_CONTROL, STAND_IN, Claim,
+from ...verdicts import (ALL, COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, LEVEL, POSITIVE_CONTROL, STAND_IN, Claim,
                        Outcome, Premise, combine, stand_in, verdict_above)
 from ...metrics.uncertainty import auroc, bootstrap, mean, micro_auc, paired_difference, wilson
 
@@ -35,7 +35,7 @@ __all__ = ["CLAIMS", "STEALTH_MARGIN", "premises", "MIN_AUROC", "IMPLANTED", "EF
 #: The premise of every claim that compares with the backdoor in place: the backdoor was implanted
 #: at all (also the chapter's positive control, read by the level claims).
 IMPLANTED = "the backdoor was implanted"
-#: The chapter's premises that the attack did something (for :func:`medadv_lib.claims.audit`).
+#: The chapter's premises that the attack did something (for :func:`medadv_lib.verdicts.claims.audit`).
 EFFECT = (IMPLANTED,)
 
 #: The clean DenseNet is a fair stand-in for the paper's (micro AUROC-NN 0.846 +- 0.045, Table 1)
@@ -51,7 +51,7 @@ def premises(r: BackdoorResults) -> dict[str, Premise]:
     intervals apart) the rate at which the clean model gives the target finding > 0.6 on clean
     images without it: a premise of the comparisons (a trigger that never took leaves nothing to
     compare: stealth, Grad-CAM, trigger sizes, contamination) and, under
-    :data:`~medadv_lib.claims.POSITIVE_CONTROL`, the reading of the level claims (Table 1: the
+    :data:`~medadv_lib.verdicts.claims.POSITIVE_CONTROL`, the reading of the level claims (Table 1: the
     largest trigger is the strongest poisoning this run tried)."""
     largest = max(r.trojaned)
     trojaned = _fooled(r, r.trojaned[largest].asr_max)

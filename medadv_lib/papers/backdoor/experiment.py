@@ -20,7 +20,7 @@ from ...data.chestxray14 import CHESTXRAY14_FINDINGS
 from ...metrics.backdoor import (METRICS, epoch_extremes, evaluate_epochs, evaluate_mixed_epochs, format_mean_std,
                                  predict_probabilities, seed_mean_std)
 from ...training import TrainConfig, load_epoch
-from ...reporting import NOT_PRINTED
+from ...verdicts import NOT_PRINTED
 from .published import PUBLISHED
 
 __all__ = ["load_data", "train_models", "clean_quality", "evaluate", "table1", "table2", "table3", "gradcam",
@@ -69,7 +69,7 @@ def train_models(train, seeds, trigger_sizes, focus_size: int, model_name: str, 
 
 def clean_quality(runs: dict, test, seed: int, device) -> dict:
     """The clean model's AUROC on the clean test images (as trained, micro over the labels) with its
-    bootstrap interval, for :func:`medadv_lib.reporting.above_chance`."""
+    bootstrap interval, for :func:`medadv_lib.verdicts.display.above_chance`."""
     from ...metrics.uncertainty import auroc
 
     probs = predict_probabilities(runs[("clean", None, seed)].model, test, device)

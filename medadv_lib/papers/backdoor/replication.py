@@ -1,10 +1,10 @@
-"""Nwadike et al. 2020's tables for the replication page (:mod:`medadv_lib.replication`): Table 1
+"""Nwadike et al. 2020's tables for the replication page (:mod:`medadv_lib.verdicts.replication`): Table 1
 (each metric's maximum over epochs, mean +- sd over the paper's 4 seeds) as one run printed it."""
 from __future__ import annotations
 
 from typing import Any
 
-from ...replication import OURS, cell_text
+from ...verdicts.replication import OURS, cell_text
 from .published import PUBLISHED
 
 __all__ = ["TABLES", "table1"]
@@ -35,5 +35,5 @@ def table1(notebook) -> list[dict[str, Any]]:
     return found
 
 
-#: The readers :func:`medadv_lib.replication.chapter_tables` finds for this chapter.
+#: The readers :func:`medadv_lib.verdicts.replication.chapter_tables` finds for this chapter.
 TABLES = [table1]

@@ -23,18 +23,18 @@ chapters that accept it train on it (``kermany``: the two-class COVID-Nets, the 
 Inception-ResNet-v2/NASNet networks and the one-label DenseNet; ``nih-cxr14``: the four networks and
 the 14-finding DenseNet; ``covidx``: the COVID-Nets; ``retinamnist``: the fundus grader;
 ``covid-ct-infection``: the CT U-Net). The experiment is in :mod:`.experiment`, the sanity claims
-in :mod:`.claims` (their home is the shared :mod:`medadv_lib.sanity_checks`, which
+in :mod:`.claims` (their home is the shared :mod:`medadv_lib.evaluation.sanity`, which
 :func:`medadv_lib.evaluate` reads too), the figures in :mod:`.figures`.
 """
 from __future__ import annotations
 
-from .. import PaperSpec, Rule, require
+from ...spec import PaperSpec, Rule, require
 
 ORDER = 5
 
 #: Inputs per model of the default preset (issue 29, item 4): the "near zero" check (worst-case
 #: robust accuracy below 10 %, a Wilson rate per model) can be decided from 35 inputs on
-#: (:func:`medadv_lib.claims.decidable_n`; the notebook's 32 could not: 0 of 32 leaves the bound at
+#: (:func:`medadv_lib.verdicts.claims.decidable_n`; the notebook's 32 could not: 0 of 32 leaves the bound at
 #: 10.7 %). 0 of 40 puts it at 8.8 %. Attacked in one batch, as the 32 were, so each attack run
 #: costs at most 40/32 of what it did.
 DEFAULT_INPUTS = 40

@@ -16,12 +16,13 @@ import pandas as pd
 import torch
 
 from ...attacks.registry import attack_names, get_attack, run_attack
-from ...robustness_rows import (NOISE, TRANSFER, Victim, budget_label, clean_fooled, models, outcome_row, outcomes,
+from ...evaluation.rows import (NOISE, TRANSFER, Victim, budget_label, clean_fooled, models, outcome_row, outcomes,
                                robust_rate, select_rows, white_box_rows)
 from ...metrics.uncertainty import wilson
 from ...progress import tqdm
-from ...sanity_checks import MatrixResults
-from .. import get_paper, resolve_parameters
+from ...evaluation.sanity import MatrixResults
+from .. import get_paper
+from ...spec import resolve_parameters
 
 __all__ = ["Victim", "chapter_parameters", "chapters_for", "collection_models", "attack_plan", "run_matrix", "budget_label",
            "robust_rate", "outcomes", "select_rows", "models", "heat_table", "heat_values", "curve_table", "strongest_attacks", "worst_case_table", "masking_flags", "MatrixResults", "claim_results",
@@ -284,10 +285,10 @@ def masking_flags(matrix: pd.DataFrame, linf_budgets, flat_within: float = 0.05)
 
 
 def autoattack_flags(victims: list[Victim], matrix: pd.DataFrame, device="cpu") -> dict[str, list]:
-    """AutoAttack's flags per model (:mod:`medadv_lib.autoattack_flags`, the same as on every
+    """AutoAttack's flags per model (:mod:`medadv_lib.evaluation.flags`, the same as on every
     evaluation page): randomness, probability outputs and zero gradients probed on its attacked
     inputs, and the noise or transfer control beating its white-box worst case (L-inf rows)."""
-    from ...autoattack_flags import control_flag, model_flags
+    from ...evaluation.flags import control_flag, model_flags
 
     return {v.name: model_flags(v.model, v.images, v.labels, v.task, device) + [control_flag(matrix, v.name, "Linf")]
             for v in victims}
@@ -313,8 +314,8 @@ def other_settings_table(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def claim_results(matrix: pd.DataFrame, linf_budgets, heat_budget: float) -> MatrixResults:
-    """The results the sanity claims (:mod:`.claims`, whose home is :mod:`medadv_lib.sanity_checks`,
-    as is :class:`~medadv_lib.sanity_checks.MatrixResults`) are tested on (budgets given in /255)."""
+    """The results the sanity claims (:mod:`.claims`, whose home is :mod:`medadv_lib.evaluation.sanity`,
+    as is :class:`~medadv_lib.evaluation.sanity.MatrixResults`) are tested on (budgets given in /255)."""
     return MatrixResults(matrix=matrix, linf_budgets=[b / 255 for b in linf_budgets], heat_eps=heat_budget / 255)
 
 

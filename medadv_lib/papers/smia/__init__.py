@@ -10,7 +10,7 @@ figures in :mod:`.figures`.
 """
 from __future__ import annotations
 
-from .. import PaperSpec, Rule, require
+from ...spec import PaperSpec, Rule, require
 
 ORDER = 3
 

@@ -10,7 +10,7 @@ on the chapter when it holds on both tasks. The paper's text prints no table cel
 a check on the paper's own numbers ("stated").
 
 **Premise audit (issue 29).** The two tasks act as the chapter's "models": the premises are computed
-per task (:meth:`~medadv_lib.claims.Premise.all_of`), and a claim of scope ``EACH`` is decided on
+per task (:meth:`~medadv_lib.verdicts.claims.Premise.all_of`), and a claim of scope ``EACH`` is decided on
 the tasks that meet them (:func:`restrict`), its evidence naming the other. A claim that compares
 the methods' scores (SMIA against DEV or a baseline, more iterations, a larger step, alpha = 1) is a
 ``COMPARISON``: it needs :data:`MOVED`, since at a budget where no method moves the model no method
@@ -19,7 +19,7 @@ updates, the variance) compare the methods too, but on a quantity every run meas
 they need :data:`PERTURBED` (SMIA and DEV changed every attacked image; a zero update has no
 direction and a zero perturbation no variance to compare), never :data:`MOVED`. No claim of the
 paper's Sec. 4 is on the level of an effect (each compares methods or settings), so the positive
-control (:data:`~medadv_lib.claims.POSITIVE_CONTROL`, the comparison again at the step where FGSM
+control (:data:`~medadv_lib.verdicts.claims.POSITIVE_CONTROL`, the comparison again at the step where FGSM
 moves the model by 20-40 points) gates nothing: it is shown with the premises and says whether this
 model can be moved at all. The two claims on data this collection lacks (Kaggle-DR, EAD-2019
 detection) name that as their premise.
@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...claims import (COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, POSITIVE_CONTROL, STAND_IN, Claim,
+from ...verdicts import (COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, POSITIVE_CONTROL, STAND_IN, Claim,
                        Outcome, Premise, combine, stand_in, verdict_above)
 from ...metrics.uncertainty import mean, paired_difference
 
@@ -47,7 +47,7 @@ MIN_DROP = 0.05
 #: The premise of the claims on the perturbation's shape (Table 1's cosines, Table 6's variance):
 #: SMIA and DEV, the two recorded methods, changed every attacked image.
 PERTURBED = "the attacks perturbed the images"
-#: The chapter's premises that the attacks did something (for :func:`medadv_lib.claims.audit`): moved
+#: The chapter's premises that the attacks did something (for :func:`medadv_lib.verdicts.claims.audit`): moved
 #: the model (the score comparisons) or changed the images (the comparisons of the perturbation).
 EFFECT = (MOVED, PERTURBED)
 #: Premises of the two claims on data this collection lacks: never met, their evidence says why.
@@ -61,7 +61,7 @@ def premises(r: SMIAResults) -> dict[str, Premise]:
     Estimate) and the share of the commonest grade: the grader is a fair stand-in when its accuracy
     is clearly above always answering that grade (Qi et al. print no clean accuracy of their
     graders); the U-Net has no minimum (the paper prints no clean score of it either).
-    ``r.control`` (when the run computed it): :data:`~medadv_lib.claims.POSITIVE_CONTROL`, per
+    ``r.control`` (when the run computed it): :data:`~medadv_lib.verdicts.claims.POSITIVE_CONTROL`, per
     task: the comparison of Table 6 again at the step where FGSM lowers the score by 20-40 points
     (:data:`.experiment.CONTROL_BAND`), where a comparison can show a difference either way
     (:func:`_control_case`)."""
@@ -119,7 +119,7 @@ def _control_case(factor: float, step: float, drops: dict) -> Premise:
 
 
 def restrict(r: SMIAResults, tasks) -> SMIAResults:
-    """The results on ``tasks`` only (for :func:`medadv_lib.claims.check_claims`: a claim of scope
+    """The results on ``tasks`` only (for :func:`medadv_lib.verdicts.claims.check_claims`: a claim of scope
     ``EACH`` is decided on the tasks that meet its premises); ``left_out`` maps each other task to
     the premises it misses, with their evidence (a claim on that task alone says so)."""
     keep = list(tasks)

@@ -35,7 +35,7 @@ from ...metrics.perturbation import consecutive_cosine, perturbation_variance
 from ...metrics.segmentation import per_image_jaccard
 from ...metrics.uncertainty import Estimate, mean, paired_difference
 from ...training import TrainConfig, predict, train_model
-from ...reporting import NOT_PRINTED
+from ...verdicts import NOT_PRINTED
 from .published import PUBLISHED
 
 __all__ = ["positive_control", "CONTROL_BAND", "PAPER_LEAD", "ladder_rungs", "scale_ladder", "convergence",
@@ -137,7 +137,7 @@ def make_tasks(data: dict, models: dict, n_attack: int, epsilon_cls: float, epsi
 def clean_summary(tasks: dict, device) -> pd.DataFrame:
     """Each model's clean score on its whole test split and on the attacked images, with intervals
     and counts. ``attrs``: the classifier's test accuracy and its chance level, the share of the
-    test split's most frequent grade (for :func:`medadv_lib.reporting.above_chance`)."""
+    test split's most frequent grade (for :func:`medadv_lib.verdicts.display.above_chance`)."""
     rows = []
     table_attrs = {}
     for task in tasks.values():

@@ -13,7 +13,7 @@ numbers are in :mod:`.published`, its claims in :mod:`.claims`, the experiments 
 """
 from __future__ import annotations
 
-from .. import PaperSpec, Rule, require
+from ...spec import PaperSpec, Rule, require
 
 ORDER = 2
 

@@ -14,7 +14,7 @@ fair stand-in (NASNet-Large's, both architectures, both poolings) cannot be test
 (:data:`NETWORK_PREMISES`). Verdicts use 95 % intervals (Wilson for rates, bootstrap for
 differences and means); ``paper_check`` applies each reading to the paper's own Tables 1-2.
 
-Kinds (issue 29; :func:`medadv_lib.claims.audit` checks them on :data:`CLAIMS`): a claim on the
+Kinds (issue 29; :func:`medadv_lib.verdicts.claims.audit` checks them on :data:`CLAIMS`): a claim on the
 *level* of an effect (G1-G5 fool at least 90 %, S2 fools fewer than 10 %, the clean accuracy) needs
 fair stand-ins and searches that converged, and a weak attack is its finding; the positive control
 (:func:`control_premise`: PGD at the median minimal size) is recorded beside it and says whether the
@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...claims import (ALL, COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, LEVEL, POSITIVE_CONTROL, STAND_IN, Claim,
+from ...verdicts import (ALL, COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, LEVEL, POSITIVE_CONTROL, STAND_IN, Claim,
                        Fidelity, Outcome, Premise, check_claims, combine, stand_in, verdict_above, verdict_below)
 from ...metrics.perceptibility import perceptibility_level
 from ...metrics.uncertainty import Estimate, auroc, independent_difference, mean, rate, wilson
@@ -50,7 +50,7 @@ MIN_AUC = 0.60
 
 #: The premises on which networks are fair stand-ins, by name: what a claim needs of the four
 #: (a predicate on the set of fair networks) and how the evidence says it. ``STAND_IN`` (from
-#: :mod:`medadv_lib.claims`) is all four: the claims that compare both architectures and both
+#: :mod:`medadv_lib.verdicts.claims`) is all four: the claims that compare both architectures and both
 #: poolings. The others let a claim be tested on the networks that learned the task.
 FAIR_SOME = "a fair stand-in among the networks"
 FAIR_PAIR = "both architectures fair stand-ins with one pooling"
@@ -200,7 +200,7 @@ MIN_CONTROL = 0.5
 
 
 def control_premise(r, fair: frozenset) -> Premise | None:
-    """:data:`~medadv_lib.claims.POSITIVE_CONTROL` per fair stand-in (``Premise.cases``), from
+    """:data:`~medadv_lib.verdicts.claims.POSITIVE_CONTROL` per fair stand-in (``Premise.cases``), from
     ``r.control``: PGD's success with its 95 % Wilson interval and n; None when no control ran."""
     if r.control is None or len(r.control) == 0:
         return None
@@ -265,7 +265,7 @@ def premises(r: TenAttacksResults) -> dict[str, Premise]:
     (:data:`SEARCH_SCOPES`, :data:`MAX_RAN_OUT`) is read from the ``ran_out`` column, over the fair
     networks where a scope names none; so are the effect premises (:data:`EFFECT_SCOPES`,
     :data:`MIN_EFFECT`) that the comparisons name. The positive control
-    (:data:`~medadv_lib.claims.POSITIVE_CONTROL`, :func:`control_premise`) is there when the run
+    (:data:`~medadv_lib.verdicts.claims.POSITIVE_CONTROL`, :func:`control_premise`) is there when the run
     has one; level claims record it beside their finding."""
     aucs, fair = _aucs(r), fair_networks(r)
     checks = {STAND_IN: stand_in(aucs, MIN_AUC, "clean test AUC", "Table 1's clean AUC"),
@@ -616,7 +616,7 @@ CLAIMS = [
 
 
 def check(claims, results: TenAttacksResults, checks: dict, fidelity: Fidelity, seeds: int = 1) -> list:
-    """:func:`~medadv_lib.claims.check_claims` on this chapter's ``claims`` with this run's premises
+    """:func:`~medadv_lib.verdicts.claims.check_claims` on this chapter's ``claims`` with this run's premises
     (``checks``, :func:`premises`). The level claims whose level is not an attack's success (the
     clean accuracy, Table 1; perceptibility, Fig. 2; the confidence after a successful attack,
     Fig. 3; shared failures, Sec. 4) do not read the positive control (``reads_control=False``)."""

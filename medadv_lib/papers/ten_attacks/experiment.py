@@ -28,7 +28,7 @@ from ...metrics.uncertainty import auroc, wilson
 from ...progress import tqdm
 from ...training import TrainConfig, TrainResult, predict, train_model
 from . import ATTACK_EFFORT
-from ...reporting import NOT_PRINTED
+from ...verdicts import NOT_PRINTED
 from .published import PUBLISHED
 
 #: The paper's attack ids in Table 1's order (the registry classes' ``paper_id``).
@@ -283,7 +283,7 @@ def test_predictions(runs: dict, data: ChapterData, device) -> pd.DataFrame:
 def clean_table(predictions: pd.DataFrame) -> pd.DataFrame:
     """Clean accuracy and ROC AUC of each network on its whole test split (:func:`test_predictions`),
     with intervals; the AUC estimates are kept in ``attrs["auc"]`` (for
-    :func:`medadv_lib.reporting.above_chance` and the stand-in premise)."""
+    :func:`medadv_lib.verdicts.display.above_chance` and the stand-in premise)."""
     rows, aucs = [], {}
     for variant, frame in predictions.groupby("variant", sort=False):
         cells = _cells(frame, 0)
@@ -493,7 +493,7 @@ class TenAttacksResults:
     test_predictions: pd.DataFrame | None = None
     #: the positive control (:func:`positive_control`), one row per network (the index): PGD at the
     #: median minimal L-inf size, ``PGD fooled`` of ``n`` images correct when clean; the premise
-    #: :data:`medadv_lib.claims.POSITIVE_CONTROL` reads it; None: no control was run
+    #: :data:`medadv_lib.verdicts.claims.POSITIVE_CONTROL` reads it; None: no control was run
     control: pd.DataFrame | None = None
     #: S1 white-box on NL/AP on every image it attacked (:attr:`AttackTables.s1_nl_ap`, the
     #: ``attacks`` columns): what "S1 completely fails against NL/AP" and its convergence premise

@@ -16,7 +16,7 @@ claims in :mod:`.claims`, the experiments in :mod:`.experiment` and the figures 
 """
 from __future__ import annotations
 
-from .. import PaperSpec, Rule, require
+from ...spec import PaperSpec, Rule, require
 
 ORDER = 1
 

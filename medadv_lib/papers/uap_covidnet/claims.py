@@ -15,7 +15,7 @@ import numpy as np
 
 from dataclasses import replace
 
-from ...claims import (ALL, COMPARISON, FAILS, HOLDS, INCONCLUSIVE, POSITIVE_CONTROL, STAND_IN, Claim, Outcome,
+from ...verdicts import (ALL, COMPARISON, FAILS, HOLDS, INCONCLUSIVE, POSITIVE_CONTROL, STAND_IN, Claim, Outcome,
                        Premise, audit, combine, stand_in, verdict_above)
 from ...metrics.uncertainty import Estimate, independent_difference, paired_difference, rate
 from .experiment import UAPResults
@@ -29,7 +29,7 @@ UAPS_WORK = "the nontargeted UAPs did something"
 TARGETED_WORK = "the targeted UAPs did something"
 #: The premises that the UAPs did something: named by the claims that compare UAP results (with
 #: each other, across zetas, norms, splits, targets or retraining rounds), never by a claim on the
-#: level of R_f or R_s, for which a weak UAP is the finding (issue 29; :func:`medadv_lib.claims.audit`).
+#: level of R_f or R_s, for which a weak UAP is the finding (issue 29; :func:`medadv_lib.verdicts.claims.audit`).
 EFFECT = (UAPS_WORK, TARGETED_WORK)
 CONVERGED = "the UAP loop converged"
 #: A COVID-Net is a fair stand-in for the paper's (92.6 % Small, 94.4 % Large, Sec. 3.1) when the

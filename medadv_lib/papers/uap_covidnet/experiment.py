@@ -107,7 +107,7 @@ def accuracy_table(models: dict[str, nn.Module], data: ChapterData, device) -> p
                          "ours": rate_cell(correct), "n": len(correct)})
         test_accuracy[name] = wilson(int(correct.sum()), len(correct))
     table = pd.DataFrame(rows).set_index(["model", "split"])
-    table.attrs["test_accuracy"] = test_accuracy  # for medadv_lib.reporting.above_chance
+    table.attrs["test_accuracy"] = test_accuracy  # for medadv_lib.verdicts.display.above_chance
     return table
 
 

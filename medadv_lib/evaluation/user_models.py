@@ -31,7 +31,7 @@ one :class:`ModelInputError` before any attack: a missing file, a file that is n
 state dict of another architecture (missing, unexpected and mis-shaped keys, the first few), a
 model whose output does not fit the dataset's task and labels, the wrong number of input channels,
 images outside the range the model expects, and two of AutoAttack's traps (two forward passes that
-differ, softmax outputs; :mod:`medadv_lib.autoattack_flags`, whose other flags the page shows).
+differ, softmax outputs; :mod:`medadv_lib.evaluation.flags`, whose other flags the page shows).
 """
 from __future__ import annotations
 
@@ -231,7 +231,7 @@ def _build(source: str, name: str, num_outputs: int, in_chans: int, options: dic
     if source == "medadv":
         import inspect
 
-        from .models import _BUILDERS, _load_all, build_model
+        from ..models import _BUILDERS, _load_all, build_model
 
         _load_all()
         accepted = inspect.signature(_BUILDERS[name]).parameters if name in _BUILDERS else {}
@@ -366,7 +366,7 @@ def check_model(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor,
     """Refuse, before any attack, a model that cannot be evaluated on these images: images outside
     the range the model takes, a forward pass that fails (the wrong input channels or size), an
     output that does not fit the task and labels, and AutoAttack's two refused traps
-    (:func:`medadv_lib.autoattack_flags.refusals`: two forward passes that differ, softmax outputs)."""
+    (:func:`medadv_lib.evaluation.flags.refusals`: two forward passes that differ, softmax outputs)."""
     lo, hi = loaded.input_range
     if images.numel() and (float(images.min()) < lo or float(images.max()) > hi):
         raise ModelInputError(f"images lie in [{float(images.min()):.4g}, {float(images.max()):.4g}]; the model "
@@ -388,10 +388,10 @@ def check_model(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor,
                               f"with outputs {loaded.outputs} needs {want}")
     if task in ("multilabel",) and labels.ndim != 2:
         raise ModelInputError(f"a multilabel model needs (N, {k}) labels, got {tuple(labels.shape)}")
-    from .autoattack_flags import model_flags, refusals
+    from .flags import model_flags, refusals
 
     refused = refusals(model_flags(loaded.model, images, labels, task, device, n=4))
     if refused:
         raise ModelInputError(f"{loaded.arch} from {loaded.file}: " + "; ".join(
             f"{f.name} ({f.evidence}): the attacks' numbers would be wrong; fix: {f.fix}" for f in refused)
-            + " (AutoAttack's checks.py flags the same; see medadv_lib.autoattack_flags)")
+            + " (AutoAttack's checks.py flags the same; see medadv_lib.evaluation.flags)")

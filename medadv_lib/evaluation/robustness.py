@@ -9,11 +9,11 @@ standardized adversarial robustness benchmark", NeurIPS Datasets and Benchmarks)
 only when the input survives every attack at that budget) and the noise control, each with its 95 %
 Wilson interval and n, and the sanity checks of an adversarial evaluation that the robustness-matrix
 chapter tests too (Carlini et al. 2019, "On Evaluating Adversarial Robustness", Sec. 5,
-:mod:`medadv_lib.sanity_checks`), and AutoAttack's flags (:mod:`medadv_lib.autoattack_flags`:
+:mod:`medadv_lib.evaluation.sanity`), and AutoAttack's flags (:mod:`medadv_lib.evaluation.flags`:
 randomness, probability outputs and zero gradients probed before any attack; the noise control
 beating the white-box worst case after them).
 
-The per-input rows, the white-box loop and their selection are :mod:`medadv_lib.robustness_rows`,
+The per-input rows, the white-box loop and their selection are :mod:`medadv_lib.evaluation.rows`,
 which the matrix chapter shares, so a model evaluated here and the same model in the matrix get the
 same numbers for the same seed, budgets and steps.
 """
@@ -27,13 +27,13 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .attacks.registry import attack_names
-from .autoattack_flags import control_flag, model_flags
-from .claims import CheckedClaim, Fidelity, Outcome, check_claims
-from .metrics.uncertainty import Estimate
-from .progress import tqdm
-from .robustness_rows import NOISE, Victim, budget_label, clean_fooled, outcome_row, robust_rate, white_box_rows
-from .sanity_checks import CLAIMS, MatrixResults
+from ..attacks.registry import attack_names
+from .flags import control_flag, model_flags
+from ..verdicts import CheckedClaim, Fidelity, Outcome, check_claims
+from ..metrics.uncertainty import Estimate
+from ..progress import tqdm
+from .rows import NOISE, Victim, budget_label, clean_fooled, outcome_row, robust_rate, white_box_rows
+from .sanity import CLAIMS, MatrixResults
 
 __all__ = ["Evaluation", "evaluate", "THREAT_MODELS", "DEFAULT_EPS", "OWN_MODEL"]
 
@@ -49,9 +49,9 @@ class Evaluation:
     """The robustness-matrix row of one model (every estimate a share of the ``n`` inputs, with
     its 95 % Wilson interval): ``clean`` accuracy, ``robust[attack][eps]`` for each attack and the
     noise control, ``worst[eps]`` over the attacks, ``noise[eps]``, the ``strongest`` attack per
-    budget, ``checks``: the sanity checks of :mod:`medadv_lib.sanity_checks`
-    (:class:`~medadv_lib.claims.CheckedClaim`), and ``flags``: AutoAttack's flags
-    (:class:`~medadv_lib.autoattack_flags.Flag`)."""
+    budget, ``checks``: the sanity checks of :mod:`medadv_lib.evaluation.sanity`
+    (:class:`~medadv_lib.verdicts.claims.CheckedClaim`), and ``flags``: AutoAttack's flags
+    (:class:`~medadv_lib.evaluation.flags.Flag`)."""
 
     model: str
     task: str
@@ -65,7 +65,7 @@ class Evaluation:
     noise: dict[float, Estimate]
     strongest: dict[float, str]
     checks: list = field(default_factory=list)
-    flags: list = field(default_factory=list)      # AutoAttack's flags (medadv_lib.autoattack_flags.Flag)
+    flags: list = field(default_factory=list)      # AutoAttack's flags (medadv_lib.evaluation.flags.Flag)
     matrix: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)   # the rows, per-input outcomes kept
     seconds: float = 0.0
 
@@ -98,14 +98,14 @@ class Evaluation:
                               "if raised": f.meaning} for f in self.flags]).set_index("flag")
 
     def checks_table(self) -> pd.DataFrame:
-        from .claims import claims_frame
+        from ..verdicts import claims_frame
 
         return claims_frame(self.checks)
 
 
 def _check_inputs(model, images, labels, threat_model, eps, attacks, task, device, batch_size):
-    from .attacks.apgd import infer_task
-    from .utils import resolve_device
+    from ..attacks.apgd import infer_task
+    from ..utils import resolve_device
 
     if threat_model not in THREAT_MODELS:
         raise ValueError(f"threat_model must be one of {THREAT_MODELS}, not {threat_model!r}")
@@ -135,7 +135,7 @@ def _check_inputs(model, images, labels, threat_model, eps, attacks, task, devic
 
 
 def _probe(model, x, device):
-    from .attacks.registry import _caller_model_kept
+    from ..attacks.registry import _caller_model_kept
 
     with _caller_model_kept(model):
         model.to(device).eval()
@@ -143,7 +143,7 @@ def _probe(model, x, device):
 
 
 #: The fidelity of an evaluation's records: the matrix's sanity checks on the user's model are no
-#: paper's claims, so their "does not hold" stands (see :mod:`medadv_lib.claims`).
+#: paper's claims, so their "does not hold" stands (see :mod:`medadv_lib.verdicts.claims`).
 OWN_MODEL = Fidelity(False, "your model on your data, not a paper's experiment")
 
 
@@ -172,7 +172,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, th
     flags = model_flags(model, images, labels, task, device)            # before any attack
     victim = Victim(name, "evaluate", task, model, images, labels)
     plan = [(a, threat_model, e) for a in names + [NOISE] for e in budgets]
-    from .attacks.registry import _caller_model_kept
+    from ..attacks.registry import _caller_model_kept
 
     with _caller_model_kept(model):
         rows = [outcome_row(victim, "clean", "none", "clean", "none", 0.0,

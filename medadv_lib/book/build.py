@@ -23,10 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .papers import REPO_ROOT, papers, resolve_parameters
-from .provenance import read_records
-from .runner import RunError, run_notebook
-from .utils import atomic_write
+from ..spec import REPO_ROOT, resolve_parameters
+from ..papers import papers
+from ..running.provenance import read_records
+from ..running.runner import RunError, run_notebook
+from ..utils import atomic_write
 
 __all__ = ["BOOK_NOTEBOOKS", "execute_all", "run_dependencies", "default_jobs", "write_status_page",
            "write_scoreboard", "build_book", "execute_own_model", "BookError", "collect_claims", "Replication", "BOOK_REPLICATIONS",
@@ -55,7 +56,7 @@ def book_runs(data_dir: Path | None = None, names: list[str] | None = None) -> l
     """Every run of the book: each chapter on the synthetic default, then on every real dataset it
     accepts whose folder (named as in ``../shared/data/``) is found under ``data_dir``.
     Returns ``(paper, overrides)`` pairs."""
-    from .data.registry import find_data
+    from ..data.registry import find_data
 
     found = find_data(data_dir) if data_dir else {}
     runs = []
@@ -109,15 +110,15 @@ RUN_LOGS = REPO_ROOT / "_build" / "runs"
 def book_jobs(preset: str, names: list[str] | None = None, data_dir: Path | None = None,
               evaluations: list[str] | None = None, replications=(), out_dir: Path = BOOK_NOTEBOOKS,
               sweeps_root: Path = BOOK_SWEEPS) -> tuple[list, dict]:
-    """The book's one schedule (:mod:`medadv_lib.schedule`, issue 31): a job per run of
+    """The book's one schedule (:mod:`medadv_lib.running.schedule`, issue 31): a job per run of
     :func:`book_runs` (a matrix page after the chapters' runs on its dataset), per evaluation page
     and per replication cell not finished before. The cell that is the book's own run (same paper,
     preset and parameters) is no job: it is adopted when that page is done. Returns the jobs and,
     per page job, the cells that adopt it: ``{job name: [(spec, preset, cell, sweep folder)]}``."""
-    from .evaluate_page import SPEC as EVALUATE
-    from .papers import get_paper
-    from .schedule import Job, expected_seconds
-    from .sweep import finished_entry, parameter_key, plan_cells
+    from ..evaluation.page import SPEC as EVALUATE
+    from ..papers import get_paper
+    from ..running.schedule import Job, expected_seconds
+    from ..running.sweep import finished_entry, parameter_key, plan_cells
 
     runs = book_runs(data_dir, names)
     specs = [get_paper(name) for name, _ in runs]
@@ -151,14 +152,14 @@ def execute_all(preset: str, names: list[str] | None = None, out_dir: Path = BOO
                 evaluations: list[str] | None = None, replications=(), engine=None,
                 on_done=None, worker=None, sweeps_root: Path | None = None) -> list[str]:
     """Execute every run of the book as one schedule (:func:`book_jobs`) on the sweeps' engine
-    (``engine``: :class:`~medadv_lib.sweep.EngineOptions`; default a LocalCluster of ``jobs``
+    (``engine``: :class:`~medadv_lib.running.engine.EngineOptions`; default a LocalCluster of ``jobs``
     workers, :func:`default_jobs`, each run at ``cores / jobs`` torch threads); return the failure
     messages (empty: all good). ``replications``' cells run in the same schedule; the book's own
     run is adopted as its seed-0 cell. ``on_done(result, state)`` after each run (the early
     book). Executed real-data runs that this build did not make (another data folder) are removed,
     so the book shows exactly this build's runs. ``worker``: a stand-in for the run of one job (tests)."""
-    from .schedule import run_jobs
-    from .sweep import EngineOptions, open_engine
+    from ..running.schedule import run_jobs
+    from ..running.engine import EngineOptions, open_engine
 
     planned, adopt = book_jobs(preset, names, data_dir, evaluations, replications, Path(out_dir),
                                Path(sweeps_root) if sweeps_root else BOOK_SWEEPS)
@@ -227,7 +228,7 @@ def adopt_book_run(spec, preset: str, cell, root: Path, book_dir: Path = BOOK_NO
     """Seed a replication's cell with the book's own run when it is that run (same paper, preset and
     resolved parameters: the key of its provenance), so no run is executed twice (the seed-0 cell);
     True when it did. A cell already finished, or a book run that differs, is left alone."""
-    from .sweep import finished_entry, parameter_key
+    from ..running.sweep import finished_entry, parameter_key
 
     notebook, prov = book_dir / f"{cell.run_name}.ipynb", book_dir / f"{cell.run_name}.provenance.json"
     if finished_entry(spec, preset, cell, root) is not None or not (notebook.is_file() and prov.is_file()):
@@ -253,8 +254,8 @@ def run_replications(preset: str, replications=BOOK_REPLICATIONS, root: Path = B
     ``sweep.json``: in ``medadv book`` its cells have run in the book's schedule
     (:func:`execute_all`), so this computes nothing; alone, it runs the cells not finished with
     ``medadv sweep``'s engine (a LocalCluster). Returns the sweep folders."""
-    from .papers import get_paper
-    from .sweep import plan_cells, run_sweep
+    from ..papers import get_paper
+    from ..running.sweep import plan_cells, run_sweep
 
     folders, failures = [], []
     for rep in [r for r in replications if names is None or r.paper in names]:
@@ -294,7 +295,7 @@ def write_replication_pages(sweep_dirs, folder: Path = REPLICATIONS_DIR,
                             index: Path = REPLICATIONS_PAGE) -> list[dict]:
     """One page per sweep in ``folder`` (stale pages removed) and the part's index page; returns
     the sweeps' records (for the scoreboard)."""
-    from .replication import replication_markdown
+    from ..verdicts.replication import replication_markdown
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -384,10 +385,10 @@ def write_status_page(folder: Path = BOOK_NOTEBOOKS, path: Path = STATUS_PAGE) -
 
 
 def collect_claims(folder: Path = BOOK_NOTEBOOKS) -> list[dict]:
-    """Every claim record (see :mod:`medadv_lib.claims`) that the executed notebooks emitted."""
+    """Every claim record (see :mod:`medadv_lib.verdicts.claims`) that the executed notebooks emitted."""
     import nbformat
 
-    from .claims import read_claims_outputs
+    from ..verdicts import read_claims_outputs
 
     order = {name: k for k, name in enumerate(papers())}
     records = []
@@ -426,7 +427,7 @@ def write_scoreboard(folder: Path = BOOK_NOTEBOOKS, path: Path = SCOREBOARD_PAGE
     one-line-per-chapter summary, which tells *not reproduced at this scale* from *does not hold*.
     With ``sweeps`` (the records of :func:`write_replication_pages`), a column "across seeds"
     marks every claim whose decided verdict flips across a sweep's cells as *unstable*."""
-    from .claims import VERDICTS, counts_line
+    from ..verdicts import VERDICTS, counts_line
 
     records = collect_claims(folder)
     seeds = _across_seeds(sweeps or [])
@@ -509,7 +510,7 @@ def evaluation_overrides(path: str | Path) -> dict:
     ``data_root`` is read from FILE's folder."""
     import yaml
 
-    from .papers import ParameterError
+    from ..spec import ParameterError
 
     path = Path(path)
     try:
@@ -522,7 +523,7 @@ def evaluation_overrides(path: str | Path) -> dict:
         if values.get(key) and not Path(str(values[key])).expanduser().is_absolute():
             values[key] = str((path.parent / str(values[key])).resolve())
     if "eps" in values:
-        from .evaluate_page import parse_budget
+        from ..evaluation.page import parse_budget
 
         values["eps"] = [parse_budget(e) for e in (values["eps"] if isinstance(values["eps"], list) else [values["eps"]])]
     values.pop("preset", None)
@@ -595,12 +596,12 @@ class EarlyBook:
 
 def execute_own_model(preset: str, data_dir: Path | None, out_dir: Path = BOOK_NOTEBOOKS,
                       progress: bool = True) -> list[str]:
-    """The "Attack your own model" example (:mod:`medadv_lib.own_model`) when ``data_dir`` holds
+    """The "Attack your own model" example (:mod:`medadv_lib.evaluation.own_model`) when ``data_dir`` holds
     PneumoniaMNIST: a ResNet-18 trained in plain torch (cached), its evaluation page executed like
     any ``--evaluate`` file's; the failure messages."""
-    from .data.registry import find_data
-    from .evaluate_page import SPEC
-    from .own_model import DATASET, book_evaluation
+    from ..data.registry import find_data
+    from ..evaluation.page import SPEC
+    from ..evaluation.own_model import DATASET, book_evaluation
 
     found = find_data(data_dir) if data_dir else {}
     if DATASET not in found:
@@ -629,7 +630,7 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     :data:`BOOK_REPLICATIONS` of the chapters built (at this preset) and adds theirs; ``"all"``
     replicates every chapter (:func:`all_replications`); ``"none"`` or False, none. The runs,
     the evaluation pages and the replication cells are one schedule (:func:`execute_all`) on
-    ``engine`` (:class:`~medadv_lib.sweep.EngineOptions`: ``--scheduler``, ``--slurm``; default a
+    ``engine`` (:class:`~medadv_lib.running.engine.EngineOptions`: ``--scheduler``, ``--slurm``; default a
     LocalCluster of ``jobs`` workers); ``early``: the HTML is rebuilt as pages finish
     (:class:`EarlyBook`), so the book can be read before the last run ends. Parameters, data,
     models and sweep folders are checked before anything runs."""
@@ -639,8 +640,8 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     # absolute: each run's process works in its own folder (_build/runs/NAME), where a relative path is wrong
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     if evaluations:
-        from .evaluate_page import SPEC
-        from .papers import resolve_parameters
+        from ..evaluation.page import SPEC
+        from ..spec import resolve_parameters
 
         for file in evaluations:                 # bad input refused before the first chapter runs
             resolve_parameters(SPEC, preset, evaluation_overrides(file))

@@ -4,8 +4,8 @@ Sec. 5, arXiv:1902.06705): robust accuracy falls as the budget grows and reaches
 largest budget, the attacks beat random noise of the same norm, white-box beats transfer, and
 iterative PGD is not weaker than single-step FGSM (else: gradient masking).
 
-They are tested on :class:`MatrixResults`, the per-input rows of :mod:`medadv_lib.robustness_rows`
-(:func:`~medadv_lib.robustness_rows.outcome_row`) with their budgets: per model (or per transfer pair)
+They are tested on :class:`MatrixResults`, the per-input rows of :mod:`medadv_lib.evaluation.rows`
+(:func:`~medadv_lib.evaluation.rows.outcome_row`) with their budgets: per model (or per transfer pair)
 on the same inputs, with paired 95 % intervals, and combined: a check holds when it holds for every
 model. Two readers: :func:`medadv_lib.evaluate` (one user's model; the transfer check needs a second
 model and is skipped) and the robustness-matrix chapter (:mod:`medadv_lib.papers.robustness_matrix`,
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .claims import Claim, Outcome, combine, verdict_above, verdict_below
-from .robustness_rows import NOISE, TRANSFER, budget_label, models, outcomes, select_rows
-from .metrics.uncertainty import paired_difference, wilson
+from ..verdicts import Claim, Outcome, combine, verdict_above, verdict_below
+from .rows import NOISE, TRANSFER, budget_label, models, outcomes, select_rows
+from ..metrics.uncertainty import paired_difference, wilson
 
 __all__ = ["CLAIMS", "NEAR_ZERO", "PGD_SLACK", "N_INPUTS", "MatrixResults"]
 
@@ -29,7 +29,7 @@ __all__ = ["CLAIMS", "NEAR_ZERO", "PGD_SLACK", "N_INPUTS", "MatrixResults"]
 class MatrixResults:
     """What the sanity checks (:data:`CLAIMS`) read: the matrix and its budgets, on the [0, 1] scale."""
 
-    #: one row per model, attack, norm, budget and input (:func:`medadv_lib.robustness_rows.outcome_row`)
+    #: one row per model, attack, norm, budget and input (:func:`medadv_lib.evaluation.rows.outcome_row`)
     matrix: pd.DataFrame
     #: the L-inf budgets of the curves, / 255 -> [0, 1]
     linf_budgets: list[float]

@@ -12,7 +12,7 @@ torchvision:resnet18 --dataset pneumoniamnist``: the same page, checks and attac
 model). The clean baseline to expect: MedMNIST+ (Doerrich et al. 2025) reports 83.1 % test accuracy
 for an ImageNet-pretrained ResNet-18 at 28 px; chance (always "pneumonia") is 62.5 % (390 of 624).
 
-``python -m medadv_lib.own_model --data-root ../shared/data/medmnist --out runs/resnet18-pneumoniamnist.pt``
+``python -m medadv_lib.evaluation.own_model --data-root ../shared/data/medmnist --out runs/resnet18-pneumoniamnist.pt``
 trains and saves it (about two minutes on 2 CPU cores) and prints the ``medadv evaluate`` command;
 ``medadv book --data-dir DIR`` builds the page when DIR holds PneumoniaMNIST (:func:`book_evaluation`,
 the model cached by its configuration).
@@ -121,7 +121,7 @@ def describe(recipe: Recipe) -> str:
     """The page's sentence on where the example's model comes from."""
     images = f"the first {recipe.n_train} of a seeded shuffle of" if recipe.n_train else "all 4,708 images of"
     return (f"**Where this model comes from:** a torchvision ResNet-18 (random init, one logit) trained in plain "
-            f"torch outside the collection's trainer (`python -m medadv_lib.own_model`: Adam, lr {recipe.lr:g}, "
+            f"torch outside the collection's trainer (`python -m medadv_lib.evaluation.own_model`: Adam, lr {recipe.lr:g}, "
             f"{recipe.epochs} epoch(s), batch {recipe.batch_size}, {recipe.image_size} px, seed {recipe.seed}) on "
             f"{images} PneumoniaMNIST's train split, saved with `torch.save(model.state_dict(), FILE)` and "
             f"evaluated here as `medadv evaluate --arch {ARCH} --dataset {DATASET}` evaluates it. Chance (always "
@@ -136,8 +136,8 @@ def book_evaluation(data_root: str | Path, preset: str = "default", log=print) -
     (:class:`medadv_lib.cache.VerifiedFolder`: trained once), as ``model_file``."""
     import hashlib
 
-    from .cache import VerifiedFolder
-    from .utils import cache_dir, config_key
+    from ..cache import VerifiedFolder
+    from ..utils import cache_dir, config_key
 
     recipe = SMOKE_RECIPE if preset == "smoke" else RECIPE
     path = Path(data_root) / FILE
@@ -155,7 +155,7 @@ def book_evaluation(data_root: str | Path, preset: str = "default", log=print) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m medadv_lib.own_model", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m medadv_lib.evaluation.own_model", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", required=True, help="the folder holding pneumoniamnist.npz")
     parser.add_argument("--out", required=True, help="where the state dict is saved (torch.save(model.state_dict()))")
     for field, value in asdict(RECIPE).items():

@@ -2,9 +2,9 @@
 
 The chapters on the synthetic default and on each real dataset, the robustness matrix's pages, the
 evaluation pages and every replication cell are :class:`Job`\\ s of one graph on the engine the
-sweeps use (:func:`medadv_lib.sweep.open_engine`: a ``LocalCluster`` by default, ``--scheduler``
+sweeps use (:func:`medadv_lib.running.engine.open_engine`: a ``LocalCluster`` by default, ``--scheduler``
 or ``--slurm``), each one papermill notebook run in a child process of its worker
-(:func:`medadv_lib.sweep.run_cell_on_worker`) with its provenance.
+(:func:`medadv_lib.running.engine.run_cell_on_worker`) with its provenance.
 
 * **Dependencies.** A matrix page waits for the chapters' runs on its dataset
   (:func:`medadv_lib.book.run_dependencies`); a replication cell waits for nothing, and the cell
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .papers import PaperSpec
+from ..spec import PaperSpec
 
 __all__ = ["Job", "EXPECTED_SECONDS", "expected_seconds", "ranks", "eta_seconds", "run_jobs", "JobResult"]
 
@@ -147,14 +147,14 @@ def _run_after(worker: Callable, task: dict, *after) -> dict:
 
 def run_jobs(jobs: list[Job], engine, *, worker: Callable | None = None, echo: Callable[[str], None] = print,
              on_done: Callable[[JobResult, dict], None] | None = None) -> list[JobResult]:
-    """Run ``jobs`` on ``engine`` (an open :func:`medadv_lib.sweep.open_engine`), each once its
+    """Run ``jobs`` on ``engine`` (an open :func:`medadv_lib.running.engine.open_engine`), each once its
     ``after`` are done, the highest rank first; ``on_done(result, state)`` after each (``state``:
     done and running job names, the ETA). ``worker(task) -> result dict`` runs one job (default
-    :func:`medadv_lib.sweep.run_cell_on_worker`). Returns every job's result; a failed job does
+    :func:`medadv_lib.running.engine.run_cell_on_worker`). Returns every job's result; a failed job does
     not stop the others. ``KeyboardInterrupt`` cancels what has not finished and is re-raised."""
     from distributed import as_completed
 
-    from .sweep import KERNEL_ATTEMPTS, run_cell_on_worker
+    from .engine import KERNEL_ATTEMPTS, run_cell_on_worker
 
     worker = worker or run_cell_on_worker
     names = [j.name for j in jobs]

@@ -4,7 +4,7 @@ mean, standard deviation and range, and the book's replication page built from t
 It reads executed notebooks (``nbformat``) and does its arithmetic with numpy.
 
 * **Claims.** Every executed notebook emits its checked claims under
-  :data:`medadv_lib.claims.CLAIMS_MIME` (:func:`~medadv_lib.claims.read_claims_outputs`). Per
+  :data:`medadv_lib.verdicts.claims.CLAIMS_MIME` (:func:`~medadv_lib.verdicts.claims.read_claims_outputs`). Per
   claim we count its verdicts over the cells of a group ("holds in k of m") and call it
   *stable* when every cell gave the same verdict, *unstable* when its decided verdict flips (it
   holds in one cell and does not hold in another) and *not always decided* otherwise (decided in
@@ -31,10 +31,11 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from .claims import FAILS, HOLDS, NOT_REPRODUCED, VERDICTS, read_claims_outputs
+from .claims import FAILS, HOLDS, NOT_REPRODUCED, VERDICTS
+from .records import read_claims_outputs
 
 __all__ = ["REPLICATE_AXIS", "STABLE", "UNSTABLE", "PARTLY", "parse_estimates", "summarise",
-           "claim_verdicts", "headline_metrics", "aggregate", "chapter_tables", "cell_text", "OURS", "NUMBER",
+           "claim_verdicts", "headline_metrics", "aggregate", "cell_text", "OURS", "NUMBER",
            "replication_markdown", "stability"]
 
 #: The grid parameter a sweep replicates over; every other grid parameter separates groups.
@@ -90,20 +91,12 @@ def cell_text(cell) -> str:
 OURS = re.compile(rf"({NUMBER})(?:\s*±\s*{NUMBER})?|(\S+)")
 
 
-def chapter_tables(chapter: str) -> list[Callable]:
-    """The readers of ``chapter``'s headline tables: ``TABLES`` of its paper's
-    ``replication`` module (``medadv_lib.papers.<chapter>.replication``); none without one, and
-    none for a notebook that is no registered paper (a sweep over a spec of your own)."""
-    from .papers import papers
-
-    spec = papers().get(chapter)
-    return spec.replication_tables() if spec is not None else []
-
-
-def headline_metrics(chapter: str, notebook, claim_records: Iterable[Mapping]) -> list[dict[str, Any]]:
-    """One run's headline numbers: the chapter's tables (:func:`chapter_tables`), then every
-    estimate its claims' evidence prints."""
-    found = [m for reader in chapter_tables(chapter) for m in reader(notebook)]
+def headline_metrics(notebook, claim_records: Iterable[Mapping],
+                     tables: Iterable[Callable] = ()) -> list[dict[str, Any]]:
+    """One run's headline numbers: the chapter's tables (``tables``: the readers its spec declares,
+    :meth:`medadv_lib.spec.PaperSpec.replication_tables`), then every estimate its claims'
+    evidence prints."""
+    found = [m for reader in tables for m in reader(notebook)]
     for record in claim_records:
         names: dict[str, int] = {}
         for est in parse_estimates(record.get("evidence", "")):
@@ -177,9 +170,10 @@ def metric_summaries(cells: list[dict]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def aggregate(chapter: str, cells: list[dict], root: Path) -> dict[str, Any]:
+def aggregate(cells: list[dict], root: Path, tables: Iterable[Callable] = ()) -> dict[str, Any]:
     """Claims and metrics of the sweep's finished cells. ``cells``: the sweep's cell entries
-    (``status``, ``label``, ``values``, ``notebook`` relative to ``root``)."""
+    (``status``, ``label``, ``values``, ``notebook`` relative to ``root``); ``tables``: the readers
+    of the chapter's headline tables, handed in by whoever holds its spec."""
     import nbformat
 
     done = []
@@ -189,7 +183,7 @@ def aggregate(chapter: str, cells: list[dict], root: Path) -> dict[str, Any]:
         nb = nbformat.read(Path(root) / cell["notebook"], as_version=4)
         records = [r for block in read_claims_outputs(nb) for r in block["claims"]]
         done.append({"label": cell["label"], "values": cell["values"], "claims": records,
-                     "metrics": headline_metrics(chapter, nb, records)})
+                     "metrics": headline_metrics(nb, records, tables)})
     return {"claims": claim_verdicts(done), "metrics": metric_summaries(done)}
 
 

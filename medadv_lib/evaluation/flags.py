@@ -151,7 +151,7 @@ def _probabilities(model, x, out: torch.Tensor, task: str) -> Flag:
 def _zero_gradients(model, x, y, task) -> Flag:
     """AutoAttack's ``check_zero_gradients``: inputs whose gradient of the attacks' loss (the
     registry's cross-entropy, :func:`medadv_lib.attacks.apgd.attack_loss`) is zero or not finite."""
-    from .attacks.apgd import attack_loss
+    from ..attacks.apgd import attack_loss
 
     delta = torch.zeros_like(x, requires_grad=True)
     loss = attack_loss(model(x + delta), y, task, "ce")
@@ -169,8 +169,8 @@ def model_flags(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, ta
     run it) on the first ``n`` of ``images`` ([0, 1]) with ``labels``; the caller's model comes
     back as it was. Cheap (three forward passes and one backward on ``n`` inputs): run before any
     attack."""
-    from .attacks.registry import _caller_model_kept
-    from .utils import resolve_device
+    from ..attacks.registry import _caller_model_kept
+    from ..utils import resolve_device
 
     dev = resolve_device(device)
     x, y = images[:n].float().to(dev), labels[:n].to(dev)
@@ -185,11 +185,11 @@ def model_flags(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, ta
 
 
 def control_flag(matrix: pd.DataFrame, model: str, norm: str | None = None) -> Flag:
-    """The noise control, or PGD transferred from another model (rows of :mod:`medadv_lib.robustness_rows`),
+    """The noise control, or PGD transferred from another model (rows of :mod:`medadv_lib.evaluation.rows`),
     beating ``model``'s white-box worst case at some budget (AutoAttack's ``check_square_sr``, with
     these controls in Square's place): raised when one leaves fewer inputs robust than every
     white-box attack together, on the same inputs."""
-    from .robustness_rows import NOISE, TRANSFER, budget_label, outcomes, select_rows
+    from .rows import NOISE, TRANSFER, budget_label, outcomes, select_rows
 
     beaten, compared = [], []
     rows = select_rows(matrix, model, norm=norm)

@@ -51,26 +51,21 @@ how many training seeds it rests on (``check_claims(..., seeds=)``).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .metrics.uncertainty import Estimate
+from ..metrics.uncertainty import Estimate
+from .power import power_premise
+from .premises import POSITIVE_CONTROL, Premise
 
 __all__ = ["HOLDS", "FAILS", "NOT_REPRODUCED", "INCONCLUSIVE", "UNTESTED", "VERDICTS", "Outcome", "Claim",
-           "CheckedClaim", "Premise", "Fidelity", "PAPER_FIDELITY", "check_claims", "verdict_above",
-           "verdict_below", "combine", "claims_frame", "format_claims", "claims_report", "CLAIMS_MIME",
-           "count_verdicts", "counts_line", "premises_table", "NOT_FROM_A_PAPER", "decidable_n", "power_premise", "undecidable_claims",
-           "STAND_IN", "stand_in", "LEVEL", "COMPARISON", "KINDS", "EACH", "ALL", "SCOPES", "POSITIVE_CONTROL",
-           "audit"]
+           "CheckedClaim", "Fidelity", "PAPER_FIDELITY", "check_claims", "verdict_above", "verdict_below",
+           "combine", "count_verdicts", "NOT_FROM_A_PAPER", "LEVEL", "COMPARISON", "KINDS", "EACH", "ALL",
+           "SCOPES", "audit"]
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTED = "holds", "does not hold", "inconclusive", "cannot be tested"
 NOT_REPRODUCED = "not reproduced at this scale"
 VERDICTS = (HOLDS, NOT_REPRODUCED, FAILS, INCONCLUSIVE, UNTESTED)
-#: The name of the power premise (:func:`power_premise`).
-POWER = "the sample can decide the threshold"
-#: The mime type under which a chapter emits its checked claims (read back by the book's scoreboard).
-CLAIMS_MIME = "application/vnd.medadv.claims+json"
 #: The "paper's numbers" verdict of a check that no paper makes.
 NOT_FROM_A_PAPER = "not a paper's claim"
 #: The kinds of claim (see the module's docstring): on the level of an effect, or comparing results.
@@ -80,53 +75,6 @@ KINDS = (LEVEL, COMPARISON)
 #: only when every model does (a claim comparing the models with each other).
 EACH, ALL = "each model", "every model"
 SCOPES = (EACH, ALL)
-#: The premise name of a chapter's positive control: the effect shown on this model and this
-#: measurement by a stronger attack at the same budget (or, for a backdoor, the implanted trigger).
-POSITIVE_CONTROL = "the positive control shows the effect"
-
-
-@dataclass(frozen=True)
-class Premise:
-    """One premise a claim's test needs, checked on this run, with the evidence behind the check
-    (e.g. ``Premise("fair stand-in", False, "test accuracy 56.0 [50.3, 61.5] % (n = 300) < 85 %")``)."""
-
-    name: str
-    met: bool
-    evidence: str
-    #: The premise per model (or other case), when it was computed so: ``((model, Premise), ...)``.
-    cases: tuple = ()
-
-    def record(self) -> dict:
-        return {"name": self.name, "met": bool(self.met), "evidence": self.evidence}
-
-    def met_cases(self) -> list[str]:
-        """The cases (models) that meet this premise, in order."""
-        return [k for k, p in self.cases if p.met]
-
-    def on(self, keys: Sequence[str]) -> "Premise":
-        """This premise restricted to the cases ``keys`` (the models a claim is tested on): met when
-        each of them is, its evidence naming the cases left out and why."""
-        if not self.cases:
-            return self
-        kept = [(k, p) for k, p in self.cases if k in keys]
-        out = [(k, p) for k, p in self.cases if k not in keys]
-        evidence = "; ".join(f"{k}: {p.evidence}" for k, p in kept)
-        if out:
-            evidence = (f"on {', '.join(k for k, _ in kept)}: {evidence}; left out "
-                        + "; ".join(f"{k} ({p.evidence})" for k, p in out))
-        return Premise(self.name, all(p.met for _, p in kept) and bool(kept), evidence, tuple(kept))
-
-    @classmethod
-    def all_of(cls, name: str, cases: Mapping[str, "Premise"] | Sequence["Premise"]) -> "Premise":
-        """One premise over several cases (every model, say): met when every case is met; the
-        evidence lists each case (the unmet ones first). The cases are kept (:attr:`cases`, in the
-        order given), so that a claim can be decided on the cases that meet it (:meth:`on`)."""
-        items = list(cases.items()) if isinstance(cases, Mapping) else [(p.name, p) for p in cases]
-        if not items:
-            return cls(name, False, "no case to check")
-        ordered = sorted(items, key=lambda kv: kv[1].met)
-        return cls(name, all(p.met for _, p in items), "; ".join(f"{k}: {p.evidence}" for k, p in ordered),
-                   tuple(items))
 
 
 @dataclass(frozen=True)
@@ -143,54 +91,6 @@ class Fidelity:
 
 
 PAPER_FIDELITY = Fidelity(True)
-#: The premise every chapter names for its models (see :func:`stand_in`).
-STAND_IN = "fair stand-in"
-
-
-def stand_in(estimates: Mapping[str, Estimate], minimum: float, metric: str, paper: str) -> Premise:
-    """The models are fair stand-ins for the paper's: the lower bound of every model's 95 %
-    interval of ``metric`` is at least ``minimum`` (the chapter says why that minimum); ``paper``:
-    the paper's own value, shown beside ours."""
-    cases = {m: Premise(STAND_IN, bool(est.low >= minimum), f"{metric} {est.fmt()} (n = {est.n})"
-                        + ("" if est.low >= minimum else f", lower bound below {minimum:g}"))
-             for m, est in estimates.items()}
-    p = Premise.all_of(STAND_IN, cases)
-    return Premise(STAND_IN, p.met, f"{p.evidence}; needs a lower bound >= {minimum:g} (the paper: {paper})", p.cases)
-
-
-def _wilson_bounds(k: int, n: int) -> tuple[float, float]:
-    from .metrics.uncertainty import wilson
-
-    est = wilson(k, n)
-    return est.low, est.high
-
-
-def decidable_n(threshold: float, limit: int = 100_000) -> int:
-    """The smallest ``n`` at which a rate's 95 % Wilson interval can fall on either side of
-    ``threshold``: ``n`` of ``n`` puts its lower bound above it and 0 of ``n`` puts its upper bound
-    at or below it. (0 of 12 gives [0, 0.24]: 12 images cannot show a rate below 10 %; 35 can.)"""
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"a rate threshold lies in (0, 1), got {threshold}")
-    lo, hi = 1, limit
-    ok = lambda n: _wilson_bounds(n, n)[0] > threshold and _wilson_bounds(0, n)[1] <= threshold  # noqa: E731
-    if not ok(hi):
-        return limit
-    while lo < hi:                       # both conditions are monotone in n
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
-    return lo
-
-
-def power_premise(n: int, threshold: float, side: str = "above") -> Premise:
-    """Whether ``n`` images can decide a rate ``side`` (above/below) ``threshold`` (see
-    :func:`decidable_n`)."""
-    need = decidable_n(threshold)
-    met = n >= need
-    evidence = (f"n = {n} can decide a rate {side} {100 * threshold:g} % (needs n >= {need})" if met else
-                f"n = {n} cannot decide a rate {side} {100 * threshold:g} % (needs n >= {need})")
-    return Premise(POWER, met, evidence)
-
-
 @dataclass(frozen=True)
 class Outcome:
     """The verdict of one claim on one run, the evidence behind it and how many images decided it.
@@ -470,12 +370,6 @@ def audit(claims: Iterable[Claim], effect: Iterable[str] = ()):
     return pd.DataFrame(rows).set_index("claim")
 
 
-def undecidable_claims(claims: Iterable[Claim], parameters: Mapping) -> list[str]:
-    """Before papermill starts: the claims whose rate thresholds this run's sample sizes cannot
-    decide, each with the n it has and the n it needs."""
-    return [line for c in claims for line in c.undecidable(parameters)]
-
-
 def count_verdicts(checked: Iterable[CheckedClaim]) -> dict[str, int]:
     counts = {v: 0 for v in VERDICTS}
     for c in checked:
@@ -483,81 +377,3 @@ def count_verdicts(checked: Iterable[CheckedClaim]) -> dict[str, int]:
     return counts
 
 
-def _premises_cell(outcome: Outcome) -> str:
-    unmet = [p for p in outcome.premises if not p.met]
-    if unmet:
-        return "not met: " + "; ".join(f"{p.name} ({p.evidence})" for p in unmet)
-    return "met: " + ", ".join(p.name for p in outcome.premises) if outcome.premises else ""
-
-
-def _control_cell(outcome: Outcome) -> str:
-    control = outcome.control
-    if control is None:
-        return ""
-    return f"{'met' if control.met else 'not met'}: {control.evidence}"
-
-
-def premises_table(premises: Mapping[str, Premise]):
-    """The premises of a run as a table (premise, met, evidence), the unmet first, for the page."""
-    import pandas as pd
-
-    rows = sorted(premises.values(), key=lambda p: p.met)
-    return pd.DataFrame([{"premise": p.name, "met": "yes" if p.met else "NO", "evidence": p.evidence}
-                         for p in rows]).set_index("premise")
-
-
-def claims_frame(checked: Iterable[CheckedClaim], published: Mapping | None = None):
-    """One row per claim, the verdict first (next to the claim, never past a horizontal scroll):
-    verdict, claim, where, the paper's evidence and numbers, ours, and the premises (the failed
-    one named)."""
-    import pandas as pd
-
-    return pd.DataFrame([{"verdict (ours)": c.label, "kind": c.claim.kind, "claim": c.claim.text,
-                          "where in the paper": c.claim.where,
-                          "paper's evidence": c.claim.paper_evidence,
-                          "paper's numbers": c.claim.paper_verdict(published),
-                          "our evidence": c.outcome.evidence, "premises": _premises_cell(c.outcome),
-                          "positive control": _control_cell(c.outcome)}
-                         for c in checked])
-
-
-def format_claims(checked: Iterable[CheckedClaim]) -> str:
-    """Plain text for nbval-checked cells: verdict, claim and the evidence numbers behind it."""
-    return "\n".join(f"[{c.label}] {c.claim.id}: {c.outcome.evidence}" for c in checked)
-
-
-def counts_line(counts: Mapping[str, int]) -> str:
-    """``3 holds, 2 not reproduced at this scale, 1 cannot be tested`` (kinds in :data:`VERDICTS` order)."""
-    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts.get(v))
-
-
-def claims_report(checked: Sequence[CheckedClaim], chapter: str, run: str = "synthetic",
-                  published: Mapping | None = None, headline: str = "", preset: str = ""):
-    """Display the verdict counts and the claims table in a notebook and emit the machine-readable
-    record (mime type :data:`CLAIMS_MIME`) from which ``medadv book`` builds the scoreboard page
-    and the intro's summary. ``headline``: the run's main result in one line (with its data and
-    n), for the intro; ``preset``: the run's preset, named on the page and in every record."""
-    from IPython.display import Markdown, display
-
-    frame = claims_frame(checked, published)
-    counts = count_verdicts(checked)
-    records = [c.record(chapter, run, published, preset) for c in checked]
-    fidelity = checked[0].fidelity.label if checked and checked[0].fidelity else "unknown"
-    display(Markdown(f"**{len(records)} claims, preset `{preset or 'unknown'}`, fidelity {fidelity}:** "
-                     f"{counts_line(counts)}."))
-    display({CLAIMS_MIME: {"chapter": chapter, "run": run, "headline": headline, "preset": preset,
-                           "fidelity": fidelity, "counts": {v: counts[v] for v in VERDICTS}, "claims": records},
-             "text/plain": f"{len(records)} claims checked: {counts_line(counts)}"}, raw=True)
-    return frame
-
-
-def read_claims_outputs(notebook) -> list[dict]:
-    """The claim records a notebook (an ``nbformat`` node) emitted, in order."""
-    found = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            data = output.get("data", {})
-            if CLAIMS_MIME in data:
-                payload = data[CLAIMS_MIME]
-                found.append(json.loads(payload) if isinstance(payload, str) else payload)
-    return found

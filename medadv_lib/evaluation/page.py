@@ -1,11 +1,11 @@
 """``medadv evaluate``: one page for *your* model on one dataset (``notebooks/evaluate.py``).
 
-:data:`SPEC` is the page's :class:`~medadv_lib.papers.PaperSpec`: the same parameter checks as
+:data:`SPEC` is the page's :class:`~medadv_lib.spec.PaperSpec`: the same parameter checks as
 ``medadv run`` (names, types, ranges, the dataset's folder), then :func:`validate` loads the data and
 the model and refuses, before the kernel starts and before any attack, a model that cannot be
-evaluated there (:mod:`medadv_lib.user_models`: a missing or unreadable file, a state dict of
+evaluated there (:mod:`medadv_lib.evaluation.user_models`: a missing or unreadable file, a state dict of
 another architecture, outputs that do not fit the dataset, the wrong input channels, images outside
-the model's range, a model whose two forward passes differ or whose outputs are a softmax), as a :class:`~medadv_lib.papers.ParameterError` (exit 2). The page is not a
+the model's range, a model whose two forward passes differ or whose outputs are a softmax), as a :class:`~medadv_lib.spec.ParameterError` (exit 2). The page is not a
 chapter of the book: ``medadv book --evaluate FILE`` adds it (FILE: YAML of these parameters).
 
 The run is named ``evaluate-<model file stem>--<dataset>``.
@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .papers import REPO_ROOT, PaperSpec, ParameterError, Rule, require
+from ..spec import REPO_ROOT, PaperSpec, ParameterError, Rule, require
 
 __all__ = ["SPEC", "EvaluateSpec", "Prepared", "prepare", "validate", "REAL_DATASETS", "parse_budget"]
 
@@ -50,7 +50,7 @@ class EvaluateSpec(PaperSpec):
 class Prepared:
     """What the page evaluates: the wrapped model, its inputs, the task and the data."""
 
-    loaded: object          # medadv_lib.user_models.LoadedModel
+    loaded: object          # medadv_lib.evaluation.user_models.LoadedModel
     images: object
     labels: object
     task: str
@@ -60,8 +60,8 @@ class Prepared:
 
 def prepare(p: dict, device="cpu") -> Prepared:
     """Load the first ``n_inputs`` test images of the dataset and the user's model, and check them
-    together (:func:`medadv_lib.user_models.check_model`); raises ModelInputError."""
-    from .data.registry import get_dataset
+    together (:func:`medadv_lib.evaluation.user_models.check_model`); raises ModelInputError."""
+    from ..data.registry import get_dataset
     from .user_models import check_model, load_model
 
     dataset = get_dataset(p["dataset"])
@@ -88,7 +88,7 @@ def validate(p: dict) -> None:
     budgets = [parse_budget(e) for e in p["eps"]]
     require(all(0 < e <= 1 for e in budgets) and sorted(set(budgets)) == budgets,
             f"eps {p['eps']}: budgets in (0, 1] (on the [0, 1] scale, e.g. 2/255), in increasing order")
-    from .attacks.registry import attack_names
+    from ..attacks.registry import attack_names
 
     applicable = attack_names(kind="budget", norm=p["threat_model"])
     unknown = [a for a in p["attacks"] if a not in applicable or a == "noise"]
@@ -137,7 +137,7 @@ SPEC = EvaluateSpec(
 def page_parameters(namespace: dict) -> dict:
     """The page's parameters from the notebook's namespace, with ``budgets``: ``eps`` on the
     [0, 1] scale (None: the default budgets of the threat model)."""
-    from .papers import notebook_parameters
+    from ..spec import notebook_parameters
 
     p = {k: namespace[k] for k in notebook_parameters(SPEC)}
     p["budgets"] = [parse_budget(e) for e in p["eps"]] or None

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .utils import atomic_write
+from ..utils import atomic_write
 
 __all__ = ["package_versions", "git_commit", "record", "write_record", "read_records"]
 
@@ -40,7 +40,7 @@ def git_commit(root: Path) -> str:
 
 
 def device_description(device_name: str) -> str:
-    from .utils import resolve_device  # torch import kept out of module import
+    from ..utils import resolve_device  # torch import kept out of module import
     import torch
 
     dev = resolve_device(device_name)

@@ -1,6 +1,6 @@
 """Execute a paper's notebook with papermill, from its jupytext source, safely.
 
-* Parameters are resolved and checked first (:func:`medadv_lib.papers.resolve_parameters`).
+* Parameters are resolved and checked first (:func:`medadv_lib.spec.resolve_parameters`).
 * The notebook runs in a private work folder; only a successful run replaces
   ``<out>/<name>.ipynb`` (atomic rename; ``<name>`` is the paper's name, with ``--<dataset>`` for
   a run on a real dataset), so the last good executed notebook is never lost.
@@ -20,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime
@@ -31,22 +29,18 @@ from typing import Any, Iterator
 
 import nbformat
 
-from .data.registry import get_dataset
-from .papers import REPO_ROOT, PaperSpec, get_paper, resolve_parameters, undecidable
-from .progress import CHANNEL_ENV
+from ..data.registry import get_dataset
+from ..papers import get_paper
+from ..progress import CHANNEL_ENV
+from ..spec import REPO_ROOT, PaperSpec, resolve_parameters, undecidable
+from ..utils import atomic_write
+from .kernel import KERNEL, WORKDIR_PREFIX, CtrlC, KernelProcess, clean_stale_workdirs, workdir
 from .provenance import record, write_record
-from .utils import atomic_write
 
 __all__ = ["RunError", "KernelStartError", "run_notebook", "source_notebook", "finalize_notebook", "DEFAULT_OUT",
            "clean_stale_workdirs", "WORKDIR_PREFIX"]
 
 DEFAULT_OUT = REPO_ROOT / "runs"
-KERNEL = "python3"
-WORKDIR_PREFIX = "medadv-run-"
-_OWNER = "owner.pid"
-#: A work folder without its owner file is left alone this long: a run started at the same moment
-#: (the book's parallel runs) creates the folder, then writes the file.
-_OWNERLESS_GRACE_S = 60
 
 
 class RunError(RuntimeError):
@@ -145,130 +139,6 @@ def _failure_message(name: str, exc: Exception, failed_path: Path) -> str:
             f"  the failed notebook is at {failed_path}; the last good run was left in place")
 
 
-# --------------------------------------------------------------------------- the kernel
-
-class _Kernel:
-    """What the runner knows of the kernel it started: its process and its raw output log."""
-
-    def __init__(self, work: Path):
-        self.work = work
-        self.log_path = work / "kernel.log"
-        self.pid: int | None = None
-
-    @property
-    def socket_base(self) -> str:
-        """The IPC sockets' path prefix, absolute and inside the run's private work folder.
-
-        jupyter_client's default for IPC is the relative ``kernel-ipc`` (so ``kernel-ipc-1`` ...
-        ``-5`` in papermill's ``cwd``, the output folder that the book's parallel runs share), and
-        it picks the numbers by testing which files exist: two kernels started at the same moment
-        both took ``kernel-ipc-1..5``, the second bind stole the first kernel's sockets, and the
-        first run's client waited forever for its kernel's reply (the hang of the clean-clone proof
-        of 2026-12-01: a kernel idle in ``epoll_wait``, its run never answered)."""
-        return str(self.work / "kernel-ipc")
-
-    def manager_class(self):
-        """A jupyter_client kernel manager whose kernel listens on IPC sockets (no TCP, so no
-        network, not even loopback) at :attr:`socket_base` and writes its raw stdout/stderr to
-        ``log_path``."""
-        from jupyter_client.manager import AsyncKernelManager
-
-        kernel = self
-
-        class IPCKernelManager(AsyncKernelManager):
-            def __init__(self, **kwargs):
-                kwargs.setdefault("transport", "ipc")
-                kwargs.setdefault("ip", kernel.socket_base)
-                super().__init__(**kwargs)
-
-            async def _async_launch_kernel(self, kernel_cmd, **kw):
-                log = open(kernel.log_path, "ab")
-                kw["stdout"], kw["stderr"] = log, log
-                try:
-                    await super()._async_launch_kernel(kernel_cmd, **kw)
-                finally:
-                    log.close()
-                kernel.pid = getattr(self.provisioner, "pid", None)
-
-        return IPCKernelManager
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").strip().splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-class _CtrlC:
-    """First Ctrl-C: interrupt the kernel (its own process group), so the running cell stops
-    cleanly and the runner tidies up; a second Ctrl-C stops the runner at once."""
-
-    def __init__(self, kernel: _Kernel):
-        self.kernel, self.count, self.previous = kernel, 0, None
-
-    def __call__(self, signum, frame):
-        self.count += 1
-        if self.count == 1 and self.kernel.pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(os.getpgid(self.kernel.pid), signal.SIGINT)
-                return
-        raise KeyboardInterrupt
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self)
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
-
-
-# --------------------------------------------------------------------------- work folders
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def clean_stale_workdirs(root: Path | None = None) -> list[Path]:
-    """Remove the work folders that runs killed outright (SIGKILL, power loss) left behind: those
-    of this user whose owning process is gone. Returns what was removed."""
-    root = Path(root or tempfile.gettempdir())
-    removed = []
-    for folder in root.glob(f"{WORKDIR_PREFIX}*"):
-        try:
-            if not folder.is_dir() or folder.stat().st_uid != os.getuid():
-                continue
-            owner = folder / _OWNER
-            pid = int(owner.read_text()) if owner.is_file() else None
-            if pid is None and time.time() - folder.stat().st_mtime < _OWNERLESS_GRACE_S:
-                continue                      # a run started beside us has not written its owner yet
-        except (OSError, ValueError):
-            pid = None
-        if pid is None or not _alive(pid):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
-
-
-@contextlib.contextmanager
-def _workdir(name: str) -> Iterator[Path]:
-    """A private work folder that records its owner and is removed however the run ends."""
-    folder = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{name}-"))
-    try:
-        (folder / _OWNER).write_text(str(os.getpid()))
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 # --------------------------------------------------------------------------- progress
 
 class _ProgressReporter(threading.Thread):
@@ -337,7 +207,7 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
                  out_dir: str | Path | None = None, progress: bool = True) -> Path:
     """Execute a paper's notebook (by name or spec); return the path of the executed notebook.
 
-    Raises :class:`~medadv_lib.papers.ParameterError` before anything runs for bad parameters,
+    Raises :class:`~medadv_lib.spec.ParameterError` before anything runs for bad parameters,
     :class:`RunError` when a cell fails, and lets ``KeyboardInterrupt`` through after cleaning up
     (the caller says so in one line)."""
     import papermill
@@ -355,15 +225,15 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
     clean_stale_workdirs()
     target, failed = out / f"{name}.ipynb", out / f"{name}.failed.ipynb"
     started, t0 = datetime.now().astimezone(), time.perf_counter()
-    with _workdir(name) as work:
+    with workdir(name) as work:
         channel = work / "progress.log"
         channel.touch()
-        kernel = _Kernel(work)
+        kernel = KernelProcess(work)
         reporter = _ProgressReporter(channel, name) if progress else None
         src, dst = work / "source.ipynb", work / "executed.ipynb"
         nbformat.write(source_notebook(spec), src)
         # TQDM_DISABLE silences any foreign bar; the library's bars go to the channel instead.
-        with _environment(TQDM_DISABLE="1", **{CHANNEL_ENV: str(channel)}), _CtrlC(kernel) as ctrl_c:
+        with _environment(TQDM_DISABLE="1", **{CHANNEL_ENV: str(channel)}), CtrlC(kernel) as ctrl_c:
             if reporter is not None:
                 reporter.start()
             try:

@@ -1,5 +1,5 @@
-"""The per-input rows of a robustness evaluation, shared by :func:`medadv_lib.evaluation.evaluate`
-(one model), the sanity checks (:mod:`medadv_lib.sanity_checks`) and the robustness-matrix chapter
+"""The per-input rows of a robustness evaluation, shared by :func:`medadv_lib.evaluation.robustness`
+(one model), the sanity checks (:mod:`medadv_lib.evaluation.sanity`) and the robustness-matrix chapter
 (every model of the collection): one row per model, attack, norm and budget with its per-input
 outcomes (:func:`outcome_row`), the white-box loop that fills them (:func:`white_box_rows`) and their
 selection (:func:`select_rows`, :func:`outcomes`, :func:`robust_rate`). One home, so that a model
@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .attacks.registry import get_attack, run_attack
-from .metrics.uncertainty import wilson
+from ..attacks.registry import get_attack, run_attack
+from ..metrics.uncertainty import wilson
 
 __all__ = ["Victim", "NOISE", "TRANSFER", "budget_label", "attack_params", "outcome_row", "clean_fooled",
            "white_box_rows", "select_rows", "outcomes", "robust_rate", "models"]
@@ -49,7 +49,7 @@ def budget_label(norm: str, eps: float) -> str:
 def attack_params(name: str, steps: int, restarts: int) -> dict:
     """The matrix's hyperparameters of attack ``name``: ``steps`` for the iterative attacks,
     ``restarts`` for APGD, the registry's defaults otherwise."""
-    from .attacks.registry import hyperparameters
+    from ..attacks.registry import hyperparameters
 
     names = {h.name for h in hyperparameters(name)}
     return {k: v for k, v in (("steps", steps), ("restarts", restarts)) if k in names}
@@ -66,8 +66,8 @@ def outcome_row(victim: Victim, attack: str, family: str, setting: str, norm: st
 
 def clean_fooled(victim: Victim, inputs: torch.Tensor, batch_size: int, device) -> np.ndarray:
     """Per input: does ``victim`` get it wrong (the registry's task-wise criterion)?"""
-    from .attacks.apgd import is_fooled
-    from .training import predict
+    from ..attacks.apgd import is_fooled
+    from ..training import predict
 
     logits = predict(victim.model, inputs.float(), batch_size, device).cpu()
     return is_fooled(logits, victim.labels.cpu(), victim.task).numpy()
