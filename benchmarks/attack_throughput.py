@@ -6,7 +6,7 @@ and NASNet-Large (the chapter's default sizes: 75 px, reduced NASNet width), in 
 * each attack runs once untimed first (one-time kernel set-up for new shapes is not a step);
 * reference: the model's own forward + backward to the input at batch 32 (eval mode, frozen
   parameters, the work every gradient step must do), and its forward alone; medians of repeats;
-* the attack through :func:`medadv_lib.attacks.registry.run_attack` (by its paper id), with a counting
+* the attack through :func:`medadv_lib.attacks.run_attack` (by its paper id), with a counting
   wrapper that tells gradient passes (input requires grad) from forward-only passes (success
   checks, Foolbox's criterion calls);
 * ``step_ratio = (attack time - forward-only passes x forward time) / (gradient passes x
@@ -28,8 +28,8 @@ import torch
 import torch.nn as nn
 from _timing import MIN_REPEATS, Counting, fmt_spread, sync
 
-from medadv_lib.attacks.foolbox_attacks import TwoLogits
-from medadv_lib.attacks.registry import TAGHANAKI, run_attack
+from medadv_lib.attacks import TAGHANAKI, run_attack
+from medadv_lib.attacks.tasks import TwoLogits
 from medadv_lib.models import build_model
 from medadv_lib.utils import resolve_device, seed_everything
 

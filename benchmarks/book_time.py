@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeats must be at least 1")
 
     from medadv_lib.book.build import book_runs
-    from medadv_lib.spec import PRESETS
+    from medadv_lib.specs import PRESETS
 
     if args.preset not in PRESETS:
         parser.error(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")

@@ -30,7 +30,7 @@ def uap_covidnet(floor: float, n_train: int | None, epochs: int | None, device) 
     from medadv_lib.data.synthetic import COVIDX_CALIBRATION, Calibration
     from medadv_lib.metrics.uncertainty import wilson
     from medadv_lib.papers import get_paper
-    from medadv_lib.spec import resolve_parameters
+    from medadv_lib.specs import resolve_parameters
     from medadv_lib.papers.uap_covidnet import experiment as ex
     from medadv_lib.training import predict_labels
 
@@ -54,7 +54,7 @@ def ten_attacks(floor: float, n_train: int | None, epochs: int | None, device) -
     from medadv_lib.data.chestxray14 import synthetic_chestxray14
     from medadv_lib.data.synthetic import CXR14_BINARY_CALIBRATION, Calibration
     from medadv_lib.papers import get_paper
-    from medadv_lib.spec import resolve_parameters
+    from medadv_lib.specs import resolve_parameters
     from medadv_lib.papers.ten_attacks import experiment as ex
     from medadv_lib.training import TrainConfig
 

@@ -56,7 +56,7 @@ class NoCuda(SystemExit):
 def plan(only: list[str] | None = None, device: str = "cuda") -> list[dict]:
     """The runs, each with its parameters resolved and checked (``ParameterError`` on a bad one)."""
     from medadv_lib.papers import get_paper
-    from medadv_lib.spec import resolve_parameters
+    from medadv_lib.specs import resolve_parameters
 
     runs = []
     for name, overrides, budget in REDUCED:

@@ -1,6 +1,6 @@
 """Throughput of the batched gradient attacks of the registry on the collection's models.
 
-For FGSM, PGD, BIM, APGD (CE and margin) and SMIA through :func:`medadv_lib.attacks.registry.run_attack`
+For FGSM, PGD, BIM, APGD (CE and margin) and SMIA through :func:`medadv_lib.attacks.run_attack`
 on each model of the collection at its chapter's default size (untrained weights: the cost of a step
 does not depend on them), in one run:
 
@@ -31,9 +31,8 @@ import torch
 import torch.nn as nn
 from _timing import MIN_REPEATS, Counting, fmt_spread, sync
 
-from medadv_lib.attacks.apgd import attack_loss
-from medadv_lib.attacks.foolbox_attacks import TwoLogits
-from medadv_lib.attacks.registry import get_attack, run_attack
+from medadv_lib.attacks import attack_loss, get_attack, run_attack
+from medadv_lib.attacks.tasks import TwoLogits
 from medadv_lib.models import build_model
 from medadv_lib.utils import resolve_device, seed_everything
 

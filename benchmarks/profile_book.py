@@ -145,7 +145,7 @@ def report(runs: dict[str, dict[str, float]], extra: dict[str, float] | None = N
 def _build(folder: Path) -> float:
     """Seconds of ``jupyter-book build`` on a copy of the book's sources with these notebooks."""
     from medadv_lib.book.build import jupyter_book_command, write_scoreboard, write_status_page
-    from medadv_lib.spec import REPO_ROOT
+    from medadv_lib.specs import REPO_ROOT
 
     with tempfile.TemporaryDirectory(prefix="medadv-profile-build-") as tmp:
         root = Path(tmp) / "book-root"
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             extra["book build"] = _build(folder)
     else:
         from medadv_lib.book.build import execute_all
-        from medadv_lib.spec import PRESETS
+        from medadv_lib.specs import PRESETS
 
         if args.preset not in PRESETS:
             parser.error(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")

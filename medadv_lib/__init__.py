@@ -7,7 +7,7 @@ The layers, from the bottom (each imports only from those below it):
   :mod:`~medadv_lib.metrics`, :mod:`~medadv_lib.training`, :mod:`~medadv_lib.explain`,
   :mod:`~medadv_lib.attacks` (every attack behind one interface);
 - :mod:`~medadv_lib.verdicts`: claims, premises, power, the record and its display;
-- :mod:`~medadv_lib.spec`: what a chapter is and what its parameters may be (parse once, check once);
+- :mod:`~medadv_lib.specs`: what a chapter is and what its parameters may be (parse once, check once);
 - :mod:`~medadv_lib.evaluation`: attacking any model (``medadv_lib.evaluate(model, images, labels,
   ...)``, one robustness-matrix row, its sanity checks and AutoAttack's flags, a user's own model);
 - :mod:`~medadv_lib.papers`: one home per chapter (its spec, published numbers, experiments,

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from .spec import PRESETS, ParameterError, notebook_parameters
+from .specs import PRESETS, ParameterError, notebook_parameters
 from .papers import get_paper, papers
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -52,10 +52,10 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_attacks(args) -> int:
-    from .attacks.registry import ATTACKS, hyperparameters
+    from .attacks import ATTACKS, hyperparameters
 
     print("attacks of the registry: run_attack(name, model, images, labels, eps=..., norm=..., **hyperparameters)\n"
-          "or the class, e.g. medadv_lib.attacks.registry.PGD(steps=10).run(model, images, labels, eps=[1/255, 2/255]):")
+          "or the class, e.g. medadv_lib.attacks.PGD(steps=10).run(model, images, labels, eps=[1/255, 2/255]):")
     for name, attack in ATTACKS.items():
         norms = "/".join(attack.norms) if attack.norms else "minimal perturbation"
         paper = f" [{attack.paper_id}]" if attack.paper_id else ""
@@ -117,14 +117,14 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluation.page import SPEC, parse_budget
+    from .evaluation.page import SPEC
     from .running.runner import RunError, run_notebook
 
     overrides = _overrides(args.param)
     absolute = lambda path: str(Path(path).expanduser().resolve())   # noqa: E731 - the kernel runs in --out
     given = {"model_file": absolute(args.model), "arch": args.arch, "dataset": args.dataset, "threat_model": args.threat_model,
              "normalize": args.normalize, "name": args.name, "n_inputs": args.n_inputs, "image_size": args.image_size,
-             "steps": args.steps, "eps": [parse_budget(e) for e in args.eps] if args.eps else None,
+             "steps": args.steps, "eps": args.eps,
              "attacks": args.attacks}
     overrides.update({k: v for k, v in given.items() if v is not None})
     if args.data_root and args.data_dir:
@@ -235,7 +235,7 @@ def _cmd_book(args) -> int:
 
 def _cmd_check_book(args) -> int:
     from .book.browser import BrowserUnavailable, check_book
-    from .spec import REPO_ROOT
+    from .specs import REPO_ROOT
 
     html = Path(args.html)
     if not (html / "index.html").is_file():
@@ -356,7 +356,7 @@ def make_parser() -> argparse.ArgumentParser:
                              "sweep`) or sweep folders that do (repeatable)")
     p_book.add_argument("--replicate", nargs="?", const="book", default="book", choices=("book", "all"),
                         help="run the book's own replications (backdoor over 4 seeds at the book's preset, "
-                             "Nwadike et al.'s protocol; medadv_lib.book.BOOK_REPLICATIONS) with `medadv "
+                             "Nwadike et al.'s protocol; medadv_lib.book.build.BOOK_REPLICATIONS) with `medadv "
                              "sweep`'s engine and add their pages (default); `--replicate all`: every chapter "
                              "over 3 seeds besides (the scoreboard then says in how many seeds each verdict "
                              "holds); each replication reuses the book's own seed-0 run")

@@ -1,4 +1,5 @@
-"""Small shared helpers: seeding, device resolution, atomic writes, the on-disk cache."""
+"""Small shared helpers: seeding, device resolution, atomic writes, and where the cache lives and how
+its entries are keyed (the cache itself, with its locks and manifest, is :mod:`medadv_lib.cache`)."""
 from __future__ import annotations
 
 import contextlib

@@ -91,7 +91,8 @@ dev = resolve_device(device)
 # %% tags=["hide-input"]
 victims = ex.collection_models(chapters, preset, seed, n_inputs, uap_images, dev, dataset, data_root)
 display(Markdown(data_banner(*{id(v.data): v.data for v in victims}.values(), dataset=dataset)))
-matrix = ex.run_matrix(victims, linf_budgets, l2_budgets, steps=steps, restarts=restarts, heat_budget=heat_budget,
+budgets = ex.MatrixBudgets.from_parameters(linf_budgets, l2_budgets, heat_budget)   # on the [0, 1] scale from here on
+matrix = ex.run_matrix(victims, budgets, steps=steps, restarts=restarts,
                        uap_zeta=uap_zeta, uap_passes=uap_passes, batch_size=batch_size, seed=seed, device=dev)
 
 # %% [markdown]
@@ -101,13 +102,13 @@ matrix = ex.run_matrix(victims, linf_budgets, l2_budgets, steps=steps, restarts=
 # apply to the model's task.
 
 # %% tags=["hide-input"]
-figures.heat_map(ex.heat_values(matrix, heat_budget), heat_budget)
+figures.heat_map(ex.heat_values(matrix, budgets.heat), budgets.heat)
 plt.show()
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print(f"robust accuracy (%) [95 % Wilson interval] at L-inf {heat_budget:g}/255, n inputs per model:")
-print(ex.heat_table(matrix, heat_budget).to_string())
+print(ex.heat_table(matrix, budgets.heat).to_string())
 
 # %% [markdown]
 # ## Robust accuracy against the budget, and the worst case
@@ -126,7 +127,7 @@ print("worst case over the attacks, robust accuracy (%) [95 % interval], L-inf:"
 print(ex.worst_case_table(matrix, "Linf").to_string())
 print("\nworst case, L2 (budgets on the [0, 1] scale):")
 print(ex.worst_case_table(matrix, "L2").to_string())
-print("\nstrongest attack per model at", f"{heat_budget:g}/255:", ex.strongest_attacks(matrix, heat_budget / 255))
+print("\nstrongest attack per model at", f"{heat_budget:g}/255:", ex.strongest_attacks(matrix, budgets.heat))
 
 # %% [markdown]
 # ## Universal perturbation and transfer
@@ -146,7 +147,7 @@ print(ex.other_settings_table(matrix).to_string())
 # gradient-masked, not robust.
 
 # %% tags=["hide-input"]
-ex.masking_flags(matrix, linf_budgets)
+ex.masking_flags(matrix, budgets)
 
 # %% [markdown]
 # ## AutoAttack's flags
@@ -174,8 +175,8 @@ print(flags_frame(flags).map(lambda cell: cell.split(":")[0]).to_string())
 # paper makes them, so the paper's column reads "not a paper's claim".
 
 # %% tags=["hide-input"]
-checked = check_claims(CLAIMS, ex.claim_results(matrix, linf_budgets, heat_budget), fidelity=fidelity)
-claims_report(checked, "robustness-matrix", dataset, headline=ex.headline(matrix, heat_budget), preset=preset)
+checked = check_claims(CLAIMS, ex.claim_results(matrix, budgets), fidelity=fidelity)
+claims_report(checked, "robustness-matrix", dataset, headline=ex.headline(matrix, budgets.heat), preset=preset)
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT

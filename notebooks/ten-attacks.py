@@ -25,7 +25,7 @@
 #
 # No code of the paper is public. Here: timm's networks, Foolbox 3 attacks with the minimal
 # search restored, and our own Foolbox 3 versions of L-BFGS, Local Search and Single Pixel,
-# all run through the collection's attack registry (`medadv_lib.attacks.registry`).
+# all run through the collection's attack registry (`medadv_lib.attacks`).
 #
 # **Data.** Synthetic ChestX-ray14-style radiographs by default; `-p dataset nih-cxr14` runs the
 # paper's own task on real NIH ChestX-ray14 radiographs and `-p dataset kermany` on Kermany's

@@ -42,18 +42,39 @@ def covidx_sample():
 # not in tests/notebooks/conftest.py: the test modules import this file as `conftest`, and a
 # second conftest module would take that name.)
 #
-# * Order: the synthetic chapters first (longest first), then the robustness matrix, which attacks
-#   their models (from the shared model cache once they are trained; a model still in training is
-#   waited for, never trained twice: :meth:`medadv_lib.cache.VerifiedFolder.lock`), then the
-#   real-data goldens, which fill the other core meanwhile. With ``-n N --dist loadfile
-#   --no-loadscope-reorder`` each notebook stays in one kernel and the workers take them in this order.
+# * Order (derived from the chapters' specs, :func:`golden_order`): the synthetic chapters first, in
+#   the book's order (``SPEC.order``), then the chapters that run after them (``SPEC.runs_after``:
+#   the robustness matrix, which attacks their models from the shared model cache once they are
+#   trained; a model still in training is waited for, never trained twice:
+#   :meth:`medadv_lib.cache.VerifiedFolder.lock`), then the real-data goldens (chapter by chapter,
+#   in the order of each spec's ``datasets``), which fill the other core meanwhile. With ``-n N
+#   --dist loadfile --no-loadscope-reorder`` each notebook stays in one kernel and the workers take
+#   them in this order.
 # * nbval's kernels listen on IPC sockets, not TCP ports: two kernels started at once cannot pick the
 #   same port (papermill #239/#511, jupyter_client #487), the runner's own kernels do the same.
 
+GOLDENS = REPO / "tests" / "notebooks"
+
+
+def golden_order(specs: dict, goldens: Path = GOLDENS) -> list[str]:
+    """The goldens' names in the order they are handed out: every chapter's synthetic golden in the
+    book's order with the ``runs_after`` chapters after the others, then the real-data goldens
+    (``NAME--DATASET``, those in ``goldens``) in the same chapter order and each spec's
+    ``datasets`` order."""
+    names = sorted(specs, key=lambda name: specs[name].runs_after)     # stable: the book's order kept
+    real = [f"{name}--{dataset}" for name in names for dataset in specs[name].datasets
+            if dataset != "synthetic" and (goldens / f"{name}--{dataset}.ipynb").is_file()]
+    return names + real
+
+
+def _chapters() -> dict:
+    from medadv_lib.papers import papers
+
+    return papers()
+
+
 #: The goldens in the order they are handed out; a golden not named here comes after them.
-GOLDEN_ORDER = ["uap-covidnet", "ten-attacks", "backdoor", "smia", "robustness-matrix",
-         "ten-attacks--kermany", "uap-covidnet--covidx", "backdoor--nih-cxr14",
-         "smia--retinamnist", "smia--covid-ct-infection"]
+GOLDEN_ORDER = golden_order(_chapters())
 
 
 def _rank(item) -> tuple[int, str]:

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from medadv_lib.attacks.apgd import apgd, checkpoints, infer_task, is_fooled
+from medadv_lib.attacks import infer_task, is_fooled
+from medadv_lib.attacks.apgd import apgd, checkpoints
 
 
 def _ten_class_model():

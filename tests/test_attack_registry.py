@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from medadv_lib.attacks.registry import ATTACKS, TAGHANAKI, AttackResult, attack_names, run_attack
+from medadv_lib.attacks import ATTACKS, TAGHANAKI, AttackResult, attack_names, run_attack
 
 SMALL = {  # small searches, so that the whole matrix of attacks x tasks runs in seconds
     "lbfgs": {"max_iter": 5, "search_steps": 2}, "minimal-fgsm": {"steps": 10}, "blur": {"steps": 10},
@@ -119,7 +119,7 @@ def test_the_ten_attacks_of_taghanaki_are_registered_by_their_ids():
 # --------------------------------------------------------------------------- the typed classes
 
 def test_hyperparameters_are_typed_keyword_only_and_checked():
-    from medadv_lib.attacks.registry import PGD, get_attack, hyperparameters
+    from medadv_lib.attacks import PGD, get_attack, hyperparameters
 
     assert get_attack("pgd") is PGD and PGD.kind == "budget"
     assert [(h.name, h.default) for h in hyperparameters("pgd")] == [
@@ -220,7 +220,7 @@ def test_the_callers_model_and_the_global_rng_come_back_as_they_were():
 
 def test_medadv_attacks_prints_every_attacks_hyperparameters_and_defaults(capsys):
     from medadv_lib import cli
-    from medadv_lib.attacks.registry import hyperparameters
+    from medadv_lib.attacks import hyperparameters
 
     assert cli.main(["attacks"]) == 0
     out = capsys.readouterr().out

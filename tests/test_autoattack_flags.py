@@ -144,9 +144,9 @@ def test_medadv_evaluate_refuses_a_softmax_and_a_dropout_model_with_exit_2(capsy
     """The whole command on RetinaMNIST (5 grades, RGB): TorchScript files of a softmax model and of
     a model with dropout on; refused before any attack (exit 2, one message naming the trap)."""
     root = shared_or_skip("data/medmnist")
-    from medadv_lib.attacks import registry
+    from medadv_lib import attacks
 
-    monkeypatch.setattr(registry.Attack, "run", lambda *a, **k: pytest.fail("an attack ran"))
+    monkeypatch.setattr(attacks.Attack, "run", lambda *a, **k: pytest.fail("an attack ran"))
 
     class Conv(nn.Module):
         def __init__(self, outputs, softmax=False, dropout=False):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from medadv_lib.attacks.backdoor import (Trigger, apply_trigger, infect_images, mixed_test_set,
+from medadv_lib.attacks.poisoning import (Trigger, apply_trigger, infect_images, mixed_test_set,
                                          poison_training_set, train_victim, trigger_boxes)
 from medadv_lib.data.chestxray14 import synthetic_chestxray14
 from medadv_lib.data.datasets import ImageDataset
@@ -151,7 +151,7 @@ def test_kermany_reads_as_one_label_with_pneumonia_as_the_target(tmp_path):
     victim, and the spec refuses any other target finding before the notebook starts."""
     from test_data_real import write_kaggle_layout
 
-    from medadv_lib.spec import ParameterError, resolve_parameters
+    from medadv_lib.specs import ParameterError, resolve_parameters
     from medadv_lib.papers.backdoor import SPEC
     from medadv_lib.papers.backdoor import experiment as ex
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from medadv_lib.book import build as book
-from medadv_lib.spec import PaperSpec
+from medadv_lib.specs import PaperSpec
 from medadv_lib.running.runner import run_notebook
 
 REPO = Path(__file__).resolve().parents[1]

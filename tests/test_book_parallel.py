@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from medadv_lib.book import build as book
-from medadv_lib.running.runner import RunError
 
 RUNS = [("uap-covidnet", {}), ("uap-covidnet", {"dataset": "kermany"}), ("smia", {}),
         ("backdoor", {"dataset": "kermany"}), ("robustness-matrix", {}),

@@ -2,7 +2,6 @@ import torch
 import torch.nn as nn
 
 from medadv_lib.attacks.dag import adversarial_labels, dag
-from medadv_lib.models import build_model
 
 
 def test_adversarial_labels_always_wrong():

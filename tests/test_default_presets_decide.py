@@ -4,7 +4,7 @@ import pytest
 
 from medadv_lib.verdicts import decidable_n, undecidable_claims
 from medadv_lib.papers import papers
-from medadv_lib.spec import resolve_parameters
+from medadv_lib.specs import resolve_parameters
 
 @pytest.mark.parametrize("chapter", sorted(papers()))
 def test_the_default_preset_can_decide_every_rate_threshold(chapter):

@@ -5,7 +5,7 @@ import torch.nn as nn
 
 from conftest import shared_or_skip
 from medadv_lib import cli
-from medadv_lib.attacks.registry import run_attack
+from medadv_lib.attacks import run_attack
 from medadv_lib.evaluation.flags import FLAGS
 import medadv_lib
 from medadv_lib.evaluation.robustness import evaluate
@@ -99,7 +99,7 @@ def test_torchxrayvision_densenet_with_random_weights_on_the_nih_sample(tmp_path
     xrv = pytest.importorskip("torchxrayvision")
     root = shared_or_skip("data/nih-cxr14-1000")
     from medadv_lib.evaluation.page import SPEC, prepare
-    from medadv_lib.spec import notebook_parameters
+    from medadv_lib.specs import notebook_parameters
 
     torch.manual_seed(0)
     base = xrv.models.DenseNet(weights=None).eval()
@@ -134,9 +134,9 @@ def _evaluate(capsys, tmp_path, *args):
 def test_every_bad_input_is_refused_before_any_attack_with_exit_2(capsys, tmp_path, nih, monkeypatch):
     import torchvision
 
-    from medadv_lib.attacks import registry
+    from medadv_lib import attacks
 
-    monkeypatch.setattr(registry.Attack, "run", lambda *a, **k: pytest.fail("an attack ran"))
+    monkeypatch.setattr(attacks.Attack, "run", lambda *a, **k: pytest.fail("an attack ran"))
     cases = []
     missing = tmp_path / "nowhere.pt"
     cases.append(([str(missing), "torchvision:resnet18"], f"parameter 'model_file': path does not exist: {missing}"))

@@ -136,7 +136,7 @@ import sys
 import time
 from pathlib import Path
 
-from medadv_lib.spec import PaperSpec, Rule
+from medadv_lib.specs import PaperSpec, Rule
 from medadv_lib.running.kernel import WORKDIR_PREFIX, clean_stale_workdirs
 from medadv_lib.running.runner import run_notebook
 
@@ -145,7 +145,7 @@ MINI = PaperSpec(name="mini", title="Mini", citation="-", source=FIXTURE,
                  rules={"scale": Rule(min=0.0), "sleep": Rule(min=0.0)})
 # `medadv` with the mini notebook registered, as a separate process (signals, namespaces)
 CLI = ("import sys; from pathlib import Path; from medadv_lib import cli; "
-       "from medadv_lib.papers import PaperSpec, Rule; "
+       "from medadv_lib.specs import PaperSpec, Rule; "
        f"spec = PaperSpec(name='mini', title='Mini', citation='-', source=Path({str(FIXTURE)!r}), "
        "rules={'scale': Rule(min=0.0), 'sleep': Rule(min=0.0)}); "
        "cli.get_paper = lambda name: spec; sys.exit(cli.main(sys.argv[1:]))")

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from medadv_lib.attacks.backdoor import Trigger, infect_images, poison_training_set
+from medadv_lib.attacks.poisoning import Trigger, infect_images, poison_training_set
 from medadv_lib.data.chestxray14 import synthetic_chestxray14
 from medadv_lib.explain import (grad_cam, gradcam_per_epoch, trigger_mass_share, trigger_region,
                                 upsample)

@@ -10,7 +10,7 @@ import jupytext
 import nbformat
 import pytest
 
-from medadv_lib.spec import PRESETS, notebook_parameters, resolve_parameters
+from medadv_lib.specs import PRESETS, notebook_parameters, resolve_parameters
 from medadv_lib.papers import papers
 from medadv_lib.running.runner import _parameters_source
 

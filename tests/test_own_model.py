@@ -79,7 +79,7 @@ def crosscheck(model, x, y, budgets, steps=10):
     2.5 eps / steps, random start) on the wrapped one-logit model."""
     import torchattacks
 
-    from medadv_lib.attacks.registry import run_attack
+    from medadv_lib.attacks import run_attack
 
     ours = run_attack("pgd", model, x, y, eps=list(budgets), steps=steps, random_start=True, device="cpu", seed=0,
                       task="binary")
@@ -146,7 +146,7 @@ def test_book_evaluation_trains_once_and_names_the_page(tmp_path, monkeypatch):
     trains nothing), and its parameters pass the evaluation page's checks."""
     root = shared_or_skip("data/medmnist")
     from medadv_lib.evaluation.page import SPEC
-    from medadv_lib.spec import resolve_parameters
+    from medadv_lib.specs import resolve_parameters
 
     monkeypatch.setenv("MEDADV_CACHE", str(tmp_path / "cache"))
     lines = []

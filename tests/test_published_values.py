@@ -7,7 +7,10 @@ import yaml
 
 from conftest import shared_or_skip
 
-PAPERS = ["uap_covidnet", "ten_attacks", "smia", "backdoor"]
+from medadv_lib.papers import papers
+
+#: The chapters that reproduce a paper (``SPEC.from_paper``), by module name.
+PAPERS = [name.replace("-", "_") for name, spec in papers().items() if spec.from_paper]
 
 
 @pytest.fixture(scope="module")

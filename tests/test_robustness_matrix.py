@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from medadv_lib.verdicts import FAILS, HOLDS, INCONCLUSIVE, PAPER_FIDELITY, UNTESTED, check_claims
-from medadv_lib.spec import resolve_parameters
+from medadv_lib.specs import resolve_parameters
 from medadv_lib.papers.robustness_matrix import SPEC
 from medadv_lib.papers.robustness_matrix import experiment as ex
 from medadv_lib.papers.robustness_matrix.claims import CLAIMS
@@ -40,10 +40,21 @@ def _victims():
     return [a, b, _victim("binary", "bin"), _victim("multilabel", "ml"), _victim("segmentation", "seg")]
 
 
+# the notebook's parameters (L-inf in gray levels), on the [0, 1] scale once
+BUDGETS = ex.MatrixBudgets.from_parameters([1.0, 64.0], [0.5], 1.0)
+
+
+def test_budgets_are_converted_once_onto_the_unit_scale():
+    assert BUDGETS == ex.MatrixBudgets(linf=(1 / 255, 64 / 255), l2=(0.5,), heat=1 / 255)
+    plan = ex.attack_plan("binary", BUDGETS)
+    assert ("pgd", "Linf", 64 / 255) in plan and ("pgd", "L2", 0.5) in plan
+    assert all(eps <= 64 / 255 for _, norm, eps in plan if norm == "Linf")
+
+
 @pytest.fixture(scope="module")
 def matrix():
     victims = _victims()
-    return ex.run_matrix(victims, [1.0, 64.0], [0.5], steps=3, restarts=1, heat_budget=1.0, uap_zeta=0.05,
+    return ex.run_matrix(victims, BUDGETS, steps=3, restarts=1, uap_zeta=0.05,
                          uap_passes=1, batch_size=5, seed=0, device="cpu", progress=False)
 
 
@@ -81,17 +92,17 @@ def test_universal_and_transfer_rows(matrix):
 
 
 def test_tables_and_headline(matrix):
-    heat = ex.heat_table(matrix, 1.0)
+    heat = ex.heat_table(matrix, BUDGETS.heat)
     assert list(heat.index) == ["A", "B", "bin", "ml", "seg"] and (heat["n"] == 12).all()
     assert heat.loc["ml", "smia"] == "n/a" and "[" in heat.loc["seg", "dag"]
-    values = ex.heat_values(matrix, 1.0)
+    values = ex.heat_values(matrix, BUDGETS.heat)
     assert np.isnan(values.loc["ml", "smia"]) and 0 <= values.loc["seg", "worst case"] <= 1
     curves = ex.curve_table(matrix)
     assert len(curves) == 5 * 2 and curves["worst case"].between(0, 1).all()
     assert "64/255" in ex.worst_case_table(matrix).columns
-    flags = ex.masking_flags(matrix, [1.0, 64.0])
+    flags = ex.masking_flags(matrix, BUDGETS)
     assert flags.loc["A", "possibly gradient-masked"] == "no", flags
-    line = ex.headline(matrix, 1.0)
+    line = ex.headline(matrix, BUDGETS.heat)
     assert "n = 12" in line and "least robust" in line and line.count("%") == 2
     assert ex.strongest_attacks(matrix, 64 / 255).keys() == set(ex.models(matrix))
 
@@ -176,7 +187,7 @@ def test_claims_abstain_on_small_samples_and_missing_settings():
 
 
 def test_spec_checks_before_the_kernel():
-    from medadv_lib.spec import ParameterError
+    from medadv_lib.specs import ParameterError
 
     for preset in ("smoke", "default", "paper"):
         resolve_parameters(SPEC, preset)
@@ -198,7 +209,7 @@ def test_a_real_dataset_takes_the_chapters_that_run_on_it(tmp_path):
     own real-data parameters; a dataset none of the chosen chapters runs on is refused."""
     from test_data_real import write_kaggle_layout, write_medmnist
 
-    from medadv_lib.spec import ParameterError
+    from medadv_lib.specs import ParameterError
 
     kermany = write_kaggle_layout(tmp_path / "kermany", n=2)
     medmnist = tmp_path / "medmnist"
@@ -252,6 +263,6 @@ def test_the_matrix_trains_the_ten_attacks_nasnets_with_the_chapters_recipe(monk
     monkeypatch.setattr(ta, "train_networks", fake_train)
     p = resolve_parameters(get_paper("ten-attacks"), "default")
     with pytest.raises(Stop):
-        ex._ten_attacks_models(p, 4, 4, "cpu")
+        get_paper("ten-attacks").victims(p, 4, 4, "cpu")
     assert seen["nasnet"].epochs == p["nasnet_epochs"] and seen["nasnet"].augment == p["nasnet_augment"]
     assert seen["nasnet"] == ta.nasnet_recipe(seen["config"], p["nasnet_epochs"], p["nasnet_augment"])

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from medadv_lib import cli
-from medadv_lib.spec import PaperSpec, ParameterError, Rule, resolve_parameters
+from medadv_lib.specs import PaperSpec, ParameterError, Rule, resolve_parameters
 from medadv_lib.papers import papers
 from medadv_lib.running.runner import RunError, run_notebook
 

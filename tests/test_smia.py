@@ -159,7 +159,7 @@ def test_the_baselines_kept_iterates_are_the_runs_stopped_early():
     rel_stepsize = 1 / T, DAG's step budget / T); on segmentation they also follow the recorded
     paths of the same algorithms (smia.pgd and dag with record=True, allclose at 1e-6)."""
     from medadv_lib.attacks.dag import dag
-    from medadv_lib.attacks.registry import run_attack
+    from medadv_lib.attacks import run_attack
     from medadv_lib.attacks.smia import pgd
     from medadv_lib.papers.smia.experiment import convergence_iterations, run_all
 

@@ -15,7 +15,7 @@ import pytest
 from medadv_lib import cli
 from medadv_lib.papers import get_paper
 from medadv_lib.verdicts import replication
-from medadv_lib.spec import PaperSpec, ParameterError, Rule
+from medadv_lib.specs import PaperSpec, ParameterError, Rule
 from medadv_lib.running.engine import EngineOptions, SlurmOptions, execute_cell, local_split, slurm_cluster
 from medadv_lib.running.sweep import parse_grid, plan_cells, run_sweep
 

@@ -3,16 +3,16 @@ import pytest
 import torch
 import torch.nn as nn
 
-from medadv_lib.attacks import registry
-from medadv_lib.attacks.foolbox_attacks import TwoLogits
-from medadv_lib.attacks.registry import TAGHANAKI, get_attack
+from medadv_lib import attacks
+from medadv_lib.attacks import TAGHANAKI, get_attack
+from medadv_lib.attacks.tasks import TwoLogits
 
 ATTACK_IDS = list(TAGHANAKI)
 
 
 def run_attack(attack_id, model, x, y, **kwargs):
     """One of the ten attacks by the paper's id, through the registry."""
-    return registry.run_attack(TAGHANAKI.get(attack_id, attack_id), model, x, y, **kwargs)
+    return attacks.run_attack(TAGHANAKI.get(attack_id, attack_id), model, x, y, **kwargs)
 from medadv_lib.attacks.minimal_search import epsilon_grid
 
 
@@ -259,4 +259,4 @@ def test_inputs_wrong_clean_never_ran_out_and_budget_attacks_keep_no_record(near
     y = torch.tensor([0, 1, 0, 1, 0, 1])                    # the constant model says 1: half wrong clean
     result = run_attack("G1", ConstantModel(), x, y, device="cpu", steps=5)
     assert result.exhausted.tolist() == [False, True] * 3
-    assert registry.run_attack("pgd", MeanModel(), x, y, eps=0.1, steps=2, device="cpu").exhausted is None
+    assert attacks.run_attack("pgd", MeanModel(), x, y, eps=0.1, steps=2, device="cpu").exhausted is None

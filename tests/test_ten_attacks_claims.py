@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medadv_lib.verdicts import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, Fidelity, check_claims
+from medadv_lib.verdicts import FAILS, HOLDS, UNTESTED, Fidelity, check_claims
 from medadv_lib.papers.ten_attacks.claims import CLAIMS, CONVERGED, MAX_RAN_OUT, SEARCH_SCOPES, premises
 from medadv_lib.papers.ten_attacks.experiment import TenAttacksResults
 from medadv_lib.papers.ten_attacks.published import PUBLISHED
@@ -171,7 +171,7 @@ def test_the_convergence_threshold_is_the_share_that_ran_out():
 
 def test_n_of_follows_the_default_preset():
     from medadv_lib.papers import get_paper
-    from medadv_lib.spec import resolve_parameters, undecidable
+    from medadv_lib.specs import resolve_parameters, undecidable
 
     spec = get_paper("ten-attacks")
     default = resolve_parameters(spec, "default", {})

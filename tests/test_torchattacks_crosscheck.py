@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from medadv_lib.attacks.registry import run_attack
+from medadv_lib.attacks import run_attack
 
 STEPS = 40
 N_TEST = 200

@@ -12,7 +12,7 @@ from medadv_lib.attacks.uap import uap_radius
 from medadv_lib.data.datasets import ImageDataset
 from medadv_lib.metrics.classification import fooling_rate
 from medadv_lib.models import build_model
-from medadv_lib.spec import ParameterError, resolve_parameters
+from medadv_lib.specs import ParameterError, resolve_parameters
 from medadv_lib.papers import get_paper
 from medadv_lib.papers.uap_covidnet import experiment as ex
 from medadv_lib.papers.uap_covidnet.experiment import ChapterData, adversarial_retraining

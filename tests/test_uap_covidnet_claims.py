@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medadv_lib.verdicts import FAILS, HOLDS, INCONCLUSIVE, UNTESTED, check_claims
+from medadv_lib.verdicts import FAILS, HOLDS, INCONCLUSIVE, UNTESTED
 from medadv_lib.papers.uap_covidnet.claims import CLAIMS
 from medadv_lib.papers.uap_covidnet.experiment import UAPResults
 from medadv_lib.papers.uap_covidnet.published import PUBLISHED

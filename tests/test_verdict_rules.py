@@ -93,21 +93,21 @@ def test_the_rules_are_enforced_on_every_record():
 
 def test_fidelity_names_what_differs_from_the_paper_preset():
     from medadv_lib.papers import get_paper
-    from medadv_lib.spec import resolve_parameters
+    from medadv_lib.specs import fidelity, resolve_parameters
 
     spec = get_paper("uap-covidnet")
-    default = spec.fidelity(resolve_parameters(spec, "default"))
+    default = fidelity(spec, resolve_parameters(spec, "default"))
     assert not default.paper
     assert "preset 'default'" in default.differs and "image_size 64 (paper preset 224)" in default.differs
     assert "data synthetic" in default.differs
     # the paper preset on synthetic data is still reduced: not the paper's kind of data
-    paper_synthetic = spec.fidelity(resolve_parameters(spec, "paper"))
+    paper_synthetic = fidelity(spec, resolve_parameters(spec, "paper"))
     assert not paper_synthetic.paper and paper_synthetic.differs.startswith("data synthetic")
 
 
 def test_run_names_the_undecidable_claims_before_papermill(capsys, tmp_path):
     from medadv_lib.papers import get_paper
-    from medadv_lib.spec import resolve_parameters, undecidable
+    from medadv_lib.specs import resolve_parameters, undecidable
 
     spec = get_paper("uap-covidnet")
     lines = undecidable(spec, resolve_parameters(spec, "default", {"n_test": 12}))
@@ -326,7 +326,7 @@ def test_ten_attacks_positive_control_runs_pgd_at_the_median_minimal_size():
 def test_fidelity_inside_the_kernel_does_not_recheck_a_relative_data_root(tmp_path, monkeypatch):
     """The kernel runs in the output folder: a relative data_root checked before papermill no
     longer resolves there, and the fidelity must not re-check it (it only compares values)."""
-    from medadv_lib.spec import REPO_ROOT, resolve_parameters
+    from medadv_lib.specs import REPO_ROOT, fidelity, resolve_parameters
     from medadv_lib.papers import get_paper
 
     from conftest import shared_or_skip
@@ -336,5 +336,5 @@ def test_fidelity_inside_the_kernel_does_not_recheck_a_relative_data_root(tmp_pa
     monkeypatch.chdir(REPO_ROOT)
     params = resolve_parameters(spec, "smoke", {"dataset": "retinamnist", "data_root": "../shared/data/medmnist"})
     monkeypatch.chdir(tmp_path)
-    fidelity = spec.fidelity(params)
-    assert not fidelity.paper and "data retinamnist" in fidelity.differs
+    run = fidelity(spec, params)
+    assert not run.paper and "data retinamnist" in run.differs

@@ -2,7 +2,7 @@
 
 AutoAttack's APGD-DLR needs at least 3 classes (4 targeted) and crashes on the binary and
 three-class classifiers medical imaging is full of. This APGD keeps the algorithm and offers two
-losses that are defined for any task:
+losses that are defined for any task (:func:`.tasks.attack_loss`):
 
 * ``"ce"``: cross-entropy (multi-class), binary cross-entropy of the one logit (binary), binary
   cross-entropy summed over the labels (multi-label), per-pixel cross-entropy averaged over the
@@ -23,71 +23,14 @@ point of highest loss) and whether it fools the model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-import torch.nn.functional as F
 
-from ..metrics.segmentation import per_image_jaccard
+from .kernel import AttackRun, ascent_direction, project
+from .tasks import TASKS, attack_loss, infer_task, is_fooled
 
-__all__ = ["TASKS", "LOSSES", "apgd", "attack_loss", "is_fooled", "infer_task", "checkpoints"]
+__all__ = ["LOSSES", "apgd", "checkpoints"]
 
-TASKS = ("binary", "multiclass", "multilabel", "segmentation")
 LOSSES = ("ce", "margin")
-
-
-def infer_task(logits: torch.Tensor, labels: torch.Tensor) -> str:
-    """The task from the shapes: one logit (binary), (N, K) with (N,) labels (multi-class), (N, K)
-    with (N, K) labels (multi-label), (N, K, H, W) with (N, H, W) masks (segmentation)."""
-    if logits.ndim == 4 and labels.ndim == 3:
-        return "segmentation"
-    if logits.ndim == 2 and labels.ndim == 2 and labels.shape == logits.shape:
-        return "multilabel"
-    if logits.ndim == 2 and labels.ndim == 1:
-        return "binary" if logits.shape[1] == 1 else "multiclass"
-    raise ValueError(f"cannot tell the task from logits {tuple(logits.shape)} and labels {tuple(labels.shape)}")
-
-
-def _margins(logits: torch.Tensor, labels: torch.Tensor, task: str) -> torch.Tensor:
-    """Per input: > 0 exactly when the model is fooled (see the module docstring); for
-    segmentation the mean per-pixel margin, a loss to climb (success is :func:`is_fooled`'s)."""
-    if task == "binary":
-        return (1 - 2 * labels.float()) * logits[:, 0]
-    if task == "multilabel":
-        return ((1 - 2 * labels.float()) * logits).amax(1)
-    if task == "multiclass":
-        true = logits.gather(1, labels.view(-1, 1)).squeeze(1)
-        other = logits.scatter(1, labels.view(-1, 1), float("-inf")).amax(1)
-        return other - true
-    true = logits.gather(1, labels.unsqueeze(1)).squeeze(1)                    # segmentation
-    other = logits.scatter(1, labels.unsqueeze(1), float("-inf")).amax(1)
-    return (other - true).flatten(1).mean(1)
-
-
-def attack_loss(logits: torch.Tensor, labels: torch.Tensor, task: str, loss: str) -> torch.Tensor:
-    """The per-input loss APGD maximises (shape (N,))."""
-    if loss == "margin":
-        return _margins(logits, labels, task)
-    if task == "binary":
-        return F.binary_cross_entropy_with_logits(logits[:, 0], labels.float(), reduction="none")
-    if task == "multilabel":
-        return F.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none").sum(1)
-    if task == "multiclass":
-        return F.cross_entropy(logits, labels, reduction="none")
-    return F.cross_entropy(logits, labels, reduction="none").flatten(1).mean(1)
-
-
-def is_fooled(logits: torch.Tensor, labels: torch.Tensor, task: str) -> torch.Tensor:
-    """Per input: misclassified (binary, multi-class), any label flipped (multi-label), or
-    (segmentation, class 0 the background) most of the foreground mislabelled: a foreground
-    Jaccard index below 0.5 (:func:`~medadv_lib.metrics.segmentation.per_image_jaccard`, the SMIA
-    chapter's metric; with one foreground class, more than half of the pixels that the truth or
-    the prediction calls foreground are wrong). The foreground, not the whole image: a lesion
-    covering 5 % of a slice can be missed entirely while 95 % of the pixels stay right. An input
-    with no foreground in the truth or the prediction is handled correctly."""
-    if task == "segmentation":
-        return per_image_jaccard(logits.argmax(1), labels, logits.shape[1]) < 0.5
-    return _margins(logits, labels, task) > 0
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -104,37 +47,17 @@ def checkpoints(steps: int) -> list[int]:
 
 
 def _project(x_adv, x, eps, norm):
-    delta = x_adv - x
-    if norm == "Linf":
-        delta = delta.clamp(-eps, eps)
-    else:
-        length = delta.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *[1] * (x.ndim - 1))
-        delta = delta * torch.clamp(eps / length, max=1.0)
-    return (x + delta).clamp(0.0, 1.0)
-
-
-def _step(grad, norm):
-    if norm == "Linf":
-        return grad.sign()
-    length = grad.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *[1] * (grad.ndim - 1))
-    return grad / length
+    return (x + project(x_adv - x, eps, norm)).clamp(0.0, 1.0)
 
 
 def _random_start(x, eps, norm, generator):
     t = torch.rand(x.shape, generator=generator).to(x) * 2 - 1
     if norm == "Linf":
         return _project(x + eps * t / t.flatten(1).abs().amax(1).view(-1, *[1] * (x.ndim - 1)), x, eps, norm)
-    return _project(x + eps * _step(torch.randn(x.shape, generator=generator).to(x), "L2"), x, eps, norm)
+    return _project(x + eps * ascent_direction(torch.randn(x.shape, generator=generator).to(x), "L2"), x, eps, norm)
 
 
-@dataclass
-class _Run:
-    adversarial: torch.Tensor
-    fooled: torch.Tensor
-    calls: int
-
-
-def _apgd_once(model, x, y, eps, norm, steps, task, loss, rho, generator) -> _Run:
+def _apgd_once(model, x, y, eps, norm, steps, task, loss, rho, generator) -> AttackRun:
     n = len(x)
     shape = (-1,) + (1,) * (x.ndim - 1)
     calls = 0
@@ -161,7 +84,7 @@ def _apgd_once(model, x, y, eps, norm, steps, task, loss, rho, generator) -> _Ru
     x_prev = x_adv.clone()
     for i in range(steps):
         with torch.no_grad():
-            z = _project(x_adv + step_size.view(shape) * _step(grad, norm), x, eps, norm)
+            z = _project(x_adv + step_size.view(shape) * ascent_direction(grad, norm), x, eps, norm)
             a = 0.75 if i > 0 else 1.0
             x_next = _project(x_adv + a * (z - x_adv) + (1 - a) * (x_adv - x_prev), x, eps, norm)
         x_prev, x_adv = x_adv, x_next
@@ -183,7 +106,7 @@ def _apgd_once(model, x, y, eps, norm, steps, task, loss, rho, generator) -> _Ru
             halved_at_mark, loss_best_at_mark = halve, loss_best.clone()
             last_mark, increases = i + 1, torch.zeros(n, device=x.device)
     adversarial = torch.where(found.view(shape), best_adv, x_best)
-    return _Run(adversarial, found, calls)
+    return AttackRun(adversarial, fooled=found, calls=calls)
 
 
 def apgd(model, images: torch.Tensor, labels: torch.Tensor, *, eps: float, norm: str = "Linf",

@@ -20,10 +20,10 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
-from ..progress import tqdm
 
+from ..progress import tqdm
 from ..utils import resolve_device
-from .smia import AttackRun, check_attack_args
+from .kernel import AttackRun, check_attack_args
 
 __all__ = ["adversarial_labels", "dag"]
 

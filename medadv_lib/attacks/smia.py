@@ -28,7 +28,6 @@ methods share one step. :class:`SMIAAttack` exposes the attack to Foolbox 3.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import eagerpy as ep
@@ -40,9 +39,10 @@ from foolbox.attacks.base import FixedEpsilonAttack, get_criterion, raise_if_kwa
 
 from ..progress import tqdm
 from ..utils import resolve_device
+from .kernel import AttackRun, check_attack_args
 
 __all__ = ["gaussian_kernel", "smooth_perturbation", "per_image_loss", "attack_loss", "objective_terms",
-           "objective_record", "AttackRun", "smia", "fgsm", "pgd", "SMIAAttack", "check_attack_args"]
+           "objective_record", "smia", "fgsm", "pgd", "SMIAAttack"]
 
 
 def gaussian_kernel(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
@@ -95,38 +95,6 @@ def objective_terms(model: Callable, x: torch.Tensor, eta: torch.Tensor, y: torc
     lo, hi = bounds
     smoothed = (x + smooth_perturbation(eta, kernel)).clamp(lo, hi)
     return dev, per_image_loss(logits, F.softmax(model(smoothed), 1))      # L_STA
-
-
-@dataclass
-class AttackRun:
-    """Result of an iterative attack: adversarial images, and optionally every perturbation
-    ``history[t]`` after iteration ``t`` (``history[0]`` = start), the objective per iteration, and
-    ``iterates[t]``, the attacked images after chosen iterations ``t`` (the registry's
-    ``record_steps``, :attr:`medadv_lib.attacks.registry.AttackResult.iterates`)."""
-
-    adversarial: torch.Tensor
-    history: torch.Tensor | None = None
-    objective: list[float] | None = None
-    iterates: dict[int, torch.Tensor] | None = None
-
-    @property
-    def perturbation(self) -> torch.Tensor:
-        return self.history[-1] if self.history is not None else None
-
-
-def check_attack_args(epsilon: float, iterations: int, alpha: float = 0.0, budget: float | None = None,
-                      bounds: tuple[float, float] = (0.0, 1.0)) -> None:
-    """Clear errors before any model call."""
-    if not epsilon > 0:
-        raise ValueError(f"epsilon (the step size) must be > 0, got {epsilon}")
-    if not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be a positive int, got {iterations!r}")
-    if alpha < 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
-    if budget is not None and not budget > 0:
-        raise ValueError(f"budget must be > 0 or None (no projection), got {budget}")
-    if not bounds[0] < bounds[1]:
-        raise ValueError(f"bounds must be (low, high) with low < high, got {bounds}")
 
 
 def _batch_attack(model: Callable, x: torch.Tensor, y: torch.Tensor, epsilon: float, iterations: int,

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..spec import REPO_ROOT, resolve_parameters
+from ..specs import REPO_ROOT, resolve_parameters
 from ..papers import papers
 from ..running.provenance import read_records
 from ..running.runner import RunError, run_notebook
@@ -71,8 +71,8 @@ def book_runs(data_dir: Path | None = None, names: list[str] | None = None) -> l
 
 
 #: Papers whose runs attack the models the chapters train (and train none of their own): each of
-#: their runs waits for the chapters' runs on the same dataset.
-AFTER_CHAPTERS = ("robustness-matrix",)
+#: their runs waits for the chapters' runs on the same dataset (the specs with ``runs_after``).
+AFTER_CHAPTERS = tuple(name for name, spec in papers().items() if spec.runs_after)
 #: At most this many runs side by side by default (each kernel holds its data and models).
 MAX_DEFAULT_JOBS = 4
 
@@ -206,9 +206,11 @@ class Replication:
         return self.paper + "".join(f"-{k}{len(v)}" for k, v in self.grid.items())
 
 
-#: Nwadike et al.'s protocol (Table 1: mean +- sd over 4 seeds): run by every ``medadv book`` at the
-#: book's preset (``--no-replicate`` leaves it out; see the README for what it costs).
-BOOK_REPLICATIONS = (Replication("backdoor", {"seed": [0, 1, 2, 3]}),)
+#: The sweeps each chapter's spec declares (``replication``), run by every ``medadv book`` at the
+#: book's preset (``--no-replicate`` leaves them out; see the README for what it costs): today
+#: Nwadike et al.'s protocol (backdoor's Table 1: mean +- sd over 4 seeds).
+BOOK_REPLICATIONS = tuple(Replication(name, {k: list(v) for k, v in spec.replication.items()})
+                          for name, spec in papers().items() if spec.replication)
 #: ``medadv book --replicate all`` (opt-in; issue 29): every chapter over these seeds (the book's
 #: own replications keep theirs), so that each verdict on the scoreboard says in how many seeds it
 #: holds. The matrix pages (:data:`AFTER_CHAPTERS`) read the chapters' models and are not replicated.
@@ -396,7 +398,7 @@ def collect_claims(folder: Path = BOOK_NOTEBOOKS) -> list[dict]:
     for path in paths:                     # the book's order: chapter by chapter, synthetic run first
         if path.name.endswith(".failed.ipynb"):
             continue
-        for block in read_claims_outputs(nbformat.read(path, as_version=4)):
+        for block in read_claims_outputs(nbformat.read(path, as_version=4), where=str(path.name)):
             records += [dict(r, page=path.stem, headline=block.get("headline", "")) for r in block["claims"]]
     return records
 
@@ -510,7 +512,7 @@ def evaluation_overrides(path: str | Path) -> dict:
     ``data_root`` is read from FILE's folder."""
     import yaml
 
-    from ..spec import ParameterError
+    from ..specs import ParameterError
 
     path = Path(path)
     try:
@@ -523,9 +525,9 @@ def evaluation_overrides(path: str | Path) -> dict:
         if values.get(key) and not Path(str(values[key])).expanduser().is_absolute():
             values[key] = str((path.parent / str(values[key])).resolve())
     if "eps" in values:
-        from ..evaluation.page import parse_budget
+        from ..specs.budgets import parse_budgets
 
-        values["eps"] = [parse_budget(e) for e in (values["eps"] if isinstance(values["eps"], list) else [values["eps"]])]
+        values["eps"] = parse_budgets(values["eps"])
     values.pop("preset", None)
     return values
 
@@ -641,7 +643,7 @@ def build_book(preset: str = "default", execute: bool = True, names: list[str] |
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     if evaluations:
         from ..evaluation.page import SPEC
-        from ..spec import resolve_parameters
+        from ..specs import resolve_parameters
 
         for file in evaluations:                 # bad input refused before the first chapter runs
             resolve_parameters(SPEC, preset, evaluation_overrides(file))

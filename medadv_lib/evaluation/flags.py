@@ -150,8 +150,8 @@ def _probabilities(model, x, out: torch.Tensor, task: str) -> Flag:
 
 def _zero_gradients(model, x, y, task) -> Flag:
     """AutoAttack's ``check_zero_gradients``: inputs whose gradient of the attacks' loss (the
-    registry's cross-entropy, :func:`medadv_lib.attacks.apgd.attack_loss`) is zero or not finite."""
-    from ..attacks.apgd import attack_loss
+    registry's cross-entropy, :func:`medadv_lib.attacks.tasks.attack_loss`) is zero or not finite."""
+    from ..attacks import attack_loss
 
     delta = torch.zeros_like(x, requires_grad=True)
     loss = attack_loss(model(x + delta), y, task, "ce")
@@ -169,12 +169,12 @@ def model_flags(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, ta
     run it) on the first ``n`` of ``images`` ([0, 1]) with ``labels``; the caller's model comes
     back as it was. Cheap (three forward passes and one backward on ``n`` inputs): run before any
     attack."""
-    from ..attacks.registry import _caller_model_kept
+    from ..attacks import caller_model_kept
     from ..utils import resolve_device
 
     dev = resolve_device(device)
     x, y = images[:n].float().to(dev), labels[:n].to(dev)
-    with _caller_model_kept(model):
+    with caller_model_kept(model):
         model.to(dev).eval()
         for p in model.parameters():
             p.requires_grad_(False)

@@ -30,6 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..specs.budgets import from_gray_levels
+
 __all__ = ["Recipe", "RECIPE", "SMOKE_RECIPE", "EVALUATION", "load_split", "train_resnet18", "accuracy",
            "book_evaluation", "main"]
 
@@ -58,7 +60,7 @@ SMOKE_RECIPE = Recipe(epochs=1, n_train=1500)
 #: 8/255 this one keeps 15 [9, 23] % of 100 inputs, which cannot decide "near 0"), every
 #: fixed-budget attack that applies, 100 test inputs.
 EVALUATION = {"arch": ARCH, "dataset": DATASET, "image_size": RECIPE.image_size, "n_inputs": 100,
-              "eps": [0.5 / 255, 2 / 255, 8 / 255, 16 / 255], "name": "resnet18-pneumoniamnist"}
+              "eps": from_gray_levels([0.5, 2, 8, 16]), "name": "resnet18-pneumoniamnist"}
 
 
 def load_split(root: str | Path, split: str, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:

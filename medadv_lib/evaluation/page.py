@@ -1,11 +1,11 @@
 """``medadv evaluate``: one page for *your* model on one dataset (``notebooks/evaluate.py``).
 
-:data:`SPEC` is the page's :class:`~medadv_lib.spec.PaperSpec`: the same parameter checks as
+:data:`SPEC` is the page's :class:`~medadv_lib.specs.PaperSpec`: the same parameter checks as
 ``medadv run`` (names, types, ranges, the dataset's folder), then :func:`validate` loads the data and
 the model and refuses, before the kernel starts and before any attack, a model that cannot be
 evaluated there (:mod:`medadv_lib.evaluation.user_models`: a missing or unreadable file, a state dict of
 another architecture, outputs that do not fit the dataset, the wrong input channels, images outside
-the model's range, a model whose two forward passes differ or whose outputs are a softmax), as a :class:`~medadv_lib.spec.ParameterError` (exit 2). The page is not a
+the model's range, a model whose two forward passes differ or whose outputs are a softmax), as a :class:`~medadv_lib.specs.ParameterError` (exit 2). The page is not a
 chapter of the book: ``medadv book --evaluate FILE`` adds it (FILE: YAML of these parameters).
 
 The run is named ``evaluate-<model file stem>--<dataset>``.
@@ -16,27 +16,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..spec import REPO_ROOT, PaperSpec, ParameterError, Rule, require
+from ..specs import REPO_ROOT, PaperSpec, ParameterError, Rule, require
+from ..specs.budgets import budgets_in_order
 
-__all__ = ["SPEC", "EvaluateSpec", "Prepared", "prepare", "validate", "REAL_DATASETS", "parse_budget"]
+__all__ = ["SPEC", "EvaluateSpec", "Prepared", "prepare", "validate", "REAL_DATASETS"]
 
 #: The datasets a user's model can be evaluated on (the real datasets of the registry).
 REAL_DATASETS = ("nih-cxr14", "kermany", "covidx", "retinamnist", "pneumoniamnist", "covid-ct-infection")
 _ARCH = re.compile(r"^(timm|torchvision|medadv|xrv):[A-Za-z0-9_.\-]+$")
-
-
-def parse_budget(text) -> float:
-    """``"2/255"``, ``"0.5"`` or a number: a budget on the [0, 1] scale."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text)
-    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(?:/\s*([0-9.eE+-]+))?\s*", str(text))
-    try:
-        if not match:
-            raise ValueError
-        value = float(match.group(1)) / (float(match.group(2)) if match.group(2) else 1.0)
-    except (ValueError, ZeroDivisionError):
-        raise ParameterError(f"budget {text!r} is not a number such as 2/255 or 0.5") from None
-    return value
 
 
 @dataclass(frozen=True)
@@ -85,10 +72,9 @@ def validate(p: dict) -> None:
                                                                 "(nothing is downloaded: save your weights there)")
     require(bool(_ARCH.match(str(p["arch"]))), f"arch {p['arch']!r}: expected SOURCE:NAME with SOURCE timm, "
                                                 "torchvision, medadv or xrv (e.g. xrv:densenet121)")
-    budgets = [parse_budget(e) for e in p["eps"]]
-    require(all(0 < e <= 1 for e in budgets) and sorted(set(budgets)) == budgets,
+    require(not p["eps"] or budgets_in_order(p["eps"], upper=1.0),
             f"eps {p['eps']}: budgets in (0, 1] (on the [0, 1] scale, e.g. 2/255), in increasing order")
-    from ..attacks.registry import attack_names
+    from ..attacks import attack_names
 
     applicable = attack_names(kind="budget", norm=p["threat_model"])
     unknown = [a for a in p["attacks"] if a not in applicable or a == "noise"]
@@ -123,7 +109,7 @@ SPEC = EvaluateSpec(
         "about": Rule(doc="a sentence on where the model comes from, shown under the model banner"),
         "normalize": Rule(choices=("none", "imagenet"), doc="normalisation inside the model (torchvision/timm)"),
         "threat_model": Rule(choices=("Linf", "L2"), doc="the norm of the budgets"),
-        "eps": Rule(min=0, doc="budgets on the [0, 1] scale (e.g. 2/255); empty: 0.5, 2, 8/255 (L2: 0.25, 0.5, 1)"),
+        "eps": Rule(min=0, budgets=True, doc="budgets on the [0, 1] scale (e.g. 2/255); empty: 0.5, 2, 8/255 (L2: 0.25, 0.5, 1)"),
         "attacks": Rule(min=0, doc="registry names (medadv attacks); empty: every fixed-budget attack that applies"),
         "n_inputs": Rule(min=2, max=100000, doc="test inputs attacked (the first of the test split)"),
         "image_size": Rule(min=32, max=1024, doc="side the images are loaded at (xrv models resize to 224 inside)"),
@@ -137,10 +123,10 @@ SPEC = EvaluateSpec(
 def page_parameters(namespace: dict) -> dict:
     """The page's parameters from the notebook's namespace, with ``budgets``: ``eps`` on the
     [0, 1] scale (None: the default budgets of the threat model)."""
-    from ..spec import notebook_parameters
+    from ..specs import notebook_parameters
 
     p = {k: namespace[k] for k in notebook_parameters(SPEC)}
-    p["budgets"] = [parse_budget(e) for e in p["eps"]] or None
+    p["budgets"] = list(p["eps"]) or None
     return p
 
 

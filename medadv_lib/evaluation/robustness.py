@@ -1,7 +1,7 @@
 """Evaluate one model in one call: the robustness-matrix row of *your* model.
 
 ``medadv_lib.evaluate(model, images, labels, threat_model="Linf", eps=[...], attacks=[...])`` attacks the model
-with every fixed-budget attack of the registry (:mod:`medadv_lib.attacks.registry`) that applies to
+with every fixed-budget attack of the registry (:mod:`medadv_lib.attacks`) that applies to
 its task and norm (or the ``attacks`` named), at every budget, beside the random-noise control of
 the same norm, as RobustBench's ``benchmark()`` does for CIFAR (Croce et al. 2021, "RobustBench: a
 standardized adversarial robustness benchmark", NeurIPS Datasets and Benchmarks). It returns an
@@ -27,19 +27,20 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ..attacks.registry import attack_names
+from ..attacks import attack_names
 from .flags import control_flag, model_flags
 from ..verdicts import CheckedClaim, Fidelity, Outcome, check_claims
 from ..metrics.uncertainty import Estimate
 from ..progress import tqdm
-from .rows import NOISE, Victim, budget_label, clean_fooled, outcome_row, robust_rate, white_box_rows
+from ..specs.budgets import budgets_in_order, from_gray_levels
+from .rows import NOISE, Victim, budget_label, clean_fooled, matrix_frame, outcome_row, robust_rate, white_box_rows
 from .sanity import CLAIMS, MatrixResults
 
 __all__ = ["Evaluation", "evaluate", "THREAT_MODELS", "DEFAULT_EPS", "OWN_MODEL"]
 
 THREAT_MODELS = ("Linf", "L2")
 #: The matrix chapter's default budgets on the [0, 1] scale.
-DEFAULT_EPS = {"Linf": (0.5 / 255, 2 / 255, 8 / 255), "L2": (0.25, 0.5, 1.0)}
+DEFAULT_EPS = {"Linf": tuple(from_gray_levels([0.5, 2, 8])), "L2": (0.25, 0.5, 1.0)}
 
 
 # --------------------------------------------------------------------------- one model
@@ -104,14 +105,14 @@ class Evaluation:
 
 
 def _check_inputs(model, images, labels, threat_model, eps, attacks, task, device, batch_size):
-    from ..attacks.apgd import infer_task
+    from ..attacks import infer_task
     from ..utils import resolve_device
 
     if threat_model not in THREAT_MODELS:
         raise ValueError(f"threat_model must be one of {THREAT_MODELS}, not {threat_model!r}")
     budgets = [float(e) for e in (DEFAULT_EPS[threat_model] if eps is None else
                                   (eps if isinstance(eps, (list, tuple)) else [eps]))]
-    if not budgets or any(not e > 0 for e in budgets) or sorted(set(budgets)) != budgets:
+    if not budgets_in_order(budgets):
         raise ValueError(f"eps must be budgets > 0 in increasing order, got {budgets}")
     if images.ndim != 4 or not images.dtype.is_floating_point or len(images) != len(labels) or not len(images):
         raise ValueError(f"images must be a non-empty float (N, C, H, W) tensor with one label each, got "
@@ -135,9 +136,9 @@ def _check_inputs(model, images, labels, threat_model, eps, attacks, task, devic
 
 
 def _probe(model, x, device):
-    from ..attacks.registry import _caller_model_kept
+    from ..attacks import caller_model_kept
 
-    with _caller_model_kept(model):
+    with caller_model_kept(model):
         model.to(device).eval()
         return model(x.float().to(device))
 
@@ -172,15 +173,15 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, th
     flags = model_flags(model, images, labels, task, device)            # before any attack
     victim = Victim(name, "evaluate", task, model, images, labels)
     plan = [(a, threat_model, e) for a in names + [NOISE] for e in budgets]
-    from ..attacks.registry import _caller_model_kept
+    from ..attacks import caller_model_kept
 
-    with _caller_model_kept(model):
+    with caller_model_kept(model):
         rows = [outcome_row(victim, "clean", "none", "clean", "none", 0.0,
                             ~clean_fooled(victim, images, batch_size, device), label="clean")]
         with tqdm(total=len(plan), desc=f"evaluate {name}", disable=not progress) as bar:
             white, _ = white_box_rows(victim, plan, steps=steps, restarts=restarts, batch_size=batch_size, seed=seed,
                                       device=device, progress=bar)
-    matrix = pd.DataFrame(rows + white)
+    matrix = matrix_frame(rows + white)
     robust = {a: {e: robust_rate(matrix, name, a, threat_model, e) for e in budgets} for a in names + [NOISE]}
     worst = {e: robust_rate(matrix, name, "worst", threat_model, e) for e in budgets}
     strongest = {e: min(names, key=lambda a: (robust[a][e].value, names.index(a))) for e in budgets}

@@ -16,10 +16,11 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ..attacks.registry import get_attack, run_attack
+from ..attacks import get_attack, run_attack
 from ..metrics.uncertainty import wilson
+from ..specs.budgets import budget_label
 
-__all__ = ["Victim", "NOISE", "TRANSFER", "budget_label", "attack_params", "outcome_row", "clean_fooled",
+__all__ = ["Victim", "NOISE", "TRANSFER", "budget_label", "attack_params", "MatrixRow", "outcome_row", "matrix_frame", "clean_fooled",
            "white_box_rows", "select_rows", "outcomes", "robust_rate", "models"]
 
 NOISE = "noise"
@@ -41,32 +42,63 @@ class Victim:
     data: object = None            # the split the inputs come from (for the data banner)
 
 
-def budget_label(norm: str, eps: float) -> str:
-    """``2/255`` for L-inf budgets, ``0.5`` for L2 (both on the [0, 1] scale)."""
-    return f"{eps * 255:g}/255" if norm == "Linf" else f"{eps:g}"
-
-
 def attack_params(name: str, steps: int, restarts: int) -> dict:
     """The matrix's hyperparameters of attack ``name``: ``steps`` for the iterative attacks,
     ``restarts`` for APGD, the registry's defaults otherwise."""
-    from ..attacks.registry import hyperparameters
+    from ..attacks import hyperparameters
 
     names = {h.name for h in hyperparameters(name)}
     return {k: v for k, v in (("steps", steps), ("restarts", restarts)) if k in names}
 
 
+@dataclass(frozen=True)
+class MatrixRow:
+    """One cell of a robustness matrix: a model under one attack at one budget, with the per-input
+    outcomes (``robust``: True where the input stayed correctly classified). Made by
+    :func:`outcome_row`, turned into the matrix's table by :func:`matrix_frame` only."""
+
+    model: str
+    chapter: str
+    task: str
+    attack: str
+    family: str
+    setting: str                   # clean, white, universal or transfer
+    norm: str                      # Linf, L2 or none (clean)
+    eps: float                     # on the [0, 1] scale
+    budget: str                    # as shown: 2/255, 0.5, "clean", "zeta 0.04"
+    n: int
+    robust: np.ndarray
+    robust_accuracy: float
+    seconds: float
+    model_calls: int
+    source: str | None = None      # a transfer row: the model whose adversarial inputs were scored
+
+
 def outcome_row(victim: Victim, attack: str, family: str, setting: str, norm: str, eps: float, robust: np.ndarray,
-                seconds: float = float("nan"), calls: int = 0, label: str | None = None) -> dict:
+                seconds: float = float("nan"), calls: int = 0, label: str | None = None,
+                source: str | None = None) -> MatrixRow:
     """One cell of the matrix: a model under one attack at one budget, with the per-input outcomes."""
-    return {"model": victim.name, "chapter": victim.chapter, "task": victim.task, "attack": attack, "family": family,
-            "setting": setting, "norm": norm, "eps": eps, "budget": label or budget_label(norm, eps),
-            "n": len(robust), "robust": robust.astype(bool), "robust_accuracy": float(robust.mean()),
-            "seconds": seconds, "model_calls": calls}
+    return MatrixRow(model=victim.name, chapter=victim.chapter, task=victim.task, attack=attack, family=family,
+                     setting=setting, norm=norm, eps=eps, budget=label or budget_label(norm, eps), n=len(robust),
+                     robust=robust.astype(bool), robust_accuracy=float(robust.mean()), seconds=seconds,
+                     model_calls=calls, source=source)
+
+
+def matrix_frame(rows: Sequence[MatrixRow]) -> pd.DataFrame:
+    """The matrix as a table, one row per :class:`MatrixRow` in order (the ``source`` column only
+    where a transfer row names one)."""
+    records = []
+    for row in rows:
+        record = dict(vars(row))
+        if record["source"] is None:
+            del record["source"]
+        records.append(record)
+    return pd.DataFrame(records)
 
 
 def clean_fooled(victim: Victim, inputs: torch.Tensor, batch_size: int, device) -> np.ndarray:
     """Per input: does ``victim`` get it wrong (the registry's task-wise criterion)?"""
-    from ..attacks.apgd import is_fooled
+    from ..attacks import is_fooled
     from ..training import predict
 
     logits = predict(victim.model, inputs.float(), batch_size, device).cpu()
@@ -74,7 +106,7 @@ def clean_fooled(victim: Victim, inputs: torch.Tensor, batch_size: int, device) 
 
 
 def white_box_rows(victim: Victim, plan: Sequence[tuple[str, str, float]], *, steps: int, restarts: int,
-                   batch_size: int, seed: int, device, keep=None, progress=None) -> tuple[list[dict], dict]:
+                   batch_size: int, seed: int, device, keep=None, progress=None) -> tuple[list[MatrixRow], dict]:
     """``victim`` under every ``(attack, norm, eps)`` of ``plan``: one row each (``setting`` white);
     ``keep(attack, norm, eps)`` True: that run's adversarial inputs are returned too, by the key."""
     rows, kept = [], {}

@@ -1,14 +1,15 @@
 """The chapters of the collection, discovered: one package per chapter declares its ``SPEC``
-(:class:`medadv_lib.spec.PaperSpec`); :func:`papers` finds them in the book's order.
+(:class:`medadv_lib.specs.PaperSpec`); :func:`papers` finds them in the book's order (``SPEC.order``). Every list of chapters
+is derived from the specs (tests/test_chapter_facts.py).
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
 
-from ..spec import PaperSpec, ParameterError, notebook_parameters
+from ..specs import PaperSpec, ParameterError, fidelity, notebook_parameters
 
-__all__ = ["papers", "get_paper", "run_fidelity"]
+__all__ = ["papers", "get_paper", "run_fidelity", "victim_chapters"]
 
 
 def papers() -> dict[str, PaperSpec]:
@@ -18,8 +19,14 @@ def papers() -> dict[str, PaperSpec]:
         module = importlib.import_module(f"{__name__}.{info.name}")
         spec = getattr(module, "SPEC", None)
         if isinstance(spec, PaperSpec):
-            found.append((getattr(module, "ORDER", 99), spec))
-    return {spec.name: spec for _, spec in sorted(found, key=lambda t: (t[0], t[1].name))}
+            found.append(spec)
+    return {spec.name: spec for spec in sorted(found, key=lambda s: (s.order, s.name))}
+
+
+def victim_chapters() -> tuple[str, ...]:
+    """The chapters whose trained models the robustness matrix attacks (those whose spec declares
+    ``victims``), in the book's order."""
+    return tuple(name for name, spec in papers().items() if spec.victims is not None)
 
 
 def get_paper(name: str) -> PaperSpec:
@@ -31,8 +38,8 @@ def get_paper(name: str) -> PaperSpec:
 
 def run_fidelity(name: str, namespace: dict):
     """In a notebook, right after its ``parameters`` cell: the run's fidelity from the parameters
-    in ``namespace`` (``globals()``), by the chapter's :meth:`PaperSpec.fidelity`."""
+    in ``namespace`` (``globals()``), by :func:`medadv_lib.specs.fidelity`."""
     spec = get_paper(name)
-    return spec.fidelity({k: namespace[k] for k in notebook_parameters(spec) if k in namespace})
+    return fidelity(spec, {k: namespace[k] for k in notebook_parameters(spec) if k in namespace})
 
 

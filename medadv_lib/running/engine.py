@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..spec import PaperSpec, ParameterError
+from ..specs import PaperSpec, ParameterError
 from ..utils import atomic_write
 
 __all__ = ["KERNEL_ATTEMPTS", "SweepError", "SlurmOptions", "EngineOptions", "local_split", "local_gpus",

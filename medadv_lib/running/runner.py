@@ -1,6 +1,6 @@
 """Execute a paper's notebook with papermill, from its jupytext source, safely.
 
-* Parameters are resolved and checked first (:func:`medadv_lib.spec.resolve_parameters`).
+* Parameters are resolved and checked first (:func:`medadv_lib.specs.resolve_parameters`).
 * The notebook runs in a private work folder; only a successful run replaces
   ``<out>/<name>.ipynb`` (atomic rename; ``<name>`` is the paper's name, with ``--<dataset>`` for
   a run on a real dataset), so the last good executed notebook is never lost.
@@ -32,7 +32,7 @@ import nbformat
 from ..data.registry import get_dataset
 from ..papers import get_paper
 from ..progress import CHANNEL_ENV
-from ..spec import REPO_ROOT, PaperSpec, resolve_parameters, undecidable
+from ..specs import REPO_ROOT, PaperSpec, resolve_parameters, undecidable
 from ..utils import atomic_write
 from .kernel import KERNEL, WORKDIR_PREFIX, CtrlC, KernelProcess, clean_stale_workdirs, workdir
 from .provenance import record, write_record
@@ -207,7 +207,7 @@ def run_notebook(paper: str | PaperSpec, preset: str = "default", overrides: dic
                  out_dir: str | Path | None = None, progress: bool = True) -> Path:
     """Execute a paper's notebook (by name or spec); return the path of the executed notebook.
 
-    Raises :class:`~medadv_lib.spec.ParameterError` before anything runs for bad parameters,
+    Raises :class:`~medadv_lib.specs.ParameterError` before anything runs for bad parameters,
     :class:`RunError` when a cell fails, and lets ``KeyboardInterrupt`` through after cleaning up
     (the caller says so in one line)."""
     import papermill

@@ -7,9 +7,9 @@ or ``--slurm``), each one papermill notebook run in a child process of its worke
 (:func:`medadv_lib.running.engine.run_cell_on_worker`) with its provenance.
 
 * **Dependencies.** A matrix page waits for the chapters' runs on its dataset
-  (:func:`medadv_lib.book.run_dependencies`); a replication cell waits for nothing, and the cell
+  (:func:`medadv_lib.book.build.run_dependencies`); a replication cell waits for nothing, and the cell
   that *is* the book's own run (same paper, preset and parameters: the seed-0 cell) is no job at
-  all: the book's page is adopted into the sweep when it is done (:func:`medadv_lib.book.adopt_book_run`),
+  all: the book's page is adopted into the sweep when it is done (:func:`medadv_lib.book.build.adopt_book_run`),
   so no run is executed twice.
 * **Longest first.** Each job's priority is its expected cost plus the longest chain of jobs that
   wait for it (its upward rank), so that the runs that hold the others up start first and every
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..spec import PaperSpec
+from ..specs import PaperSpec
 
 __all__ = ["Job", "EXPECTED_SECONDS", "expected_seconds", "ranks", "eta_seconds", "run_jobs", "JobResult"]
 
@@ -161,7 +161,7 @@ def run_jobs(jobs: list[Job], engine, *, worker: Callable | None = None, echo: C
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate job names: {sorted({n for n in names if names.count(n) > 1})}")
     order = ranks(jobs)
-    futures, submitted, started = {}, {}, {}
+    futures, submitted = {}, {}
     for job in _topological(jobs):
         after = [submitted[d] for d in job.after if d in submitted]
         future = engine.client.submit(_run_after, worker, _task(job, engine.threads, engine.gpus, KERNEL_ATTEMPTS),

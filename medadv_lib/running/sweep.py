@@ -40,15 +40,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional, TypedDict
 
 import yaml
 
-from ..spec import PaperSpec, ParameterError, resolve_parameters
+from ..specs import PaperSpec, ParameterError, resolve_parameters
 from ..utils import atomic_write, config_key
-from .engine import EngineOptions, open_engine, run_cell_on_worker
+from .engine import EngineOptions, SweepError, open_engine, run_cell_on_worker
 
-__all__ = ["SWEEP_JSON", "Cell", "SweepResult", "parse_grid", "plan_cells", "parameter_key", "run_sweep",
+__all__ = ["SWEEP_JSON", "Cell", "CellEntry", "SweepResult", "parse_grid", "plan_cells", "parameter_key", "run_sweep",
            "finished_entry", "read_sweep"]
 
 SWEEP_JSON = "sweep.json"
@@ -172,14 +172,43 @@ def _rel(path: str | Path | None, root: Path) -> str | None:
         return str(path)
 
 
-def _base_entry(cell: Cell) -> dict[str, Any]:
-    return {"index": cell.index, "label": cell.label, "values": cell.values, "parameters": cell.parameters,
-            "key": cell.key, "folder": cell.folder, "status": "pending", "notebook": None, "provenance": None,
-            "failed_notebook": None, "error": None, "seconds": None, "attempts": None, "worker_starts": None,
-            "worker": None, "gpu": None, "computed": None}
+class _CellEntryFields(TypedDict):
+    index: int
+    label: str                         # "seed=0, dataset=kermany"
+    values: dict                       # the grid's values of this cell
+    parameters: dict                   # its resolved parameters
+    key: str                           # their hash (parameter_key)
+    folder: str
+    status: str                        # pending, ok, failed or interrupted
+    notebook: Optional[str]
+    provenance: Optional[str]
+    failed_notebook: Optional[str]
+    error: Optional[str]
+    seconds: Optional[float]
+    attempts: Optional[int]            # kernel starts of the last run
+    worker_starts: Optional[int]       # how often a worker started it (a dead worker's cell restarts)
+    worker: Optional[str]
+    gpu: Optional[str]
+    computed: Optional[bool]           # False: finished by an earlier sweep
 
 
-def finished_entry(spec: PaperSpec, preset: str, cell: Cell, root: Path) -> dict[str, Any] | None:
+class CellEntry(_CellEntryFields, total=False):
+    """One cell's entry in ``sweep.json``: written here only (:func:`finished_entry` for a cell
+    finished before, else after it ran), read back by :func:`read_sweep`; paths relative to the
+    sweep's folder. The fields above are in every entry; these two only where they apply."""
+
+    data: Any                          # the provenance's data record, for a finished cell
+    kernel_errors: list                # the kernel starts that failed before the run
+
+
+def _base_entry(cell: Cell) -> CellEntry:
+    return CellEntry(index=cell.index, label=cell.label, values=cell.values, parameters=cell.parameters,
+                     key=cell.key, folder=cell.folder, status="pending", notebook=None, provenance=None,
+                     failed_notebook=None, error=None, seconds=None, attempts=None, worker_starts=None,
+                     worker=None, gpu=None, computed=None)
+
+
+def finished_entry(spec: PaperSpec, preset: str, cell: Cell, root: Path) -> CellEntry | None:
     """The entry of a cell already finished in ``root`` (its notebook, and a provenance with status
     ``ok`` whose parameters hash to the cell's key), or None: it must run."""
     folder = root / cell.folder
@@ -196,7 +225,7 @@ def finished_entry(spec: PaperSpec, preset: str, cell: Cell, root: Path) -> dict
                 seconds=prov.get("wall_seconds"), data=prov.get("data"), computed=False)
 
 
-def _result_entry(cell: Cell, result: dict, root: Path) -> dict[str, Any]:
+def _result_entry(cell: Cell, result: dict, root: Path) -> CellEntry:
     folder = root / cell.folder
     entry = dict(_base_entry(cell), status=result["status"], error=result.get("error"),
                  seconds=result.get("seconds"), attempts=result.get("attempts"), worker=result.get("worker"),
@@ -235,7 +264,15 @@ def _previous_record(root: Path) -> dict[str, Any]:
 
 
 def read_sweep(folder: str | Path) -> dict[str, Any]:
-    return json.loads((Path(folder) / SWEEP_JSON).read_text())
+    """A sweep's record (``sweep.json``), every cell entry checked against :class:`CellEntry`."""
+    path = Path(folder) / SWEEP_JSON
+    record = json.loads(path.read_text())
+    for entry in record.get("cells", []):
+        missing = sorted(CellEntry.__required_keys__ - set(entry))
+        if missing:
+            raise SweepError(f"{path}: cell {entry.get('label', '?')!r} lacks {', '.join(missing)} "
+                             "(written by an older medadv? run the sweep again: finished cells are kept)")
+    return record
 
 
 def _write(record: dict, root: Path, spec: PaperSpec) -> None:

@@ -11,12 +11,13 @@ the notebooks, the evaluation pages and the book import from here.
 """
 from .claims import (ALL, COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, KINDS, LEVEL, NOT_FROM_A_PAPER,
                      NOT_REPRODUCED, PAPER_FIDELITY, SCOPES, UNTESTED, VERDICTS, CheckedClaim, Claim, Fidelity,
-                     Outcome, audit, check_claims, combine, count_verdicts, verdict_above, verdict_below)
+                     Outcome, audit, check_claims, combine, count_verdicts, undecidable_claims, verdict_above,
+                     verdict_below)
 from .display import (NOT_PRINTED, above_chance, claims_frame, claims_report, counts_line, data_banner,
                       format_claims, premises_table)
-from .power import POWER, decidable_n, power_premise, undecidable_claims
+from .power import POWER, decidable_n, power_premise
 from .premises import POSITIVE_CONTROL, STAND_IN, Premise, stand_in
-from .records import CLAIMS_MIME, read_claims_outputs
+from .records import CLAIMS_MIME, ChapterRecord, ClaimRecord, RecordError, read_claims_outputs
 
 __all__ = ["ALL", "COMPARISON", "EACH", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "LEVEL", "NOT_FROM_A_PAPER",
            "NOT_REPRODUCED", "PAPER_FIDELITY", "SCOPES", "UNTESTED", "VERDICTS", "CheckedClaim", "Claim",
@@ -24,4 +25,4 @@ __all__ = ["ALL", "COMPARISON", "EACH", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS
            "verdict_below", "NOT_PRINTED", "above_chance", "claims_frame", "claims_report", "counts_line",
            "data_banner", "format_claims", "premises_table", "POWER", "decidable_n", "power_premise",
            "undecidable_claims", "POSITIVE_CONTROL", "STAND_IN", "Premise", "stand_in", "CLAIMS_MIME",
-           "read_claims_outputs"]
+           "read_claims_outputs", "ChapterRecord", "ClaimRecord", "RecordError"]

@@ -1,11 +1,12 @@
 """The papers' claims as data, tested against a chapter's result tables, with honest verdicts.
 
 A :class:`Claim` holds the claim in plain words, where the paper makes it, the paper's own
-numbers for it, and ``test``: a function of the chapter's results (a mapping of tables and
-:class:`~medadv_lib.metrics.uncertainty.Estimate`) that returns an :class:`Outcome`. Each paper
-keeps its claims in its own place (``medadv_lib.papers.<paper>.claims``); this module is what they
-share: the verdicts, the interval rules that decide them, the table a chapter shows and the record
-the book's scoreboard is built from.
+numbers for it, and ``test``: a function of the chapter's results (the chapter's results
+dataclass, e.g. ``UAPResults``, whose tables and :class:`~medadv_lib.metrics.uncertainty.Estimate`
+fields it reads) that returns an :class:`Outcome`. Each paper keeps its claims in its own place
+(``medadv_lib.papers.<paper>.claims``); this module is what they share: the verdicts and the
+interval rules that decide them (the premises, the power of a sample, the record and the table a
+chapter shows are their own modules of :mod:`medadv_lib.verdicts`).
 
 Verdicts:
 
@@ -52,16 +53,17 @@ how many training seeds it rests on (``check_claims(..., seeds=)``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..metrics.uncertainty import Estimate
 from .power import power_premise
 from .premises import POSITIVE_CONTROL, Premise
+from .records import ClaimRecord, claim_record
 
 __all__ = ["HOLDS", "FAILS", "NOT_REPRODUCED", "INCONCLUSIVE", "UNTESTED", "VERDICTS", "Outcome", "Claim",
            "CheckedClaim", "Fidelity", "PAPER_FIDELITY", "check_claims", "verdict_above", "verdict_below",
            "combine", "count_verdicts", "NOT_FROM_A_PAPER", "LEVEL", "COMPARISON", "KINDS", "EACH", "ALL",
-           "SCOPES", "audit"]
+           "SCOPES", "audit", "undecidable_claims"]
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTED = "holds", "does not hold", "inconclusive", "cannot be tested"
 NOT_REPRODUCED = "not reproduced at this scale"
@@ -190,7 +192,7 @@ class Claim:
     text: str
     where: str
     paper_evidence: str
-    test: Callable[[Mapping], Outcome]
+    test: Callable[[Any], Outcome]          # of the chapter's results dataclass
     thresholds: Mapping[str, float] = field(default_factory=dict)
     paper_check: Callable[[Mapping], bool] | None = None
     #: False for a chapter's own sanity checks (the robustness matrix): no paper makes them.
@@ -316,18 +318,9 @@ class CheckedClaim:
         """The verdict with its n and the seeds it rests on: ``inconclusive at n = 12 (1 seed)``."""
         return f"{self.outcome.label} ({self.seeds} seed{'s' if self.seeds != 1 else ''})"
 
-    def record(self, chapter: str, run: str, published: Mapping | None = None, preset: str = "") -> dict:
-        """The JSON record the book's scoreboard reads."""
-        if self.fidelity is None:
-            raise ValueError(f"claim {self.claim.id}: a record needs the run's fidelity (check_claims(..., fidelity=))")
-        c = self.claim
-        return {"id": c.id, "chapter": chapter, "run": run, "claim": c.text, "where": c.where,
-                "paper_evidence": c.paper_evidence, "paper_verdict": c.paper_verdict(published),
-                "thresholds": dict(c.thresholds), "verdict": self.outcome.verdict,
-                "label": self.outcome.label, "evidence": self.outcome.evidence, "n": self.outcome.n,
-                "premises": [p.record() for p in self.outcome.premises], "preset": preset,
-                "fidelity": self.fidelity.label, "kind": c.kind, "seeds": self.seeds,
-                "control": self.outcome.control.record() if self.outcome.control is not None else None}
+    def record(self, chapter: str, run: str, published: Mapping | None = None, preset: str = "") -> "ClaimRecord":
+        """The JSON record the book's scoreboard reads (:func:`medadv_lib.verdicts.records.claim_record`)."""
+        return claim_record(self, chapter, run, published, preset)
 
 
 def check_claims(claims: Iterable[Claim], results, *, fidelity: Fidelity,
@@ -377,3 +370,7 @@ def count_verdicts(checked: Iterable[CheckedClaim]) -> dict[str, int]:
     return counts
 
 
+def undecidable_claims(claims: Iterable[Claim], parameters: Mapping) -> list[str]:
+    """Before papermill starts: the claims whose rate thresholds this run's sample sizes cannot
+    decide, each with the n it has and the n it needs."""
+    return [line for c in claims for line in c.undecidable(parameters)]

@@ -6,7 +6,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .claims import VERDICTS, CheckedClaim, Outcome, count_verdicts
 from .premises import Premise
-from .records import CLAIMS_MIME
+from .records import CLAIMS_MIME, chapter_record
 
 __all__ = ["data_banner", "above_chance", "NOT_PRINTED", "premises_table", "claims_frame", "format_claims",
            "counts_line", "claims_report"]
@@ -116,7 +116,7 @@ def claims_report(checked: Sequence[CheckedClaim], chapter: str, run: str = "syn
     fidelity = checked[0].fidelity.label if checked and checked[0].fidelity else "unknown"
     display(Markdown(f"**{len(records)} claims, preset `{preset or 'unknown'}`, fidelity {fidelity}:** "
                      f"{counts_line(counts)}."))
-    display({CLAIMS_MIME: {"chapter": chapter, "run": run, "headline": headline, "preset": preset,
-                           "fidelity": fidelity, "counts": {v: counts[v] for v in VERDICTS}, "claims": records},
+    display({CLAIMS_MIME: chapter_record(chapter, run, headline, preset, fidelity,
+                                         {v: counts[v] for v in VERDICTS}, records),
              "text/plain": f"{len(records)} claims checked: {counts_line(counts)}"}, raw=True)
     return frame

@@ -2,14 +2,9 @@
 after the run (see :mod:`medadv_lib.verdicts.claims`)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Mapping
-
 from .premises import Premise
 
-if TYPE_CHECKING:
-    from .claims import Claim
-
-__all__ = ["POWER", "decidable_n", "power_premise", "undecidable_claims"]
+__all__ = ["POWER", "decidable_n", "power_premise"]
 
 #: The name of the power premise (:func:`power_premise`).
 POWER = "the sample can decide the threshold"
@@ -46,11 +41,3 @@ def power_premise(n: int, threshold: float, side: str = "above") -> Premise:
     evidence = (f"n = {n} can decide a rate {side} {100 * threshold:g} % (needs n >= {need})" if met else
                 f"n = {n} cannot decide a rate {side} {100 * threshold:g} % (needs n >= {need})")
     return Premise(POWER, met, evidence)
-
-
-def undecidable_claims(claims: Iterable[Claim], parameters: Mapping) -> list[str]:
-    """Before papermill starts: the claims whose rate thresholds this run's sample sizes cannot
-    decide, each with the n it has and the n it needs."""
-    return [line for c in claims for line in c.undecidable(parameters)]
-
-

@@ -94,7 +94,7 @@ OURS = re.compile(rf"({NUMBER})(?:\s*±\s*{NUMBER})?|(\S+)")
 def headline_metrics(notebook, claim_records: Iterable[Mapping],
                      tables: Iterable[Callable] = ()) -> list[dict[str, Any]]:
     """One run's headline numbers: the chapter's tables (``tables``: the readers its spec declares,
-    :meth:`medadv_lib.spec.PaperSpec.replication_tables`), then every estimate its claims'
+    :meth:`medadv_lib.specs.PaperSpec.replication_tables`), then every estimate its claims'
     evidence prints."""
     found = [m for reader in tables for m in reader(notebook)]
     for record in claim_records:
@@ -181,7 +181,7 @@ def aggregate(cells: list[dict], root: Path, tables: Iterable[Callable] = ()) ->
         if cell.get("status") != "ok" or not cell.get("notebook"):
             continue
         nb = nbformat.read(Path(root) / cell["notebook"], as_version=4)
-        records = [r for block in read_claims_outputs(nb) for r in block["claims"]]
+        records = [r for block in read_claims_outputs(nb, where=cell["notebook"]) for r in block["claims"]]
         done.append({"label": cell["label"], "values": cell["values"], "claims": records,
                      "metrics": headline_metrics(nb, records, tables)})
     return {"claims": claim_verdicts(done), "metrics": metric_summaries(done)}

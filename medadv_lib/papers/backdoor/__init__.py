@@ -13,9 +13,8 @@ target finding). The paper's numbers are in :mod:`.published`, its claims in
 """
 from __future__ import annotations
 
-from ...spec import PaperSpec, Rule, require
+from ...specs import Hook, PaperSpec, Rule, require
 
-ORDER = 4
 
 
 
@@ -33,6 +32,10 @@ def validate(p: dict) -> None:
 
 SPEC = PaperSpec(
     name="backdoor",
+    order=4,
+    victims=Hook("medadv_lib.papers.backdoor.victims:matrix_victims"),   # the robustness matrix attacks them
+    replication={"seed": [0, 1, 2, 3]},   # Nwadike et al.'s protocol: Table 1 over 4 seeds
+    replication_readers=("medadv_lib.papers.backdoor.replication:TABLES",),
     title="Backdoor triggers in multi-label chest X-ray classification (Nwadike et al. 2020)",
     citation=("M. Nwadike, T. Miyawaki, E. Sarkar, M. Maniatakos, F. Shamout. Explainability "
               "Matters: Backdoor Attacks on Medical Imaging. AAAI 2021 Workshop on Trustworthy AI "

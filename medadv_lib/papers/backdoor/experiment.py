@@ -2,7 +2,7 @@
 
 Built here: the 14-finding multi-label data (synthetic ChestX-ray14-style radiographs or NIH
 ChestX-ray14), a clean model and one trojaned model per trigger size and place per seed (the
-victim's ordinary training on the poisoned set, :func:`medadv_lib.attacks.backdoor.train_victim`),
+victim's ordinary training on the poisoned set, :func:`medadv_lib.attacks.poisoning.train_victim`),
 the five metrics of every epoch (ASR at p = 0.6 and 0.9, AUROC-NN, -TT, -TN), the paper's Tables
 1-3 with its cells beside ours, Grad-CAM's mass on the trigger per epoch (Fig. 1), and the
 per-image arrays the claims are tested on (:class:`BackdoorResults`, so every verdict has an
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...attacks.backdoor import Trigger, infect_images, mixed_test_set, train_victim
+from ...attacks.poisoning import Trigger, infect_images, mixed_test_set, train_victim
 from ...data.chestxray14 import CHESTXRAY14_FINDINGS
 from ...metrics.backdoor import (METRICS, epoch_extremes, evaluate_epochs, evaluate_mixed_epochs, format_mean_std,
                                  predict_probabilities, seed_mean_std)

@@ -28,9 +28,11 @@ in :mod:`.claims` (their home is the shared :mod:`medadv_lib.evaluation.sanity`,
 """
 from __future__ import annotations
 
-from ...spec import PaperSpec, Rule, require
+from collections.abc import Sequence
 
-ORDER = 5
+from ...specs import PaperSpec, Rule, require
+from ...specs.budgets import budgets_in_order
+
 
 #: Inputs per model of the default preset (issue 29, item 4): the "near zero" check (worst-case
 #: robust accuracy below 10 %, a Wilson rate per model) can be decided from 35 inputs on
@@ -39,17 +41,36 @@ ORDER = 5
 #: costs at most 40/32 of what it did.
 DEFAULT_INPUTS = 40
 
-#: The chapters whose trained models the matrix attacks, in the book's order.
-CHAPTERS = ("uap-covidnet", "ten-attacks", "smia", "backdoor")
+class _Chapters(Sequence):
+    """The chapters whose trained models the matrix attacks, in the book's order: those whose spec
+    declares ``victims`` (:func:`medadv_lib.papers.victim_chapters`), looked up when read (the
+    chapters' specs are discovered after this module is imported)."""
+
+    def __getitem__(self, index):
+        from .. import victim_chapters
+
+        return victim_chapters()[index]
+
+    def __len__(self) -> int:
+        from .. import victim_chapters
+
+        return len(victim_chapters())
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+#: The chapters whose trained models the matrix attacks, in the book's order (derived, see above).
+CHAPTERS = _Chapters()
 
 
 def validate(p: dict) -> None:
     """Constraints between parameters, checked before the notebook starts."""
     require(p["heat_budget"] in p["linf_budgets"],
             f"heat_budget {p['heat_budget']} must be one of linf_budgets {p['linf_budgets']}")
-    require(sorted(p["linf_budgets"]) == list(p["linf_budgets"]) and len(set(p["linf_budgets"])) >= 2,
+    require(budgets_in_order(p["linf_budgets"]) and len(p["linf_budgets"]) >= 2,
             "linf_budgets must be at least two budgets, in increasing order")
-    require(sorted(p["l2_budgets"]) == list(p["l2_budgets"]), "l2_budgets must be in increasing order")
+    require(not p["l2_budgets"] or budgets_in_order(p["l2_budgets"]), "l2_budgets must be in increasing order")
     unknown = [c for c in p["chapters"] if c not in CHAPTERS]
     require(not unknown, f"unknown chapter(s) {unknown}; the matrix attacks the models of {list(CHAPTERS)}")
     from .. import get_paper
@@ -60,6 +81,9 @@ def validate(p: dict) -> None:
 
 SPEC = PaperSpec(
     name="robustness-matrix",
+    order=5,
+    from_paper=False,
+    runs_after=True,   # attacks the models of the chapters that declare `victims`
     title="Robustness matrix across the collection (not from a paper)",
     citation=("Not from a paper: the collection's models under one attack interface. Sanity checks after "
               "N. Carlini, A. Athalye, N. Papernot, W. Brendel, J. Rauber, D. Tsipras, I. Goodfellow, "

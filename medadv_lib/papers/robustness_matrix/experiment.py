@@ -1,34 +1,56 @@
 """The robustness matrix: the collection's trained models, every applicable attack of the registry,
 one shared set of budgets (the chapter is not from a paper; see the package docstring).
 
-Every attack runs through :func:`medadv_lib.attacks.registry.run_attack`, so "robust" means the
+Every attack runs through :func:`medadv_lib.attacks.run_attack`, so "robust" means the
 same thing for every model: the input is still handled correctly after the attack (classified
 correctly; no finding flipped for the multi-label model; for a U-Net, most of the foreground right,
-a foreground Jaccard of at least 0.5: :func:`~medadv_lib.attacks.apgd.is_fooled`), and an
+a foreground Jaccard of at least 0.5: :func:`~medadv_lib.attacks.tasks.is_fooled`), and an
 input the model gets wrong clean counts as not robust. Each number is a share of the attacked
 inputs with its Wilson interval; the per-input outcomes are kept, so comparisons on the same inputs
 (budget against budget, attack against noise, white-box against transfer) are paired.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
 
-from ...attacks.registry import attack_names, get_attack, run_attack
-from ...evaluation.rows import (NOISE, TRANSFER, Victim, budget_label, clean_fooled, models, outcome_row, outcomes,
-                               robust_rate, select_rows, white_box_rows)
+from ...attacks import attack_names, get_attack, run_attack
+from ...evaluation.rows import (NOISE, TRANSFER, MatrixRow, Victim, budget_label, clean_fooled, matrix_frame, models,
+                               outcome_row, outcomes, robust_rate, select_rows, white_box_rows)
 from ...metrics.uncertainty import wilson
 from ...progress import tqdm
 from ...evaluation.sanity import MatrixResults
 from .. import get_paper
-from ...spec import resolve_parameters
+from ...specs import resolve_parameters
+from ...specs.budgets import from_gray_levels
 
-__all__ = ["Victim", "chapter_parameters", "chapters_for", "collection_models", "attack_plan", "run_matrix", "budget_label",
+__all__ = ["MatrixBudgets", "Victim", "chapter_parameters", "chapters_for", "collection_models", "attack_plan", "run_matrix", "budget_label",
            "robust_rate", "outcomes", "select_rows", "models", "heat_table", "heat_values", "curve_table", "strongest_attacks", "worst_case_table", "masking_flags", "MatrixResults", "claim_results",
            "headline", "other_settings_table", "autoattack_flags", "NOISE", "UAP", "TRANSFER"]
 
 UAP = "uap"
+
+
+@dataclass(frozen=True)
+class MatrixBudgets:
+    """The matrix's budgets, on the [0, 1] scale from here on: the L-inf and L2 budgets every
+    attack runs at, and the L-inf budget of the heat map, the transfer and the headline. The
+    chapter's parameters give the L-inf ones in gray levels (units of 1/255); they are converted
+    once, by :meth:`from_parameters`."""
+
+    linf: tuple[float, ...]
+    l2: tuple[float, ...]
+    heat: float
+
+    @classmethod
+    def from_parameters(cls, linf_budgets, l2_budgets, heat_budget: float) -> "MatrixBudgets":
+        """From the notebook's ``linf_budgets`` and ``heat_budget`` (gray levels) and ``l2_budgets``
+        ([0, 1] scale), as the spec checked them."""
+        return cls(tuple(from_gray_levels(linf_budgets)), tuple(float(b) for b in l2_budgets),
+                   from_gray_levels(heat_budget))
 
 
 def chapter_parameters(chapter: str, preset: str, seed: int, dataset: str = "synthetic", data_root: str = "") -> dict:
@@ -47,72 +69,6 @@ def chapters_for(chapters, dataset: str) -> list[str]:
     return [c for c in chapters if dataset in get_paper(c).datasets]
 
 
-def _first(dataset, n: int):
-    return dataset.float_images()[:n], dataset.targets[:n]
-
-
-def _uap_models(p: dict, n: int, n_fit: int, device) -> list[Victim]:
-    from ..uap_covidnet import experiment as ex
-
-    data = ex.load_data(p["dataset"], p["data_root"], p["image_size"], p["n_train"], p["n_test"], p["seed"],
-                        p["imbalance"], p["uap_images"])
-    runs = ex.train_covidnets(data, p["width"], p["image_size"], p["epochs"], p["batch_size"], p["lr"],
-                              p["optimizer"], p["augment"], p["seed"], device)
-    return [Victim(f"COVID-Net {name}", "uap-covidnet", "multiclass", run.model, *_first(data.test, n),
-                   data.train.float_images()[:n_fit], data.test) for name, run in runs.items()]
-
-
-def _ten_attacks_models(p: dict, n: int, n_fit: int, device) -> list[Victim]:
-    from ...training import TrainConfig
-    from ..ten_attacks import experiment as ex
-
-    data = ex.load_data(p["dataset"], p["data_root"], p["image_size"], p["nasnet_image_size"], p["n_train"],
-                        p["n_test"], p["seed"])
-    config = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], optimizer=p["optimizer"],
-                         loss="bce", class_weighted=False, lr_decay=p["lr_decay"],
-                         lr_decay_every=p["lr_decay_every"], seed=p["seed"])
-    nasnet = ex.nasnet_recipe(config, p["nasnet_epochs"], p["nasnet_augment"])   # the chapter's own NASNet recipe
-    runs = ex.train_networks(data, p["irv2_depth"], p["nasnet_width"], config, device, nasnet)
-    victims = []
-    for variant, run in runs.items():
-        arch = ex.VARIANTS[variant][0]
-        victims.append(Victim(variant, "ten-attacks", "binary", run.model, *_first(data.test_of(variant), n),
-                              data.train_of(arch).float_images()[:n_fit], data.test_of(variant)))
-    return victims
-
-
-def _smia_models(p: dict, n: int, n_fit: int, device) -> list[Victim]:
-    from ..smia import experiment as ex
-
-    data = ex.load_data(p["dataset"], p["data_root"], p["cls_image_size"], p["n_train_cls"], p["n_test_cls"],
-                        p["seg_image_size"], p["n_train_seg"], p["n_test_seg"], p["seed"])
-    runs = ex.train_models(data, p["cls_model"], p["cls_width"], p["cls_epochs"], p["cls_lr"], p["seg_width"],
-                           p["seg_depth"], p["seg_epochs"], p["seg_lr"], p["seed"], device)
-    (cls_train, cls_test), (_, seg_test) = data["classification"], data["segmentation"]
-    return [Victim("fundus grader (ResNet)", "smia", "multiclass", runs["classification"].model,
-                   *_first(cls_test, n), cls_train.float_images()[:n_fit], cls_test),
-            Victim("CT U-Net", "smia", "segmentation", runs["segmentation"].model, *_first(seg_test, n),
-                   None, seg_test)]
-
-
-def _backdoor_models(p: dict, n: int, n_fit: int, device) -> list[Victim]:
-    from ..backdoor import experiment as ex
-
-    train, test = ex.load_data(p["dataset"], p["data_root"], p["image_size"], p["n_train"], p["n_test"], p["seed"])
-    k = len(train.class_names)
-    runs = ex.train_models(train, [p["seed"]], p["trigger_sizes"], p["focus_size"], p["model_name"],
-                           ex.model_kwargs(p["model_name"], k), p["epochs"], p["batch_size"], p["lr"],
-                           p["poison_fraction"], ex.target_index(p["target_finding"], train.class_names), device)
-    images, labels = _first(test, n)
-    return [Victim(f"DenseNet {k} finding{'s' if k > 1 else ''} (clean)", "backdoor", "multilabel",
-                   runs[("clean", None, p["seed"])].model,
-                   images, labels.float(), None, test)]
-
-
-_BUILDERS = {"uap-covidnet": _uap_models, "ten-attacks": _ten_attacks_models, "smia": _smia_models,
-             "backdoor": _backdoor_models}
-
-
 def collection_models(chapters, preset: str, seed: int, n_inputs: int, uap_images: int, device,
                       dataset: str = "synthetic", data_root: str = "") -> list[Victim]:
     """Every trained model of ``chapters``, built and trained exactly as each chapter does at
@@ -120,9 +76,9 @@ def collection_models(chapters, preset: str, seed: int, n_inputs: int, uap_image
     On a real ``dataset``: the models of the chapters that run on it, trained on it (a chapter's
     other task, still synthetic there, is left out)."""
     victims = []
-    for chapter in chapters_for(chapters, dataset):
-        victims += _BUILDERS[chapter](chapter_parameters(chapter, preset, seed, dataset, data_root), n_inputs,
-                                      uap_images, device)
+    for chapter in chapters_for(chapters, dataset):   # each chapter's own recipe: its spec's `victims`
+        victims += get_paper(chapter).victims(chapter_parameters(chapter, preset, seed, dataset, data_root),
+                                              n_inputs, uap_images, device)
     if dataset != "synthetic":
         victims = [v for v in victims if not v.data.is_synthetic]
     for v in victims:
@@ -130,31 +86,30 @@ def collection_models(chapters, preset: str, seed: int, n_inputs: int, uap_image
     return victims
 
 
-def attack_plan(task: str, linf_budgets, l2_budgets) -> list[tuple[str, str, float]]:
+def attack_plan(task: str, budgets: MatrixBudgets) -> list[tuple[str, str, float]]:
     """``(attack, norm, eps)`` for every fixed-budget attack of the registry that applies to
-    ``task``, at every budget of each norm it supports (the noise control included); L-inf budgets
-    are given in units of 1/255."""
+    ``task``, at every budget of each norm it supports (the noise control included)."""
     plan = []
-    for norm, budgets in (("Linf", [b / 255 for b in linf_budgets]), ("L2", list(l2_budgets))):
+    for norm, epsilons in (("Linf", budgets.linf), ("L2", budgets.l2)):
         for name in attack_names(task=task, kind="budget", norm=norm):
-            plan += [(name, norm, float(eps)) for eps in budgets]
+            plan += [(name, norm, float(eps)) for eps in epsilons]
     return plan
 
 
-def run_matrix(victims: list[Victim], linf_budgets, l2_budgets, *, steps: int, restarts: int, heat_budget: float,
+def run_matrix(victims: list[Victim], budgets: MatrixBudgets, *, steps: int, restarts: int,
                uap_zeta: float, uap_passes: int, batch_size: int = 32, seed: int = 0, device="auto",
                progress: bool = True) -> pd.DataFrame:
     """Every victim against every applicable attack at every budget (``setting`` ``white``), its
     clean accuracy (``clean``), a UAP at ``uap_zeta`` fitted on training inputs (``universal``,
-    classifiers), and PGD's white-box inputs at ``heat_budget`` transferred to every other victim
+    classifiers), and PGD's white-box inputs at ``budgets.heat`` transferred to every other victim
     of the same chapter with the same inputs (``transfer``). One row per (model, attack, budget)
     with the per-input outcomes in ``robust``."""
     rows, pgd_inputs = [], {}
-    plans = {v.name: attack_plan(v.task, linf_budgets, l2_budgets) for v in victims}
+    plans = {v.name: attack_plan(v.task, budgets) for v in victims}
     for v in victims:
         rows.append(outcome_row(v, "clean", "none", "clean", "none", 0.0, ~clean_fooled(v, v.images, batch_size, device),
                                 label="clean"))
-    heat_eps = heat_budget / 255
+    heat_eps = budgets.heat
     with tqdm(total=sum(map(len, plans.values())), desc="robustness matrix", disable=not progress) as bar:
         for v in victims:
             white, kept = white_box_rows(v, plans[v.name], steps=steps, restarts=restarts, batch_size=batch_size,
@@ -172,10 +127,10 @@ def run_matrix(victims: list[Victim], linf_budgets, l2_budgets, *, steps: int, r
         rows.append(outcome_row(v, UAP, "universal", "universal", "Linf", uap_zeta, (~result.success).numpy(),
                          result.seconds, result.model_calls, label=f"zeta {uap_zeta:g}"))
     rows += _transfer_rows(victims, pgd_inputs, heat_eps, batch_size, device)
-    return pd.DataFrame(rows)
+    return matrix_frame(rows)
 
 
-def _transfer_rows(victims, pgd_inputs: dict, eps: float, batch_size: int, device) -> list[dict]:
+def _transfer_rows(victims, pgd_inputs: dict, eps: float, batch_size: int, device) -> list[MatrixRow]:
     """PGD's white-box inputs of one model scored by each other model of the same chapter that was
     attacked on the same clean inputs (a black-box transfer, as in Taghanaki et al.'s Table 2)."""
     rows = []
@@ -189,16 +144,14 @@ def _transfer_rows(victims, pgd_inputs: dict, eps: float, batch_size: int, devic
             if not same:
                 continue
             robust = ~clean_fooled(target, pgd_inputs[source.name], batch_size, device)
-            row = outcome_row(target, TRANSFER, "gradient", "transfer", "Linf", eps, robust)
-            row["source"] = source.name
-            rows.append(row)
+            rows.append(outcome_row(target, TRANSFER, "gradient", "transfer", "Linf", eps, robust,
+                                    source=source.name))
     return rows
 
 
-def heat_table(matrix: pd.DataFrame, heat_budget: float) -> pd.DataFrame:
-    """Robust accuracy (%) per model (rows) and attack (columns) at the L-inf ``heat_budget``
-    (1/255), with the worst case over the attacks, the noise control, the clean accuracy and n."""
-    eps = heat_budget / 255
+def heat_table(matrix: pd.DataFrame, eps: float) -> pd.DataFrame:
+    """Robust accuracy (%) per model (rows) and attack (columns) at the L-inf budget ``eps``, with
+    the worst case over the attacks, the noise control, the clean accuracy and n."""
     table = {}
     for model in models(matrix):
         white = select_rows(matrix, model, norm="Linf", eps=eps, setting="white")
@@ -212,9 +165,8 @@ def heat_table(matrix: pd.DataFrame, heat_budget: float) -> pd.DataFrame:
     return out
 
 
-def heat_values(matrix: pd.DataFrame, heat_budget: float) -> pd.DataFrame:
+def heat_values(matrix: pd.DataFrame, eps: float) -> pd.DataFrame:
     """The numbers of :func:`heat_table` (fractions; NaN where an attack does not apply)."""
-    eps = heat_budget / 255
     rows = matrix[(matrix["setting"] == "white") & (matrix["norm"] == "Linf") & np.isclose(matrix["eps"], eps)]
     values = rows.pivot_table(index="model", columns="attack", values="robust_accuracy", sort=False)
     values["worst case"] = [outcomes(matrix, m, "worst", "Linf", eps).mean() for m in values.index]
@@ -261,11 +213,11 @@ def strongest_attacks(matrix: pd.DataFrame, eps: float, norm: str = "Linf") -> d
     return out
 
 
-def masking_flags(matrix: pd.DataFrame, linf_budgets, flat_within: float = 0.05) -> pd.DataFrame:
+def masking_flags(matrix: pd.DataFrame, budgets: MatrixBudgets, flat_within: float = 0.05) -> pd.DataFrame:
     """Per model, the symptoms of gradient masking (Carlini et al. 2019, Sec. 5): a flat curve
     (the worst case at the largest budget within ``flat_within`` of the clean accuracy), FGSM
     stronger than PGD at the largest budget, and noise as strong as the attacks there."""
-    eps = max(linf_budgets) / 255
+    eps = max(budgets.linf)
     rows = {}
     for model in models(matrix):
         clean = outcomes(matrix, model, "clean").mean()
@@ -313,15 +265,14 @@ def other_settings_table(matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["model", "setting"])
 
 
-def claim_results(matrix: pd.DataFrame, linf_budgets, heat_budget: float) -> MatrixResults:
+def claim_results(matrix: pd.DataFrame, budgets: MatrixBudgets) -> MatrixResults:
     """The results the sanity claims (:mod:`.claims`, whose home is :mod:`medadv_lib.evaluation.sanity`,
-    as is :class:`~medadv_lib.evaluation.sanity.MatrixResults`) are tested on (budgets given in /255)."""
-    return MatrixResults(matrix=matrix, linf_budgets=[b / 255 for b in linf_budgets], heat_eps=heat_budget / 255)
+    as is :class:`~medadv_lib.evaluation.sanity.MatrixResults`) are tested on."""
+    return MatrixResults(matrix=matrix, linf_budgets=list(budgets.linf), heat_eps=budgets.heat)
 
 
-def headline(matrix: pd.DataFrame, heat_budget: float) -> str:
-    """Most and least robust model at the heat budget (worst case over the attacks)."""
-    eps = heat_budget / 255
+def headline(matrix: pd.DataFrame, eps: float) -> str:
+    """Most and least robust model at the L-inf budget ``eps`` (worst case over the attacks)."""
     worst = {m: outcomes(matrix, m, "worst", "Linf", eps).mean() for m in models(matrix)}
     n = len(outcomes(matrix, next(iter(worst)), "clean"))
 

@@ -6,13 +6,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ...specs.budgets import GRAY_LEVELS
 from .experiment import NOISE, budget_label
 
 __all__ = ["heat_map", "budget_curves"]
 
 
-def heat_map(values: pd.DataFrame, heat_budget: float):
-    """Robust accuracy (%) per model and attack at the L-inf ``heat_budget`` (1/255); blank where an
+def heat_map(values: pd.DataFrame, eps: float):
+    """Robust accuracy (%) per model and attack at the L-inf budget ``eps``; blank where an
     attack does not apply to the model's task."""
     data = 100 * values.to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(1.0 + 0.9 * values.shape[1], 0.8 + 0.5 * values.shape[0]))
@@ -23,7 +24,7 @@ def heat_map(values: pd.DataFrame, heat_budget: float):
         if np.isfinite(v):
             ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax, label="robust accuracy (%)")
-    ax.set_title(f"Robust accuracy at L-inf {budget_label('Linf', heat_budget / 255)}")
+    ax.set_title(f"Robust accuracy at L-inf {budget_label('Linf', eps)}")
     fig.tight_layout()
     return fig
 
@@ -38,7 +39,7 @@ def budget_curves(curves: pd.DataFrame, clean: dict[str, float]):
     attacks = [c for c in curves.columns if c not in ("model", "eps", "budget", "worst case")]
     for ax, name in zip(axes.flat, names):
         part = curves[curves["model"] == name].sort_values("eps")
-        x = part["eps"] * 255
+        x = part["eps"] * GRAY_LEVELS
         for attack in attacks:
             if part[attack].notna().any():
                 ax.plot(x, 100 * part[attack], "--" if attack == NOISE else "-", lw=0.9, label=attack)

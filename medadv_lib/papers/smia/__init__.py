@@ -10,9 +10,8 @@ figures in :mod:`.figures`.
 """
 from __future__ import annotations
 
-from ...spec import PaperSpec, Rule, require
+from ...specs import Hook, PaperSpec, Rule, require
 
-ORDER = 3
 
 #: Where the authors' public code (imogenqi/SMA, SMIA.py) differs from the paper.
 AUTHOR_CODE_DIFFERENCES = [
@@ -40,6 +39,8 @@ def validate(p: dict) -> None:
 
 SPEC = PaperSpec(
     name="smia",
+    order=3,
+    victims=Hook("medadv_lib.papers.smia.victims:matrix_victims"),   # the robustness matrix attacks them
     title="SMIA: stabilized medical image attacks (Qi et al. 2021)",
     citation=("Qi G., Gong L., Song Y., Ma K., Zheng Y. Stabilized Medical Image Attacks. "
               "International Conference on Learning Representations (ICLR), 2021."),

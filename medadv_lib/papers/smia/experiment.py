@@ -28,8 +28,9 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ...attacks.registry import run_attack
-from ...attacks.smia import AttackRun, smia
+from ...attacks import run_attack
+from ...attacks.kernel import AttackRun
+from ...attacks.smia import smia
 from ...data.datasets import ImageDataset
 from ...metrics.perturbation import consecutive_cosine, perturbation_variance
 from ...metrics.segmentation import per_image_jaccard

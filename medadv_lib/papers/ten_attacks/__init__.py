@@ -13,9 +13,8 @@ numbers are in :mod:`.published`, its claims in :mod:`.claims`, the experiments 
 """
 from __future__ import annotations
 
-from ...spec import PaperSpec, Rule, require
+from ...specs import Hook, PaperSpec, Rule, require
 
-ORDER = 2
 
 #: Attack parameters per effort level; "paper" is Foolbox 1.2's defaults (see attacks module).
 ATTACK_EFFORT = {
@@ -47,6 +46,8 @@ def validate(p: dict) -> None:
 
 SPEC = PaperSpec(
     name="ten-attacks",
+    order=2,
+    victims=Hook("medadv_lib.papers.ten_attacks.victims:matrix_victims"),   # the robustness matrix attacks them
     title="Ten attacks on chest X-ray classifiers: max vs average pooling (Taghanaki et al. 2018)",
     citation=("S. A. Taghanaki, A. Das, G. Hamarneh. Vulnerability Analysis of Chest X-Ray Image "
               "Classification Against Adversarial Attacks. MICCAI workshop iMIMIC 2018, "

@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...verdicts import (ALL, COMPARISON, EACH, FAILS, HOLDS, INCONCLUSIVE, LEVEL, POSITIVE_CONTROL, STAND_IN, Claim,
+from ...verdicts import (ALL, COMPARISON, FAILS, HOLDS, INCONCLUSIVE, LEVEL, POSITIVE_CONTROL, STAND_IN, Claim,
                        Fidelity, Outcome, Premise, check_claims, combine, stand_in, verdict_above, verdict_below)
 from ...metrics.perceptibility import perceptibility_level
 from ...metrics.uncertainty import Estimate, auroc, independent_difference, mean, rate, wilson

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ...attacks.registry import TAGHANAKI, get_attack, run_attack
+from ...attacks import TAGHANAKI, get_attack, run_attack
 from ...data.datasets import ImageDataset, stratified_subset
 from ...metrics.perceptibility import attack_level, perceptibility_level, ssim
 from ...metrics.roc import positive_scores
@@ -474,7 +474,7 @@ class TenAttacksResults:
     #: (G1..D3), image, label, prob (P(finding) of the classifying network), success
     #: (misclassified), clean_correct, l2, linf, ssim (of the adversarial against the clean image;
     #: NaN where the attack failed), ran_out (white-box: the search ran out of its grid or
-    #: iterations without an adversarial, :attr:`~medadv_lib.attacks.registry.AttackResult.exhausted`;
+    #: iterations without an adversarial, :attr:`~medadv_lib.attacks.AttackResult.exhausted`;
     #: False for black-box rows; the convergence premises read it)
     attacks: pd.DataFrame
     #: the attacked images, clean: variant, image, label, prob

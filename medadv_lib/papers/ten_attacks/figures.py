@@ -108,7 +108,7 @@ def figure_accuracy_vs_perceptibility(summary: pd.DataFrame):
 def figure1(attacks: pd.DataFrame, test_images: torch.Tensor, adversarials: dict, variant: str):
     """Figure 1 of the paper: one test image (the first one ``variant`` classifies correctly) under
     the ten attacks, with the perturbation of each."""
-    from ...attacks.registry import TAGHANAKI, get_attack
+    from ...attacks import TAGHANAKI, get_attack
 
     white = attacks[(attacks["setting"] == "white") & (attacks["variant"] == variant)]
     correct = white[white["attack"] == "G1"]["clean_correct"].to_numpy()
@@ -144,7 +144,7 @@ def figure3(attacks: pd.DataFrame):
 def figure4(attacks: pd.DataFrame):
     """Figure 4 of the paper: accuracy under white-box attack against measured perceptibility (1 - mean
     SSIM of the successful images), per attack and network, coloured by family."""
-    from ...attacks.registry import TAGHANAKI, get_attack
+    from ...attacks import TAGHANAKI, get_attack
 
     white = attacks[attacks["setting"] == "white"]
     rows = []

@@ -16,9 +16,8 @@ claims in :mod:`.claims`, the experiments in :mod:`.experiment` and the figures 
 """
 from __future__ import annotations
 
-from ...spec import PaperSpec, Rule, require
+from ...specs import Hook, PaperSpec, Rule, require
 
-ORDER = 1
 
 
 def validate(p: dict) -> None:
@@ -36,6 +35,8 @@ def validate(p: dict) -> None:
 
 SPEC = PaperSpec(
     name="uap-covidnet",
+    order=1,
+    victims=Hook("medadv_lib.papers.uap_covidnet.victims:matrix_victims"),   # the robustness matrix attacks them
     title="Universal adversarial perturbations against COVID-Net (Hirano et al. 2020)",
     citation=("H. Hirano, K. Koga, K. Takemoto. Vulnerability of deep neural networks for detecting "
               "COVID-19 cases from chest X-ray images to universal adversarial attacks. PLoS ONE "

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ...attacks.registry import fit_universal
+from ...attacks import fit_universal
 from ...attacks.uap import (mean_image_norm, perturbation_norm, predict_labels, random_perturbation, uap_radius,
                            universal_pgd)
 from ...data.datasets import ImageDataset

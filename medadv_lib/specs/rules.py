@@ -27,6 +27,9 @@ class Rule:
     path: bool = False          # a file or directory that must exist (empty string: not used)
     item_min: float | None = None  # for list parameters: bounds of each item
     item_max: float | None = None
+    #: budgets (one or a list): text such as ``2/255`` is read on the [0, 1] scale when the
+    #: parameters are merged (:func:`medadv_lib.specs.budgets.parse_budget`), the one parse of a budget
+    budgets: bool = False
     doc: str = ""
 
     def check(self, name: str, value: Any) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .budgets import parse_budget, parse_budgets
 from .rules import PRESETS, ParameterError
 
 if TYPE_CHECKING:
@@ -92,7 +93,11 @@ def merged_parameters(spec: PaperSpec, preset: str, overrides: dict[str, Any] | 
             if name not in defaults:
                 raise ParameterError(f"unknown parameter {name!r} for {spec.name} (from {source}); "
                                      f"valid names: {', '.join(sorted(defaults))}")
-            merged[name] = _coerce(name, parse_value(raw), defaults[name])
+            value = parse_value(raw)
+            rule = spec.rule(name)
+            if rule is not None and rule.budgets:
+                value = parse_budgets(value) if isinstance(defaults[name], list) else parse_budget(value)
+            merged[name] = _coerce(name, value, defaults[name])
     merged["preset"] = preset
     return merged
 
@@ -165,3 +170,26 @@ def undecidable(spec: PaperSpec, parameters: dict) -> list[str]:
     return undecidable_claims(claims, parameters)
 
 
+def fidelity(spec: PaperSpec, parameters: dict):
+    """:class:`~medadv_lib.verdicts.claims.Fidelity` of a run of ``spec``'s chapter: ``paper`` when it
+    is the ``paper`` preset on the paper's kind of data with every parameter at the preset's value;
+    otherwise reduced, with one line of what differs from the paper preset (resolution, width,
+    images, passes)."""
+    from ..verdicts import Fidelity
+
+    dataset = parameters.get("dataset", "synthetic")
+    # the paper preset's values for this dataset (no checks: the run's own were checked before
+    # papermill, and inside the kernel a relative data_root reads from another folder)
+    paper = merged_parameters(spec, "paper", {"dataset": dataset} if "dataset" in parameters else {})
+    differs = []
+    if parameters.get("preset") != "paper":
+        differs.append(f"preset {parameters.get('preset')!r}")
+    if dataset not in spec.paper_datasets:
+        differs.append(f"data {dataset} (the paper: {', '.join(spec.paper_datasets) or 'none'})")
+    for name, value in parameters.items():
+        if name in spec.fidelity_ignores or name == "dataset" or name not in paper:
+            continue
+        if value != paper[name]:
+            differs.append(f"{name} {value!r} (paper preset {paper[name]!r})")
+    shown = differs[:6] + ([f"{len(differs) - 6} more parameters"] if len(differs) > 6 else [])
+    return Fidelity(not differs, "; ".join(shown))
