@@ -240,6 +240,21 @@ def test_every_list_of_chapters_is_derived_from_the_specs(specs):
     assert test_published_values.PAPERS == [n.replace("-", "_") for n, s in specs.items() if s.from_paper]
 
 
+
+def test_each_chapter_declares_its_cost_for_every_preset_and_the_schedule_reads_it(specs, tmp_path):
+    from medadv_lib.evaluation.page import SPEC as EVALUATE
+    from medadv_lib.running.schedule import UNKNOWN_SECONDS, expected_seconds
+
+    for spec in [*specs.values(), EVALUATE]:
+        assert set(spec.expected_seconds) == set(spec.presets), spec.name
+        assert all(v > 0 for v in spec.expected_seconds.values()), spec.name
+        assert expected_seconds(spec, "default") == spec.expected_seconds["default"]
+    one = next(iter(specs.values()))
+    assert expected_seconds(dataclasses.replace(one, expected_seconds={}), "default") == UNKNOWN_SECONDS
+    # a page's measured wall time from an earlier build replaces the declared cost
+    (tmp_path / "run.provenance.json").write_text('{"preset": "default", "wall_seconds": 12.5}')
+    assert expected_seconds(one, "default", "run", tmp_path) == 12.5
+
 # -- the checks can fail -------------------------------------------------------------------------------
 
 def test_a_duplicate_order_is_caught(specs):

@@ -97,6 +97,7 @@ SPEC = EvaluateSpec(
               "Evaluating Adversarial Robustness, arXiv:1902.06705, 2019; torchxrayvision models: J. P. Cohen "
               "et al., TorchXRayVision: A library of chest X-ray datasets and models, MIDL 2022."),
     source=REPO_ROOT / "notebooks" / "evaluate.py",
+    expected_seconds={"smoke": 40, "default": 120, "paper": 1000},
     presets={"smoke": {"n_inputs": 8, "steps": 3}, "default": {},
              "paper": {"n_inputs": 200, "steps": 100, "restarts": 4}},
     validate=validate,

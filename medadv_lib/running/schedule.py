@@ -15,8 +15,8 @@ or ``--slurm``), each one papermill notebook run in a child process of its worke
   wait for it (its upward rank), so that the runs that hold the others up start first and every
   core stays busy to the end.
 * **Costs and the ETA.** A run's expected seconds come from its last provenance (the last build's
-  measured ``wall_seconds``), else from :data:`EXPECTED_SECONDS` (measured per preset, see the
-  README's benchmarks); :func:`eta_seconds` simulates the schedule on the engine's workers.
+  measured ``wall_seconds``), else from the chapter's spec (``expected_seconds`` per preset,
+  measured by ``benchmarks/setup_time.py``); :func:`eta_seconds` simulates the schedule on the engine's workers.
 """
 from __future__ import annotations
 
@@ -29,22 +29,9 @@ from typing import Any, Callable
 
 from ..specs import PaperSpec
 
-__all__ = ["Job", "EXPECTED_SECONDS", "expected_seconds", "ranks", "eta_seconds", "run_jobs", "JobResult"]
+__all__ = ["Job", "UNKNOWN_SECONDS", "expected_seconds", "ranks", "eta_seconds", "run_jobs", "JobResult"]
 
-#: Expected seconds of one run on 2 CPU cores at one torch thread, by preset and chapter (a real
-#: dataset's run is taken to cost about the synthetic one's): the ETA and the order of a first
-#: build only, rough figures in line with the builds of 2026-12-01 (the smoke book's 18 runs in
-#: 747 s two side by side; the default book's five synthetic runs in 2,900 s of run time). From the
-#: second build on, each page's own measured ``wall_seconds`` (its provenance) replaces them.
-EXPECTED_SECONDS = {
-    "smoke": {"uap-covidnet": 90, "ten-attacks": 110, "smia": 70, "backdoor": 80, "robustness-matrix": 35,
-              "evaluate": 40},
-    "default": {"uap-covidnet": 900, "ten-attacks": 420, "smia": 600, "backdoor": 200, "robustness-matrix": 250,
-                "evaluate": 120},
-    "paper": {"uap-covidnet": 20000, "ten-attacks": 20000, "smia": 20000, "backdoor": 20000,
-              "robustness-matrix": 5000, "evaluate": 1000},
-}
-#: A chapter that the table does not know (one's own): this many seconds per run.
+#: A chapter whose spec declares no cost for the preset (one's own): this many seconds per run.
 UNKNOWN_SECONDS = 300
 
 
@@ -78,7 +65,8 @@ class JobResult:
 
 def expected_seconds(spec: PaperSpec, preset: str, run_name: str | None = None, folder: Path | None = None) -> float:
     """The expected seconds of one run: the provenance of the run ``run_name`` in ``folder`` from
-    an earlier build (its measured ``wall_seconds``), else :data:`EXPECTED_SECONDS`."""
+    an earlier build (its measured ``wall_seconds``), else the spec's declared
+    :attr:`~medadv_lib.specs.PaperSpec.expected_seconds` for ``preset``."""
     if folder is not None and run_name:
         prov = Path(folder) / f"{run_name}.provenance.json"
         try:
@@ -87,7 +75,7 @@ def expected_seconds(spec: PaperSpec, preset: str, run_name: str | None = None, 
                 return float(record["wall_seconds"])
         except (OSError, ValueError):
             pass
-    return float(EXPECTED_SECONDS.get(preset, EXPECTED_SECONDS["default"]).get(spec.name, UNKNOWN_SECONDS))
+    return float(spec.expected_seconds.get(preset, UNKNOWN_SECONDS))
 
 
 def ranks(jobs: list[Job]) -> dict[str, float]:

@@ -59,7 +59,7 @@ class PaperSpec:
     #: applied after the preset and before the command line.
     dataset_presets: dict[str, dict[str, dict]] = field(default_factory=dict)
     #: The paper's own kind of data: a run is at the paper's fidelity only on one of these, at the
-    #: ``paper`` preset (see :meth:`fidelity`). Empty for a chapter that is not from a paper.
+    #: ``paper`` preset (see :func:`.parameters.fidelity`). Empty for a chapter that is not from a paper.
     paper_datasets: tuple[str, ...] = ()
     #: Parameters that do not change what is measured (where it runs, what it prints).
     fidelity_ignores: tuple[str, ...] = ("seed", "device", "data_root", "preset")
@@ -90,6 +90,12 @@ class PaperSpec:
     #: spread over seeds (``TABLES`` of ``papers/<module>/replication.py``), for the replication page
     #: (:meth:`replication_tables`).
     replication_readers: tuple[str, ...] = ()
+    #: Rough seconds of one run per preset, on 2 CPU cores at one torch thread, two runs side by
+    #: side (a real dataset's run is taken to cost about the synthetic one's): the order and the
+    #: ETA of a first build only; from the second build on, each page's measured ``wall_seconds``
+    #: (its provenance) replaces them (:func:`medadv_lib.running.schedule.expected_seconds`).
+    #: The chapters' defaults are those of ``benchmarks/setup_time.py`` on 2026-12-06.
+    expected_seconds: dict[str, float] = field(default_factory=dict)
 
     def claims(self) -> list:
         """The chapter's claims (``medadv_lib.papers.<module>.claims.CLAIMS``)."""

@@ -33,6 +33,7 @@ def validate(p: dict) -> None:
 SPEC = PaperSpec(
     name="backdoor",
     order=4,
+    expected_seconds={"smoke": 80, "default": 950, "paper": 20000},
     victims=Hook("medadv_lib.papers.backdoor.victims:matrix_victims"),   # the robustness matrix attacks them
     replication={"seed": [0, 1, 2, 3]},   # Nwadike et al.'s protocol: Table 1 over 4 seeds
     replication_readers=("medadv_lib.papers.backdoor.replication:TABLES",),

@@ -82,6 +82,7 @@ def validate(p: dict) -> None:
 SPEC = PaperSpec(
     name="robustness-matrix",
     order=5,
+    expected_seconds={"smoke": 35, "default": 1230, "paper": 5000},
     from_paper=False,
     runs_after=True,   # attacks the models of the chapters that declare `victims`
     title="Robustness matrix across the collection (not from a paper)",

@@ -40,6 +40,7 @@ def validate(p: dict) -> None:
 SPEC = PaperSpec(
     name="smia",
     order=3,
+    expected_seconds={"smoke": 70, "default": 410, "paper": 20000},
     victims=Hook("medadv_lib.papers.smia.victims:matrix_victims"),   # the robustness matrix attacks them
     title="SMIA: stabilized medical image attacks (Qi et al. 2021)",
     citation=("Qi G., Gong L., Song Y., Ma K., Zheng Y. Stabilized Medical Image Attacks. "

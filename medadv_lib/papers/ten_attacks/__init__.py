@@ -47,6 +47,7 @@ def validate(p: dict) -> None:
 SPEC = PaperSpec(
     name="ten-attacks",
     order=2,
+    expected_seconds={"smoke": 110, "default": 960, "paper": 20000},
     victims=Hook("medadv_lib.papers.ten_attacks.victims:matrix_victims"),   # the robustness matrix attacks them
     title="Ten attacks on chest X-ray classifiers: max vs average pooling (Taghanaki et al. 2018)",
     citation=("S. A. Taghanaki, A. Das, G. Hamarneh. Vulnerability Analysis of Chest X-Ray Image "

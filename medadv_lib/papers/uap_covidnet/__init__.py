@@ -36,6 +36,7 @@ def validate(p: dict) -> None:
 SPEC = PaperSpec(
     name="uap-covidnet",
     order=1,
+    expected_seconds={"smoke": 90, "default": 1300, "paper": 20000},
     victims=Hook("medadv_lib.papers.uap_covidnet.victims:matrix_victims"),   # the robustness matrix attacks them
     title="Universal adversarial perturbations against COVID-Net (Hirano et al. 2020)",
     citation=("H. Hirano, K. Koga, K. Takemoto. Vulnerability of deep neural networks for detecting "
