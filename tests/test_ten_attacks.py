@@ -260,3 +260,25 @@ def test_inputs_wrong_clean_never_ran_out_and_budget_attacks_keep_no_record(near
     result = run_attack("G1", ConstantModel(), x, y, device="cpu", steps=5)
     assert result.exhausted.tolist() == [False, True] * 3
     assert attacks.run_attack("pgd", MeanModel(), x, y, eps=0.1, steps=2, device="cpu").exhausted is None
+
+
+def test_single_pixel_at_the_papers_share_of_pixels_failed_as_the_paper_did_not_ran_out():
+    """S2 in the ten-attacks chapter: ``pixel_share`` becomes a pixel budget for the image size, and
+    an S2 that tried at least the paper's share (Foolbox 1.2's 1,000 pixels of 331 x 331, Sec. 2)
+    and found nothing did not run out of a grid of ours; below that share it did."""
+    import math
+
+    from medadv_lib.papers.ten_attacks import ATTACK_EFFORT, PAPER_S2_SHARE
+    from medadv_lib.papers.ten_attacks.experiment import _white_box, s2_max_pixels
+
+    assert s2_max_pixels({"pixel_share": PAPER_S2_SHARE}, 75, 75) == 52
+    assert s2_max_pixels({"pixel_share": PAPER_S2_SHARE}, 331, 331) == 1000
+    assert s2_max_pixels({}, 75, 75) == 1000 and s2_max_pixels({"max_pixels": 7}, 75, 75) == 7
+    assert ATTACK_EFFORT["default"]["S2"] == {"pixel_share": PAPER_S2_SHARE}
+    x, y = torch.full((3, 1, 20, 20), 0.5), torch.ones(3, dtype=torch.long)
+    share = {"S2": {"pixel_share": PAPER_S2_SHARE}}
+    frame, result = _white_box("IR2/MP", ConstantModel(), x, y, "S2", share, 0, "cpu")
+    assert result.model_inputs >= 3 * 2 * math.ceil(PAPER_S2_SHARE * 400)     # both extremes per pixel tried
+    assert result.exhausted.all() and not frame["ran_out"].any() and not frame["success"].any()
+    frame, result = _white_box("IR2/MP", ConstantModel(), x, y, "S2", {"S2": {"max_pixels": 2}}, 0, "cpu")
+    assert frame["ran_out"].all()                                              # 2 < 4 pixels: a budget cut short

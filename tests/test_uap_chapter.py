@@ -193,3 +193,60 @@ def test_spec_presets_resolve_and_bad_values_fail():
         resolve_parameters(spec, "default", {"dataset": "kermany"})
     with pytest.raises(ParameterError, match="'dataset'.*not one of"):
         resolve_parameters(spec, "default", {"dataset": "retinamnist"})
+
+
+def test_plateau_stops_a_converged_loop_and_the_premise_reads_the_same_rule():
+    """``plateau`` ends the loop after the first pass at which its last ``patience`` passes raised the
+    best rate by at most ``plateau``; a loop so stopped meets the chapter's convergence rule (one
+    rule, :func:`ex.loop_converged`), which float32 rates and rounded ones decide alike."""
+    from medadv_lib.attacks.uap import plateaued, universal_perturbation
+
+    data, model = _chapter_data(), _model()
+    xi = uap_radius(data.uap_set.float_images(), 0.3, "inf")
+    common = dict(eps_step=0.01, max_passes=12, device="cpu", progress=False)
+    full = universal_perturbation(model, data.uap_set, xi, "inf", **common)
+    stopped = universal_perturbation(model, data.uap_set, xi, "inf", plateau=ex.PLATEAU, patience=ex.PATIENCE,
+                                     **common)
+    h = full.rate_history
+    first = next(i for i in range(len(h)) if plateaued(h[: i + 1], ex.PLATEAU, ex.PATIENCE))
+    assert first + 1 < len(h) and first >= ex.PATIENCE   # the unstopped loop ran on past its plateau
+    assert stopped.rate_history == h[: first + 1]        # the same passes, up to the plateau
+    assert ex.loop_converged(stopped) == (stopped.updates > 0)
+    assert ex.uap_settings("batched", 15, 0.001, True)["plateau"] == ex.PLATEAU
+    assert ex.uap_settings("batched", 15, 0.001, False)["plateau"] is None
+    # the rule: gains over the last ``patience`` passes against the best before them
+    assert plateaued([0.10, 0.20, 0.21, 0.22, 0.215], 0.02, 3)
+    assert not plateaued([0.10, 0.20, 0.21, 0.22, 0.225], 0.02, 3)
+    assert not plateaued([0.10, 0.11, 0.11], 0.02, 3)                      # too few passes to tell
+    assert plateaued([0.36, 0.37, 0.38, 0.38, 0.38], 0.02, 3)               # exactly 2 points: flat
+    assert plateaued(np.float32([0.36, 0.36, 0.37, 0.38]).tolist(), 0.02, 3)
+    with pytest.raises(ValueError, match="plateau"):
+        universal_perturbation(model, data.uap_set, xi, "inf", plateau=1.5, device="cpu", progress=False)
+
+
+def test_ladder_and_retraining_read_the_sweeps_own_uap_instead_of_computing_it_again(monkeypatch):
+    """The ladder's rung at the sweep's own images and passes, and retraining's round 0, are the
+    sweep's UAP (same model, norm, zeta, seed and loop settings): read, not computed, and equal to
+    what computing it again gives."""
+    import medadv_lib.papers.uap_covidnet.experiment as uap_module
+
+    data, model = _chapter_data(), _model()
+    settings = ex.uap_settings("batched", 3, 0.05, True)
+    sweep = ex.uap_sweep({"Small": model}, data, norms=("inf",), zetas=(0.3,), device="cpu", progress=False,
+                         **settings)
+    calls = []
+    real = uap_module.fit_universal
+    monkeypatch.setattr(uap_module, "fit_universal", lambda *a, **k: calls.append(a[2].shape[0]) or real(*a, **k))
+    rungs = [(len(data.uap_set), 3), (len(data.uap_set) // 2, 3)]
+    reused = ex.scale_ladder({"Small": model}, data, "inf", 0.3, rungs, device="cpu", sweep=sweep, **settings)
+    assert calls == [len(data.uap_set) // 2]                  # only the rung the sweep did not compute
+    again = ex.scale_ladder({"Small": model}, data, "inf", 0.3, rungs[:1], device="cpu", **settings)
+    assert reused.iloc[0].to_dict() == again.iloc[0].to_dict()
+    zero = ex._round_zero(sweep, {"Small": model}, data, "Small", "inf", 0.3, None, "cpu")
+    truth = data.test.targets.numpy()
+    recomputed = real("uap", model, data.uap_set.float_images(), eps=uap_radius(data.uap_set.float_images(), 0.3, "inf"),
+                      norm="Linf", seed=0, device="cpu", **settings).perturbation
+    assert torch.equal(zero.uap, recomputed)
+    assert zero.rate == pytest.approx(float((model(data.test.float_images() + recomputed).argmax(1).numpy()
+                                             != truth).mean()))
+    assert ex._round_zero(sweep, {"Small": model}, data, "Small", "inf", 0.1, None, "cpu") is None

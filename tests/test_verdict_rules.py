@@ -117,11 +117,13 @@ def test_run_names_the_undecidable_claims_before_papermill(capsys, tmp_path):
 
 # --------------------------------------------------------------------------- the UAP chapter's premises
 
-def _uap_results(fooled_uap: float, fooled_random: float, accuracy: float, history="4.5 7.0", updates=14,
+def _uap_results(fooled_uap: float, fooled_random: float, accuracy: float, history="2.0 3.0 4.5 7.0", updates=14,
                  control: float | None = None, models=("Small",), accuracies=None):
     """One hand-made UAP run: per model, test images fooled by the UAPs (both zetas), by their random
     controls and (``control``) by the positive control, universal PGD."""
+    from medadv_lib.attacks.uap import UAPResult
     from medadv_lib.papers.uap_covidnet import claims as U
+    from medadv_lib.papers.uap_covidnet.experiment import loop_converged
 
     rng = np.random.default_rng(0)
     n = 300
@@ -144,8 +146,11 @@ def _uap_results(fooled_uap: float, fooled_random: float, accuracy: float, histo
             add(model, "random", fooled_random, z)
         if control is not None:
             fooled_control[model] = rng.random(n) < control
-    convergence = pd.DataFrame([{"model": m, "norm": "Linf", "zeta": z, "target": "none", "passes": 2,
-                                 "steps": 1135, "kept updates": updates, "rate per pass (%)": history}
+    loop = UAPResult(None, "inf", 0.1, None, "batched",
+                     rate_history=[float(h) / 100 for h in history.split()], updates=updates, steps=1135)
+    convergence = pd.DataFrame([{"model": m, "norm": "Linf", "zeta": z, "target": "none", "passes": loop.passes,
+                                 "steps": loop.steps, "kept updates": updates, "rate per pass (%)": history,
+                                 "converged": loop_converged(loop)}
                                 for m in models for z in (0.01, 0.02)])
     r = UAPResults(predictions=pd.concat(rows, ignore_index=True), classes=("normal", "pneumonia"), models=list(models),
                    norms=["Linf"], zetas=[0.01, 0.02], test_accuracy=acc, convergence=convergence,
@@ -161,10 +166,10 @@ def _verdicts(r, U, fidelity=PAPER_FIDELITY):
 @pytest.mark.parametrize("control", [0.5, 0.12])
 def test_a_weak_converged_uap_decides_its_level_claims_and_silences_its_comparisons(control):
     """Issue 29's audit rule on a weak but converged run (R_f at the random control's and the clean
-    error's level, flat over the last pass), with a met positive control (universal PGD fools 50 %)
+    error's level, flat over the last three passes), with a met positive control (universal PGD fools 50 %)
     and a failed one (it too stays at the clean error): the level claim is decided either way, the
     control saying what the finding means; the comparison needs the UAPs to have done something."""
-    r, U = _uap_results(fooled_uap=0.12, fooled_random=0.12, accuracy=0.88, history="6.5 7.0", control=control)
+    r, U = _uap_results(fooled_uap=0.12, fooled_random=0.12, accuracy=0.88, history="6.0 6.5 6.5 7.0", control=control)
     checks = U.premises(r)
     assert checks[U.STAND_IN].met and checks[U.CONVERGED].met
     assert not checks[U.UAPS_WORK].met and "random" in checks[U.UAPS_WORK].evidence
@@ -184,7 +189,7 @@ def test_a_weak_converged_uap_decides_its_level_claims_and_silences_its_comparis
 
 def test_a_uap_loop_that_did_nothing_and_did_not_converge_is_not_decided():
     # the Kermany default of issue 20: R_f at the random control's and the clean error's level,
-    # still rising over the last pass (4.5 -> 7.0 %): no claim on it, level or comparison
+    # still rising over the last passes (2.0 -> 7.0 %): no claim on it, level or comparison
     r, U = _uap_results(fooled_uap=0.12, fooled_random=0.12, accuracy=0.88, control=0.5)
     checks = U.premises(r)
     assert checks[U.STAND_IN].met and not checks[U.CONVERGED].met and not checks[U.UAPS_WORK].met
@@ -197,7 +202,7 @@ def test_a_uap_loop_that_did_nothing_and_did_not_converge_is_not_decided():
 def test_a_claim_is_decided_on_the_models_that_meet_its_premises():
     """Issue 29 item 3: Small is no fair stand-in, Large is. A claim about every model is decided on
     Large, its evidence naming Small and why; a claim comparing Small with Large needs both."""
-    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="55.0 56.0", updates=300,
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="54.0 55.0 55.5 56.0", updates=300,
                         control=0.7, models=("Small", "Large"), accuracies={"Small": 0.56, "Large": 0.9})
     checks = U.premises(r)
     assert not checks[U.STAND_IN].met and checks[U.STAND_IN].met_cases() == ["Large"]
@@ -215,7 +220,7 @@ def test_a_claim_is_decided_on_the_models_that_meet_its_premises():
     out = _verdicts(r, U)["hirano-retrain-keeps-accuracy"]
     assert out.verdict == UNTESTED and "retrained COVID-Net (Small) does not meet" in out.outcome.evidence
     # no model qualifies: cannot be tested
-    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.56, history="55.0 56.0", updates=300,
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.56, history="54.0 55.0 55.5 56.0", updates=300,
                         models=("Small", "Large"))
     assert _verdicts(r, U)["hirano-rf-above-85"].verdict == UNTESTED
 
@@ -236,14 +241,14 @@ def test_every_chapter_passes_its_premise_audit():
 
 
 def test_a_uap_loop_that_did_not_converge_is_not_decided():
-    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="4.5 17.0", updates=14)
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="4.5 8.0 12.0 17.0", updates=14)
     checks = U.premises(r)
     assert checks[U.UAPS_WORK].met and not checks[U.CONVERGED].met
-    assert "4.5 17.0" in checks[U.CONVERGED].evidence
+    assert "4.5 8.0 12.0 17.0" in checks[U.CONVERGED].evidence
     out = check_claims(U.CLAIMS, r, premises=checks, fidelity=PAPER_FIDELITY)
     assert {c.claim.id: c.verdict for c in out}["hirano-rf-above-85"] == UNTESTED
-    # converged (flat over the last pass): now the claim is decided, and fails at the paper's fidelity
-    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="55.0 56.0", updates=300)
+    # converged (flat over the last three passes): now the claim is decided, and fails at the paper's fidelity
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.9, history="54.0 55.0 55.5 56.0", updates=300)
     checks = U.premises(r)
     assert checks[U.CONVERGED].met
     out = {c.claim.id: c.verdict for c in check_claims(U.CLAIMS, r, premises=checks, fidelity=PAPER_FIDELITY)}
@@ -253,7 +258,7 @@ def test_a_uap_loop_that_did_not_converge_is_not_decided():
 
 
 def test_a_weak_model_is_no_fair_stand_in():
-    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.56, history="55.0 56.0", updates=300)
+    r, U = _uap_results(fooled_uap=0.6, fooled_random=0.1, accuracy=0.56, history="54.0 55.0 55.5 56.0", updates=300)
     checks = U.premises(r)
     assert not checks[U.STAND_IN].met and "needs a lower bound >= 0.8" in checks[U.STAND_IN].evidence
     out = {c.claim.id: c.verdict for c in check_claims(U.CLAIMS, r, premises=checks, fidelity=REDUCED)}

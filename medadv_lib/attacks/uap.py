@@ -12,7 +12,9 @@ semantics of ART's ``UniversalPerturbation`` that the paper's code used:
   update is kept only when the new label is the target;
 * ``P`` projects onto the Lp ball of radius ``xi`` (p = 2 or inf); ``xi = zeta x`` the mean Lp norm
   of the images (:func:`uap_radius`); passes stop after ``max_passes`` or when the rate on the
-  images reaches ``1 - delta``. Nothing is clipped unless ``clip`` is given.
+  images reaches ``1 - delta``; with ``plateau`` set (ours, not ART's), also once the loop has
+  converged by :func:`plateaued`: ``patience`` passes raised its best rate by at most ``plateau``.
+  Nothing is clipped unless ``clip`` is given.
 
 Two modes of :func:`universal_perturbation`:
 
@@ -48,7 +50,7 @@ from ..utils import resolve_device
 
 __all__ = ["UAPResult", "universal_perturbation", "random_perturbation", "uap_radius",
            "mean_image_norm", "project_lp", "perturbation_norm", "apply_perturbation",
-           "predict_labels", "as_image_tensor", "parse_norm", "universal_pgd"]
+           "predict_labels", "as_image_tensor", "parse_norm", "universal_pgd", "plateaued"]
 
 MODES = ("exact", "batched")
 
@@ -227,7 +229,7 @@ def _fgsm_batch(model, x, v, labels, target, eps_step, clip):
 
 def universal_perturbation(model: nn.Module, data, xi: float, norm=2, *, target: int | None = None,
                            eps_step: float = 0.001, max_passes: int = 15, delta: float = 1e-6,
-                           mode: str = "batched", batch_size: int = 64, seed: int = 0,
+                           plateau: float | None = None, patience: int = 3, mode: str = "batched", batch_size: int = 64, seed: int = 0,
                            device="auto", clip: tuple[float, float] | None = None,
                            progress: bool = True) -> UAPResult:
     """Compute a UAP for ``model`` on ``data`` (ImageDataset, DataLoader or image tensor).
@@ -236,7 +238,10 @@ def universal_perturbation(model: nn.Module, data, xi: float, norm=2, *, target:
     ``xi`` is the radius in the image scale of ``data``; see :func:`uap_radius`. ``batch_size`` is
     the mini-batch of ``batched`` mode (``exact`` mode runs at batch 1). Returns the
     perturbation and the per-pass fooling (or targeted success) rate on ``data``, measured against
-    the clean predictions, the stopping criterion of the reference algorithm.
+    the clean predictions, the stopping criterion of the reference algorithm. ``plateau`` (None:
+    off, as in the reference) also stops the loop once :func:`plateaued` (its last ``patience``
+    passes raised its best rate by at most ``plateau``): a budget for runs that stop once converged
+    rather than after ``max_passes``.
     """
     norm = parse_norm(norm)
     if mode not in MODES:
@@ -245,6 +250,10 @@ def universal_perturbation(model: nn.Module, data, xi: float, norm=2, *, target:
         raise ValueError(f"xi and eps_step must be > 0, got xi={xi}, eps_step={eps_step}")
     if max_passes < 1 or batch_size < 1:
         raise ValueError("max_passes and batch_size must be >= 1")
+    if plateau is not None and not 0 <= plateau < 1:
+        raise ValueError(f"plateau must be None or in [0, 1), got {plateau}")
+    if patience < 1:
+        raise ValueError(f"patience must be >= 1, got {patience}")
     images, _ = as_image_tensor(data)
     device = resolve_device(device)
     model = model.to(device).eval()
@@ -280,12 +289,25 @@ def universal_perturbation(model: nn.Module, data, xi: float, norm=2, *, target:
             bar.set_postfix(rate=f"{rate:.3f}", updates=result.updates)
             if rate >= 1.0 - delta:
                 break
+            if plateau is not None and plateaued(result.rate_history, plateau, patience):
+                break
     finally:
         for p, flag in zip(model.parameters(), grad_flags):
             p.requires_grad_(flag)
     result.perturbation = v[0].detach().cpu()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def plateaued(history: Sequence[float], plateau: float, patience: int = 3) -> bool:
+    """Whether a loop's rate per pass has converged: its last ``patience`` passes raised the best
+    rate of the passes before them by at most ``plateau`` (a rate that falls counts as no gain).
+    False until the loop has run more than ``patience`` passes. Rates are shares of a finite set of
+    images, compared with a tolerance of 1e-6, so that float32 and rounded rates decide alike."""
+    history = [float(h) for h in history]
+    if len(history) <= patience:
+        return False
+    return max(history[-patience:]) - max(history[:-patience]) <= plateau + 1e-6
 
 
 def _exact_pass(model, images, clean, order, v, xi, norm, target, eps_step, clip, result):

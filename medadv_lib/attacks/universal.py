@@ -33,7 +33,8 @@ class UniversalAttack(Attack):
 
         result = universal_perturbation(
             two_logits(ctx.model, ctx.task), images, ctx.eps, "inf" if ctx.norm == "Linf" else "2",
-            target=self._target(), eps_step=self.eps_step, max_passes=self.max_passes, mode=self.mode,
+            target=self._target(), eps_step=self.eps_step, max_passes=self.max_passes, plateau=self.plateau,
+            patience=self.patience, mode=self.mode,
             batch_size=self.batch_size, seed=ctx.seed, device=images.device, progress=False)
         ctx.fit_result = result
         return result.perturbation
@@ -59,6 +60,8 @@ class UAP(UniversalAttack):
                    "FGSM inner step)")
     eps_step: float = param(0.001, "FGSM step of the inner attack")
     max_passes: int = param(15, "passes over the fitting images")
+    plateau: float | None = param(None, "also stop once `patience` passes raised the best rate by at most this (None: off)")
+    patience: int = param(3, "passes the plateau rule looks back over")
     mode: str = param("batched", "batched (fast) or exact (ART 1.20's loop, batch 1)", _UAP_MODES)
     batch_size: int = param(64, "batch of the batched mode")
 
@@ -79,6 +82,8 @@ class TargetedUAP(UniversalAttack):
     target: int | None = param(None, "the class the perturbation pushes toward (required)")
     eps_step: float = param(0.001, "FGSM step of the inner attack")
     max_passes: int = param(15, "passes over the fitting images")
+    plateau: float | None = param(None, "also stop once `patience` passes raised the best rate by at most this (None: off)")
+    patience: int = param(3, "passes the plateau rule looks back over")
     mode: str = param("batched", "batched (fast) or exact (ART 1.20's loop, batch 1)", _UAP_MODES)
     batch_size: int = param(64, "batch of the batched mode")
 

@@ -18,10 +18,10 @@ from dataclasses import replace
 from ...verdicts import (ALL, COMPARISON, FAILS, HOLDS, INCONCLUSIVE, POSITIVE_CONTROL, STAND_IN, Claim, Outcome,
                        Premise, audit, combine, stand_in, verdict_above)
 from ...metrics.uncertainty import Estimate, independent_difference, paired_difference, rate
-from .experiment import UAPResults
+from .experiment import PAPER_PASSES, PATIENCE, PLATEAU, UAPResults
 
 __all__ = ["CLAIMS", "outcomes", "premises", "restrict", "STAND_IN", "UAPS_WORK", "TARGETED_WORK", "CONVERGED",
-           "EFFECT", "AUDIT", "MIN_ACCURACY", "PLATEAU", "PAPER_PASSES"]
+           "EFFECT", "AUDIT", "MIN_ACCURACY", "PLATEAU", "PATIENCE", "PAPER_PASSES"]
 
 # --------------------------------------------------------------------------- premises
 #: The premises the claims below name (computed by :func:`premises` from this run's results).
@@ -37,9 +37,9 @@ CONVERGED = "the UAP loop converged"
 #: model has other decision boundaries and is fooled differently; its verdicts say nothing of the
 #: paper's models.
 MIN_ACCURACY = 0.80
-#: A UAP loop has converged when its rate on the UAP images moved by at most 2 points over its
-#: last pass, or when it ran the paper's i_max = 15 passes (Sec. 2.2); and it kept at least one update.
-PLATEAU, PAPER_PASSES = 0.02, 15
+#: A UAP loop has converged by the experiment's rule (:func:`.experiment.loop_converged`: its last
+#: :data:`PATIENCE` passes raised its best rate by at most :data:`PLATEAU`, or it ran the paper's
+#: :data:`PAPER_PASSES`, with at least one kept update), which also stops the loops.
 
 FAR = 0.20          # "far above" the random control: at least 20 points more, per image pair
 ABSTRACT_RF, ABSTRACT_RS = 0.85, 0.90
@@ -140,25 +140,19 @@ def _worked(r, targeted: bool) -> Premise:
     return Premise.all_of(name, per_model)
 
 
-def _loop_converged(row) -> bool:
-    history = [float(h) / 100 for h in str(row["rate per pass (%)"]).split()]
-    flat = row["passes"] >= PAPER_PASSES or (len(history) > 1 and abs(history[-1] - history[-2]) <= PLATEAU)
-    return bool(flat and row["kept updates"] > 0)
-
-
 def _converged(r) -> Premise:
     """Per model: every UAP loop of the model converged (see :data:`PLATEAU`)."""
     table = r.convergence
     if table is None or table.empty:
         return Premise(CONVERGED, False, "no UAP loop recorded")
-    rule = (f"rate change <= {100 * PLATEAU:g} points over the last pass, or {PAPER_PASSES} passes, "
-            "and >= 1 kept update")
+    rule = (f"the best rate raised by <= {100 * PLATEAU:g} points over the last {PATIENCE} passes, or "
+            f"{PAPER_PASSES} passes, and >= 1 kept update")
     per_model = {}
     for m in r.models:
         rows = table[table["model"] == m]
         bad = [f"{row['norm']} {row['zeta']:.0%} target {row['target']}: {row['kept updates']} kept updates in "
                f"{row['steps']} steps, rate per pass {row['rate per pass (%)']} %"
-               for _, row in rows.iterrows() if not _loop_converged(row)]
+               for _, row in rows.iterrows() if not row["converged"]]
         evidence = f"{len(rows) - len(bad)} of {len(rows)} UAP loops converged"
         if bad:
             evidence += "; not converged: " + "; ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")

@@ -23,8 +23,8 @@ import torch
 import torch.nn as nn
 
 from ...attacks import fit_universal
-from ...attacks.uap import (mean_image_norm, perturbation_norm, predict_labels, random_perturbation, uap_radius,
-                           universal_pgd)
+from ...attacks.uap import (mean_image_norm, perturbation_norm, plateaued, predict_labels, random_perturbation,
+                           uap_radius, universal_pgd)
 from ...data.datasets import ImageDataset
 from ...metrics.uncertainty import wilson
 from ...progress import tqdm
@@ -36,10 +36,17 @@ __all__ = ["MODELS", "ChapterData", "load_data", "class_counts", "train_covidnet
            "budget_table", "Sweep", "uap_sweep", "paper_cell", "table1", "targeted_table", "confusion",
            "disease_shares", "RetrainingRound", "adversarial_retraining", "retraining_experiment",
            "rate_cell", "retraining_summary", "visibility", "UAPResults", "claim_results", "headline", "convergence",
-           "positive_control", "scale_ladder", "ladder_rungs"]
+           "positive_control", "scale_ladder", "ladder_rungs", "uap_settings", "loop_converged", "PLATEAU", "PATIENCE",
+           "PAPER_PASSES"]
 
 #: The two COVID-Nets of the paper, by the names its tables use.
 MODELS = {"Small": "covidnet-small", "Large": "covidnet-large"}
+#: A UAP loop has converged when its last :data:`PATIENCE` passes raised its best rate on the UAP
+#: images by at most :data:`PLATEAU` (:func:`~medadv_lib.attacks.uap.plateaued`), or when it ran
+#: the paper's i_max = 15 passes (Sec. 2.2), having kept at least one update. :func:`convergence`
+#: applies the rule (the convergence premise of :mod:`.claims` reads its column), and
+#: :func:`uap_settings` stops the loops by it.
+PLATEAU, PATIENCE, PAPER_PASSES = 0.02, 3, 15
 #: The paper's keys for its class names (published.py) and ours.
 _PAPER_CLASS = {"normal": "normal", "pneumonia": "pneumonia", "COVID-19": "covid19"}
 
@@ -130,6 +137,21 @@ class Sweep:
     predictions: pd.DataFrame
     uaps: dict                       # (model, norm "2"/"inf", zeta, target or None) -> UAPResult
     runs: pd.DataFrame               # one row per UAP: xi, passes, seconds
+
+
+def uap_settings(mode: str, max_passes: int, eps_step: float, stop_at_plateau: bool) -> dict:
+    """The UAP loop's keyword arguments for every UAP of the chapter (sweep, ladder, retraining):
+    ``max_passes`` is i_max (the paper: 15, Sec. 2.2); ``stop_at_plateau`` also ends a loop once it
+    converged by :data:`PLATEAU` (ours: the paper ran every pass; a converged loop's later passes
+    move its rate by at most that much, and stopping saves them)."""
+    return {"mode": mode, "max_passes": int(max_passes), "eps_step": float(eps_step),
+            "plateau": PLATEAU if stop_at_plateau else None, "patience": PATIENCE}
+
+
+def loop_converged(result) -> bool:
+    """The chapter's convergence rule (:data:`PLATEAU`) on one loop's :class:`~medadv_lib.attacks.uap.UAPResult`."""
+    return bool(result.updates > 0 and (result.passes >= PAPER_PASSES
+                                        or plateaued(result.rate_history, PLATEAU, PATIENCE)))
 
 
 def _rows(model, norm, zeta, target, split, kind, true, pred):
@@ -356,12 +378,30 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
     return history, model
 
 
+def _round_zero(sweep: Sweep | None, models: dict[str, nn.Module], data: ChapterData, name: str, norm: str,
+                zeta: float, target: int | None, device) -> RetrainingRound | None:
+    """Round 0 of the retraining, read from the sweep when the sweep computed that very UAP: the
+    same model before fine-tuning, norm, zeta, target, seed and loop settings give the same UAP
+    that round 0 would compute again (the caller passes the sweep's seed and ``uap_kwargs``)."""
+    if sweep is None or (name, str(norm), float(zeta), target) not in sweep.uaps:
+        return None
+    uap = sweep.uaps[(name, str(norm), float(zeta), target)].perturbation
+    truth = data.test.targets.numpy()
+    images = data.test.float_images()
+    pred_adv = predict_labels(models[name], images, uap, device=device).numpy()
+    pred_clean = predict_labels(models[name], images, device=device).numpy()
+    rate = float((pred_adv != truth).mean()) if target is None else float((pred_adv == target).mean())
+    return RetrainingRound(0, rate, float((pred_clean == truth).mean()), uap, pred_adv, pred_clean)
+
+
 def retraining_experiment(runs: dict[str, TrainResult], data: ChapterData, retrain_models, *, target: str,
                           norm: str, zeta: float, rounds: int, uaps: int, epochs: int, batch_size: int, lr: float,
                           optimizer: str, augment: bool, control: bool, uap_kwargs: dict, seed: int,
-                          device) -> tuple[pd.DataFrame, dict]:
+                          device, sweep: Sweep | None = None) -> tuple[pd.DataFrame, dict]:
     """Fig. 5 for each retrained model, UAP-augmented and (``control``) clean fine-tuning: one row per
-    round and test image (``retraining`` table of the module doc) and the last UAP-augmented model."""
+    round and test image (``retraining`` table of the module doc) and the last UAP-augmented model.
+    ``sweep``: the chapter's UAP sweep with the same seed and ``uap_kwargs``; round 0's UAP is read
+    from it where it holds the same model, norm, zeta and target (:func:`_round_zero`)."""
     target_index = None if target == "none" else list(data.classes).index(target)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, augment=augment,
                          class_weighted=True, seed=seed)
@@ -369,7 +409,9 @@ def retraining_experiment(runs: dict[str, TrainResult], data: ChapterData, retra
     arms = {"UAP-augmented": True, **({"clean control": False} if control else {})}
     frames, retrained = [], {}
     for name in retrain_models:
-        round0 = None  # the same model, seed and UAP settings in both arms: round 0 is computed once
+        # the same model, seed and UAP settings in both arms: round 0 is computed once, or read from the sweep
+        round0 = _round_zero(sweep, {n: r.model for n, r in runs.items()}, data, name, norm, zeta, target_index,
+                             device)
         for arm, augmented in arms.items():
             history, model = adversarial_retraining(
                 runs[name].model_name, runs[name].model_kwargs, runs[name].model.state_dict(), data.train, data.test,
@@ -423,7 +465,7 @@ def convergence(sweep: Sweep, classes) -> pd.DataFrame:
     """One row per UAP of the sweep: how its loop went (Sec. 2.2's algorithm). Passes, FGSM steps
     taken, kept updates of v, the rate on the UAP images after each pass (against the clean
     predictions: the loop's own stopping criterion), the change over the last pass, ||v|| / xi and
-    the share of pixels at the L-inf bound. A loop with few kept updates and a flat, low rate did
+    the share of pixels at the L-inf bound, and whether it converged (:func:`loop_converged`). A loop with few kept updates and a flat, low rate did
     not find a perturbation: a claim on it would measure the loop, not the model."""
     rows = []
     for (model, norm, zeta, target), result in sweep.uaps.items():
@@ -434,6 +476,7 @@ def convergence(sweep: Sweep, classes) -> pd.DataFrame:
                      "steps": result.steps, "kept updates": result.updates,
                      "rate per pass (%)": " ".join(f"{100 * h:.1f}" for h in history),
                      "last change (points)": 100 * (history[-1] - history[-2]) if len(history) > 1 else float("nan"),
+                     "converged": loop_converged(result),
                      "||v|| / xi": perturbation_norm(v, norm) / xi if xi > 0 else float("nan"),
                      "pixels at the bound (%)": 100 * at_bound})
     return pd.DataFrame(rows)
@@ -484,22 +527,30 @@ def ladder_rungs(uap_images: int, max_passes: int, n_train: int) -> list[tuple[i
 
 
 def scale_ladder(models: dict[str, nn.Module], data: ChapterData, norm: str, zeta: float, rungs, *,
-                 model: str = "Small", seed: int = 0, device="auto", **uap_kwargs) -> pd.DataFrame:
+                 model: str = "Small", seed: int = 0, device="auto", sweep: Sweep | None = None,
+                 **uap_kwargs) -> pd.DataFrame:
     """The headline metric (test R_f of the nontargeted UAP at ``zeta``, Table 1) of ``model`` at
     rungs toward the paper's setting: each rung ``(images, passes)`` computes the UAP on the first
     ``images`` training images with ``passes`` passes (the paper: every training image, i_max = 15)
     at the radius of the chapter's UAPs. The paper's value is the line to reach: a gap that closes
-    with budget is one of scale; one that stays flat is not."""
+    with budget is one of scale; one that stays flat is not. ``sweep``: the chapter's sweep, with the
+    same seed and ``uap_kwargs``; the rung of its own UAP images and ``max_passes`` is read from it,
+    not computed again."""
     truth = data.test.targets.numpy()
     xi = uap_radius(data.uap_set.float_images(), zeta, norm)
+    own = (len(data.uap_set), int(uap_kwargs.get("max_passes", 0)))
+    from_sweep = None if sweep is None else sweep.uaps.get((model, str(norm), float(zeta), None))
     train = data.train.float_images()
     kwargs = {k: v for k, v in uap_kwargs.items() if k != "max_passes"}
     paper = paper_cell(PUBLISHED["table1_nontargeted_Rf_percent"], norm, _paper_zeta(zeta), model, "test")
     rows = []
     for n_images, passes in rungs:
-        result = fit_universal("uap", models[model], train[: int(n_images)], eps=xi,
-                               norm="Linf" if norm == "inf" else "L2", seed=seed, device=device,
-                               max_passes=int(passes), **kwargs)
+        if from_sweep is not None and (int(n_images), int(passes)) == own:
+            result = from_sweep
+        else:
+            result = fit_universal("uap", models[model], train[: int(n_images)], eps=xi,
+                                   norm="Linf" if norm == "inf" else "L2", seed=seed, device=device,
+                                   max_passes=int(passes), **kwargs)
         fooled = predict_labels(models[model], data.test.float_images(), result.perturbation,
                                 device=device).numpy() != truth
         rows.append({"model": model, "norm": f"L{norm}", "zeta": f"{zeta:.0%}", "UAP images": int(n_images),
