@@ -69,9 +69,9 @@ n_train = 1800
 n_test = 300
 imbalance = False
 width = 0.125
-epochs = 12
+epochs = 16
 batch_size = 32
-lr = 0.002
+lr = 0.001
 optimizer = "adam"
 augment = True
 zetas = [0.01, 0.02]
@@ -129,6 +129,13 @@ ex.class_counts(data)
 # COVID-Net-style augmentation (small shifts and flips), batch-norm statistics recalibrated after
 # every epoch. The paper used the authors' pretrained COVIDNet-CXR Small and Large (Sec. 3.1);
 # its accuracies are beside ours (%, train: the paper's whole training set, ours the UAP images).
+#
+# **The default recipe is calibrated on clean accuracy only** (Adam at 1e-3 for 16 epochs, chosen
+# on 2026-12-07 over three training seeds, before any UAP was computed). The former recipe, Adam at
+# 2e-3 for 12 epochs, failed to train on one seed of three (seed 2: 62.7 % and 64.7 %, below the
+# fair stand-in bound), which left that seed's verdicts untested. At 1e-3 for 16 epochs, seeds 0, 1
+# and 2 reach 89.3, 90.0 and 89.3 % (Small) and 91.0, 88.3 and 91.3 % (Large) on the 300 test
+# images, near the paper's 92.6 and 94.4 %.
 
 # %% tags=["hide-input"]
 runs = ex.train_covidnets(data, width, image_size, epochs, batch_size, lr, optimizer, augment, seed, device)

@@ -120,3 +120,31 @@ def test_real_data_golden_is_current(stem):
     assert params_cell.source == _parameters_source(params, "smoke"), \
         f"{stem} was not made with the current smoke preset: run `make golden`"
     assert "data_root = '../shared/data/" in params_cell.source   # relative: replays from any checkout
+
+
+@pytest.mark.parametrize("stem", sorted(p.stem for p in GOLDEN.glob("*.ipynb")))
+def test_golden_decides_what_its_chapter_declares(stem):
+    """Issue 29, item 7: every golden decides at least one claim, those its chapter's spec declares
+    (``PaperSpec.smoke_decides``), so that nbval, which compares the printed claims, replays a
+    decided verdict end to end and not only *cannot be tested*. The one exception is a real dataset
+    the spec names in ``smoke_undecided``, with its reason; its golden then decides nothing."""
+    from medadv_lib.verdicts import INCONCLUSIVE, UNTESTED
+    from medadv_lib.verdicts.records import read_claims_outputs
+
+    name, _, dataset = stem.partition("--")
+    dataset = dataset or "synthetic"
+    spec = papers()[name]
+    declared = spec.smoke_decides.get(dataset, ())
+    verdicts = {c["id"]: c["verdict"] for block in read_claims_outputs(nbformat.read(GOLDEN / f"{stem}.ipynb", 4), stem)
+                for c in block["claims"]}
+    decided = sorted(cid for cid, verdict in verdicts.items() if verdict not in (INCONCLUSIVE, UNTESTED))
+    if dataset in spec.smoke_undecided:
+        assert dataset != "synthetic", f"{name}: a synthetic golden must decide a claim (smoke_undecided)"
+        assert not declared and not decided, \
+            f"{stem} is declared undecided ({spec.smoke_undecided[dataset]}) but decides {decided}: declare them"
+        return
+    assert declared, f"{name} declares no claim its smoke preset decides on {dataset} (PaperSpec.smoke_decides)"
+    unknown = set(declared) - set(verdicts)
+    assert not unknown, f"{stem}: smoke_decides names claims the page does not check: {sorted(unknown)}"
+    undecided = {cid: verdicts[cid] for cid in declared if verdicts[cid] in (INCONCLUSIVE, UNTESTED)}
+    assert not undecided, f"{stem}: declared decided at the smoke preset, but: {undecided}"

@@ -110,9 +110,9 @@ def test_backdoor_table1_read_from_the_golden_beside_the_papers_cell():
     nb = nbformat.read(REPO / "tests" / "notebooks" / "backdoor.ipynb", as_version=4)
     rows = {m["name"]: m for m in table1(nb)}
     # the golden's printed Table 1 (these two cells change with `make golden`)
-    assert rows["Table 1 ASR_p0.6, 1x1"]["value"] == 0.214
+    assert rows["Table 1 ASR_p0.6, 1x1"]["value"] == 1.0
     assert rows["Table 1 ASR_p0.6, 1x1"]["paper"] == {"mean": 1.0, "sd": 0.0, "seeds": 4}
-    assert rows["Table 1 AUROC_NN, clean"]["value"] == 0.585
+    assert rows["Table 1 AUROC_NN, clean"]["value"] == 0.773
     assert rows["Table 1 AUROC_NN, clean"]["paper"]["mean"] == 0.846
     assert len(rows) == 15                           # 5 metrics x (clean, 1x1, 3x3) in the smoke golden
 

@@ -49,6 +49,17 @@ def test_a_sample_that_cannot_decide_its_threshold_is_not_decided():
     assert verdict_above(wilson(0, 60), 0.10).verdict == FAILS
 
 
+def test_a_small_sample_that_rejects_its_threshold_decides_the_negative():
+    """Issue 29: 12 of 26 images fooled cannot show "below 10 %", but the whole interval lies above
+    it, so the claim does not hold (S2 on seed 2 of ten-attacks), while 1 of 26 stays undecided."""
+    out = verdict_below(wilson(12, 26), 0.10)
+    assert out.verdict == FAILS and not out.premises
+    assert "n = 26 could not have shown it" in out.evidence
+    assert verdict_below(wilson(1, 26), 0.10).verdict == UNTESTED
+    assert verdict_above(wilson(1, 26), 0.90).verdict == FAILS     # the mirror image
+    assert verdict_above(wilson(25, 26), 0.90).verdict == UNTESTED
+
+
 def test_an_unmet_premise_gives_cannot_be_tested_and_names_it():
     claim = _claim(lambda r: verdict_above(wilson(1, 100), 0.5), premises=("fair stand-in",))
     bad = Premise("fair stand-in", False, "test accuracy 0.56 [0.50, 0.62] (n = 300)")

@@ -96,6 +96,14 @@ class PaperSpec:
     #: (its provenance) replaces them (:func:`medadv_lib.running.schedule.expected_seconds`).
     #: The chapters' defaults are those of ``benchmarks/setup_time.py`` on 2026-12-06.
     expected_seconds: dict[str, float] = field(default_factory=dict)
+    #: The claims the ``smoke`` preset decides, per dataset of a golden (``synthetic`` and the real
+    #: dataset of ``make golden``'s REAL_GOLDENS): verdicts other than *inconclusive* and *cannot be
+    #: tested*, so that nbval replays a decided path end to end (issue 29, item 7).
+    #: tests/test_notebooks.py checks every golden against it.
+    smoke_decides: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Per real dataset whose golden decides no claim at any preset of this collection: why, with
+    #: the measurement (a synthetic golden always decides; the test above reads this as its exception).
+    smoke_undecided: dict[str, str] = field(default_factory=dict)
 
     def claims(self) -> list:
         """The chapter's claims (``medadv_lib.papers.<module>.claims.CLAIMS``)."""

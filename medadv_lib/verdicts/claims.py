@@ -31,7 +31,9 @@ computes each as a :class:`Premise` (name, met, evidence) from its results and p
 rate (Wilson interval) is decided only when the sample could have given either answer: with
 ``n`` images, all of them on one side must put the interval past the threshold, and none of them
 must put it on the other side (:func:`decidable_n`); otherwise the verdict is *cannot be tested:
-n = 12 cannot decide a bound below 10 %*. Two rules hold for every record (checked on
+n = 12 cannot decide a bound below 10 %*, unless the whole interval already lies on the side
+that rejects the claim (46 [29, 65] % of 26 images against "below 10 %"): the data reject it,
+whatever n could have shown, and the claim does not hold. Two rules hold for every record (checked on
 construction): an unmet premise gives ``cannot be tested``; a paper's claim says ``does not hold``
 only at fidelity ``paper``.
 
@@ -130,11 +132,16 @@ def _from_flag(flag: bool | None) -> str:
 
 def _verdict(estimate: Estimate, threshold: float, evidence: str | None, side: str) -> Outcome:
     evidence = evidence if evidence is not None else f"{estimate.fmt()} vs {threshold:g}"
+    flag = estimate.above(threshold) if side == "above" else estimate.below(threshold)
     if estimate.method == "Wilson" and 0.0 < threshold < 1.0 and estimate.n > 0:
         power = power_premise(estimate.n, threshold, side)
+        if not power.met and flag is False:
+            # too few images to show the claim, but the whole interval lies on the other side: the
+            # data reject it whatever n could have shown (issue 29: a negative result is a finding)
+            return Outcome(FAILS, f"{evidence} (n = {estimate.n} could not have shown it, but the whole interval "
+                                  f"is on the other side of {100 * threshold:g} %)", estimate.n)
         if not power.met:   # a test that could not have given the other answer decides nothing
             return Outcome(UNTESTED, f"{power.evidence}; {evidence}", estimate.n, (power,))
-    flag = estimate.above(threshold) if side == "above" else estimate.below(threshold)
     return Outcome(_from_flag(flag), evidence, estimate.n)
 
 

@@ -41,6 +41,12 @@ SPEC = PaperSpec(
     name="smia",
     order=3,
     expected_seconds={"smoke": 70, "default": 410, "paper": 20000},
+    smoke_decides={"synthetic": ("qi-more-iterations", "qi-larger-epsilon", "qi-beats-second-best-aptos",
+                                 "qi-beats-dag-covid", "qi-lowest-variance"),
+                   "covid-ct-infection": ("qi-more-iterations", "qi-larger-epsilon", "qi-beats-second-best-aptos",
+                                          "qi-beats-dag-covid", "qi-lowest-variance"),
+                   "retinamnist": ("qi-more-iterations", "qi-larger-epsilon", "qi-beats-dag-covid",
+                                   "qi-beats-fgsm-pgd", "qi-lowest-variance")},
     victims=Hook("medadv_lib.papers.smia.victims:matrix_victims"),   # the robustness matrix attacks them
     title="SMIA: stabilized medical image attacks (Qi et al. 2021)",
     citation=("Qi G., Gong L., Song Y., Ma K., Zheng Y. Stabilized Medical Image Attacks. "

@@ -53,6 +53,10 @@ SPEC = PaperSpec(
     name="ten-attacks",
     order=2,
     expected_seconds={"smoke": 110, "default": 960, "paper": 20000},
+    smoke_decides={"synthetic": ("taghanaki-clean",),
+                   "kermany": ("taghanaki-black-box-partly", "taghanaki-black-below-white", "taghanaki-pooling-matters",
+                               "taghanaki-visible", "taghanaki-s1-slowest", "taghanaki-gradient-best",
+                               "taghanaki-same-failures")},
     victims=Hook("medadv_lib.papers.ten_attacks.victims:matrix_victims"),   # the robustness matrix attacks them
     title="Ten attacks on chest X-ray classifiers: max vs average pooling (Taghanaki et al. 2018)",
     citation=("S. A. Taghanaki, A. Das, G. Hamarneh. Vulnerability Analysis of Chest X-Ray Image "
