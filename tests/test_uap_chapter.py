@@ -185,8 +185,12 @@ def test_spec_presets_resolve_and_bad_values_fail():
         resolve_parameters(spec, "default", {"image_size": "48"})
     with pytest.raises(ParameterError, match="needs a real dataset"):
         resolve_parameters(spec, "default", {"n_train": "0"})
-    with pytest.raises(ParameterError, match="retrain_target must be 'none' or one of"):
-        resolve_parameters(spec, "default", {"retrain_target": "cancer"})
+    with pytest.raises(ParameterError, match="retrain_targets: each must be 'none' or one of"):
+        resolve_parameters(spec, "default", {"retrain_targets": "['none', 'cancer']"})
+    with pytest.raises(ParameterError, match="each target once"):
+        resolve_parameters(spec, "default", {"retrain_targets": "['none', 'none']"})
+    # Fig. 5A and 5B by default; with two classes the disease class is pneumonia
+    assert resolve_parameters(spec, "default")["retrain_targets"] == ["none", "COVID-19"]
     with pytest.raises(ParameterError, match="retrain_models"):
         resolve_parameters(spec, "default", {"retrain_models": "[Medium]"})
     with pytest.raises(ParameterError, match="dataset 'kermany' needs data_root"):

@@ -72,6 +72,17 @@ def test_an_unmet_premise_gives_cannot_be_tested_and_names_it():
     assert check_claims([claim], {}, premises={"fair stand-in": good}, fidelity=PAPER_FIDELITY)[0].verdict == FAILS
 
 
+def test_one_decided_counterexample_rejects_a_claim_beside_an_untested_case():
+    """A claim over every case does not hold when one case does not, even when another case could
+    not be tested; without a failure, an untested case leaves it untested."""
+    untested = Outcome.untested("n = 12 cannot decide")
+    failed = verdict_above(wilson(20, 300), 0.5)
+    held = verdict_above(wilson(290, 300), 0.5)
+    assert C.combine({"Small": untested, "Large": failed}).verdict == FAILS
+    assert C.combine({"Small": untested, "Large": held}).verdict == UNTESTED
+    assert C.combine({"Small": held, "Large": held}).verdict == HOLDS
+
+
 def test_a_premise_the_chapter_did_not_compute_is_an_error():
     claim = _claim(lambda r: verdict_above(wilson(99, 100), 0.5), premises=("converged",))
     with pytest.raises(ValueError, match="converged"):
@@ -225,9 +236,9 @@ def test_a_claim_is_decided_on_the_models_that_meet_its_premises():
     assert by_id["hirano-rf-far-above-random"].verdict == HOLDS         # 60 % against 10 %, on Large
     assert by_id["hirano-rf-large-above-small-1pct"].verdict == UNTESTED  # scope: every model
     # the retraining claims read the retrained model only: Small, left out here, is named
-    frame = pd.DataFrame([{"model": "Small", "arm": "UAP-augmented", "round": k, "image": i, "true": 0,
-                           "pred_clean": 0, "pred_uap": 1} for k in (0, 1) for i in range(50)])
-    r.retraining = frame
+    frame = pd.DataFrame([{"target": "none", "zeta": 0.02, "model": "Small", "arm": "UAP-augmented", "round": k,
+                           "image": i, "true": 0, "pred_clean": 0, "pred_uap": 1} for k in (0, 1) for i in range(50)])
+    r.retraining, r.retrain_targets = frame, ("none",)
     out = _verdicts(r, U)["hirano-retrain-keeps-accuracy"]
     assert out.verdict == UNTESTED and "retrained COVID-Net (Small) does not meet" in out.outcome.evidence
     # no model qualifies: cannot be tested

@@ -48,7 +48,10 @@ the attacks to have done something: a difference between two results of an attac
 nothing is noise. :func:`audit` checks the rule on a chapter's claims and tabulates it for the page.
 **Per model.** A premise computed per model (:meth:`Premise.all_of`, keeping its cases) lets a
 claim of scope :data:`EACH` be decided on the models that meet it, its evidence naming the others
-and why; it reads *cannot be tested* only when no model qualifies. A claim of scope :data:`ALL`
+and why; it reads *cannot be tested* only when no model qualifies. A premise may be computed per
+finer case of a model (the UAPs aimed at one target: ``("Small", "pneumonia")``); a claim naming it
+is then decided on the cases that meet it and the per-model premises, the others named (a
+targeted UAP that did nothing silences the comparisons of that target only). A claim of scope :data:`ALL`
 (one that compares the models with each other) needs every model. **Seeds.** Every verdict says
 how many training seeds it rests on (``check_claims(..., seeds=)``).
 """
@@ -59,7 +62,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..metrics.uncertainty import Estimate
 from .power import power_premise
-from .premises import POSITIVE_CONTROL, Premise
+from .premises import POSITIVE_CONTROL, Premise, case_label
 from .records import ClaimRecord, claim_record
 
 __all__ = ["HOLDS", "FAILS", "NOT_REPRODUCED", "INCONCLUSIVE", "UNTESTED", "VERDICTS", "Outcome", "Claim",
@@ -158,16 +161,18 @@ def verdict_below(estimate: Estimate, threshold: float, evidence: str | None = N
 
 
 def combine(outcomes: Mapping[str, Outcome] | Sequence[Outcome], evidence: str | None = None) -> Outcome:
-    """A claim over several cases: holds if all hold, does not hold if any does not, else
-    inconclusive (at the smallest n); cannot be tested if any case cannot."""
+    """A claim over several cases: does not hold if any case does not (whatever the others, an
+    untested one included: one decided counterexample rejects a claim about every case); else
+    cannot be tested if any case cannot; else inconclusive (at the smallest n) if any case is; else
+    holds."""
     items = list(outcomes.items()) if isinstance(outcomes, Mapping) else [(None, o) for o in outcomes]
     if not items:
         return Outcome.untested("no case to test")
     verdicts = [o.verdict for _, o in items]
-    if UNTESTED in verdicts:
-        verdict = UNTESTED
-    elif FAILS in verdicts:
+    if FAILS in verdicts:
         verdict = FAILS
+    elif UNTESTED in verdicts:
+        verdict = UNTESTED
     elif INCONCLUSIVE in verdicts:
         verdict = INCONCLUSIVE
     else:
@@ -222,14 +227,17 @@ class Claim:
         if self.scope not in SCOPES:
             raise ValueError(f"claim {self.id}: scope must be one of {SCOPES}, got {self.scope!r}")
 
-    def _models(self, needed: Sequence[Premise]) -> list[str] | None:
-        """The models this claim is tested on, when its premises were computed per model and some
-        (not all) of them meet every one; None: test the run as it is."""
-        per_model = [p for p in needed if p.cases]
-        if self.scope != EACH or not per_model or any(not p.met for p in needed if not p.cases):
+    def _cases(self, needed: Sequence[Premise]) -> list | None:
+        """The cases this claim is tested on, when its premises were computed per case and some (not
+        all) of them meet every one; None: test the run as it is. The cases are those of its finest
+        premise: models, or finer cases of a model (``("Small", "pneumonia")``) when a premise was
+        computed so, a premise per model then covering each of its model's cases."""
+        per_case = [p for p in needed if p.cases]
+        if self.scope != EACH or not per_case or any(not p.met for p in needed if not p.cases):
             return None
-        keys = [k for k, _ in per_model[0].cases]
-        ok = [k for k in keys if all(k in p.met_cases() for p in per_model)]
+        finest = max(per_case, key=lambda p: isinstance(p.cases[0][0], tuple))
+        keys = [k for k, _ in finest.cases]
+        ok = [k for k in keys if all(p.meets(k) for p in per_case)]
         return ok if ok and len(ok) < len(keys) else None
 
     def check(self, results, premises: Mapping[str, Premise] | None = None,
@@ -239,9 +247,10 @@ class Claim:
         the paper's ``fidelity`` becomes ``not reproduced at this scale``. Without ``premises``
         and ``fidelity`` (the claim's own unit tests) the test's verdict as it is.
 
-        ``restrict(results, models)``, when the chapter gives it, returns the results on the given
-        models only: a claim of scope :data:`EACH` whose per-model premises some models meet is
-        tested on those (its premises recorded on them, naming the others). A level claim records
+        ``restrict(results, cases)``, when the chapter gives it, returns the results on the given
+        cases only (models, or a model's finer cases, see :meth:`_cases`): a claim of scope
+        :data:`EACH` whose per-case premises some cases meet is tested on those (its premises
+        recorded on them, naming the others). A level claim records
         the chapter's :data:`POSITIVE_CONTROL` (when computed) and, when the effect fell short,
         says what the control makes of it."""
         needed = []
@@ -252,11 +261,11 @@ class Claim:
                                  f"(given: {sorted(premises)})")
             needed = [premises[name] for name in self.premises]
         control = (premises or {}).get(POSITIVE_CONTROL) if self.kind == LEVEL and self.reads_control else None
-        models = self._models(needed) if restrict is not None else None
-        if models is not None:
-            results = restrict(results, models)
-            needed = [p.on(models) for p in needed]
-            control = control.on(models) if control is not None else None
+        cases = self._cases(needed) if restrict is not None else None
+        if cases is not None:
+            results = restrict(results, cases)
+            needed = [p.on(cases) for p in needed]
+            control = control.on(cases) if control is not None else None
         unmet = [p for p in needed if not p.met]
         if unmet:
             outcome = Outcome(UNTESTED, "premise not met: " + "; ".join(f"{p.name}: {p.evidence}" for p in unmet),
@@ -266,8 +275,10 @@ class Claim:
             if not isinstance(outcome, Outcome):
                 raise TypeError(f"claim {self.id}: test returned {type(outcome).__name__}, not an Outcome")
             evidence = outcome.evidence
-            if models is not None:
-                evidence = f"on {', '.join(models)} (the models that meet its premises): {evidence}"
+            if cases is not None:
+                which = "cases" if any(isinstance(k, tuple) for k in cases) else "models"
+                evidence = (f"on {', '.join(case_label(k) for k in cases)} (the {which} that meet its premises): "
+                            f"{evidence}")
             if control is not None and outcome.verdict in (FAILS, INCONCLUSIVE):
                 evidence += (f"; positive control met, so the attack falls short of what this model allows "
                              f"({control.evidence})" if control.met else

@@ -4,11 +4,11 @@ per model where it was computed so (see :mod:`medadv_lib.verdicts.claims`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..metrics.uncertainty import Estimate
 
-__all__ = ["Premise", "STAND_IN", "stand_in", "POSITIVE_CONTROL"]
+__all__ = ["Premise", "STAND_IN", "stand_in", "POSITIVE_CONTROL", "covers", "case_label"]
 
 #: The premise name of a chapter's positive control: the effect shown on this model and this
 #: measurement by a stronger attack at the same budget (or, for a backdoor, the implanted trigger).
@@ -23,31 +23,40 @@ class Premise:
     name: str
     met: bool
     evidence: str
-    #: The premise per model (or other case), when it was computed so: ``((model, Premise), ...)``.
+    #: The premise per model (or finer case), when it was computed so: ``((key, Premise), ...)``. A
+    #: key is a model's name, or a tuple whose first item is the model and whose others name a case
+    #: within it (``("Small", "pneumonia")``: Small's UAPs aimed at pneumonia); see :func:`covers`.
     cases: tuple = ()
 
     def record(self) -> dict:
         return {"name": self.name, "met": bool(self.met), "evidence": self.evidence}
 
-    def met_cases(self) -> list[str]:
-        """The cases (models) that meet this premise, in order."""
+    def met_cases(self) -> list:
+        """The cases (models, or finer cases) that meet this premise, in order."""
         return [k for k, p in self.cases if p.met]
 
-    def on(self, keys: Sequence[str]) -> "Premise":
-        """This premise restricted to the cases ``keys`` (the models a claim is tested on): met when
-        each of them is, its evidence naming the cases left out and why."""
+    def meets(self, key) -> bool:
+        """Whether the case ``key`` meets this premise: the case itself, or, for a premise computed
+        per model, the model of a finer case (:func:`covers`); False when no case covers it."""
+        found = [p.met for k, p in self.cases if covers(k, key)]
+        return bool(found) and all(found)
+
+    def on(self, keys: Sequence) -> "Premise":
+        """This premise restricted to the cases ``keys`` (the models, or finer cases, a claim is
+        tested on): met when each of them is, its evidence naming the cases left out and why."""
         if not self.cases:
             return self
-        kept = [(k, p) for k, p in self.cases if k in keys]
-        out = [(k, p) for k, p in self.cases if k not in keys]
-        evidence = "; ".join(f"{k}: {p.evidence}" for k, p in kept)
+        inside = [any(covers(k, key) for key in keys) for k, _ in self.cases]
+        kept = [case for case, keep in zip(self.cases, inside) if keep]
+        out = [case for case, keep in zip(self.cases, inside) if not keep]
+        evidence = "; ".join(f"{case_label(k)}: {p.evidence}" for k, p in kept)
         if out:
-            evidence = (f"on {', '.join(k for k, _ in kept)}: {evidence}; left out "
-                        + "; ".join(f"{k} ({p.evidence})" for k, p in out))
+            evidence = (f"on {', '.join(case_label(k) for k, _ in kept)}: {evidence}; left out "
+                        + "; ".join(f"{case_label(k)} ({p.evidence})" for k, p in out))
         return Premise(self.name, all(p.met for _, p in kept) and bool(kept), evidence, tuple(kept))
 
     @classmethod
-    def all_of(cls, name: str, cases: Mapping[str, "Premise"] | Sequence["Premise"]) -> "Premise":
+    def all_of(cls, name: str, cases: Mapping[Any, "Premise"] | Sequence["Premise"]) -> "Premise":
         """One premise over several cases (every model, say): met when every case is met; the
         evidence lists each case (the unmet ones first). The cases are kept (:attr:`cases`, in the
         order given), so that a claim can be decided on the cases that meet it (:meth:`on`)."""
@@ -55,8 +64,19 @@ class Premise:
         if not items:
             return cls(name, False, "no case to check")
         ordered = sorted(items, key=lambda kv: kv[1].met)
-        return cls(name, all(p.met for _, p in items), "; ".join(f"{k}: {p.evidence}" for k, p in ordered),
-                   tuple(items))
+        return cls(name, all(p.met for _, p in items),
+                   "; ".join(f"{case_label(k)}: {p.evidence}" for k, p in ordered), tuple(items))
+
+
+def covers(case, key) -> bool:
+    """A premise's ``case`` covers a claim's case ``key`` when they are the same, or when ``case``
+    is a model and ``key`` a finer case of that model (``"Small"`` covers ``("Small", "pneumonia")``)."""
+    return case == key or (isinstance(key, tuple) and not isinstance(case, tuple) and key[0] == case)
+
+
+def case_label(key) -> str:
+    """A case as the evidence names it: ``Small``, or ``Small / pneumonia`` for a finer case."""
+    return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
 #: The premise every chapter names for its models (see :func:`stand_in`).

@@ -83,7 +83,9 @@ SPEC = PaperSpec(
     name="robustness-matrix",
     order=5,
     expected_seconds={"smoke": 130, "default": 1230, "paper": 5000},
-    smoke_decides={"synthetic": ("matrix-white-beats-transfer",)},
+    # near zero does not hold: the CT U-Net keeps 100 [81, 100] % of 16 inputs at 8/255, a decided
+    # counterexample beside the models whose 16 inputs cannot decide "below 10 %"
+    smoke_decides={"synthetic": ("matrix-white-beats-transfer", "matrix-near-zero")},
     from_paper=False,
     runs_after=True,   # attacks the models of the chapters that declare `victims`
     title="Robustness matrix across the collection (not from a paper)",

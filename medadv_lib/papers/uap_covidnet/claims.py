@@ -18,7 +18,7 @@ from dataclasses import replace
 from ...verdicts import (ALL, COMPARISON, FAILS, HOLDS, INCONCLUSIVE, POSITIVE_CONTROL, STAND_IN, Claim, Outcome,
                        Premise, audit, combine, stand_in, verdict_above)
 from ...metrics.uncertainty import Estimate, independent_difference, paired_difference, rate
-from .experiment import PAPER_PASSES, PATIENCE, PLATEAU, UAPResults
+from .experiment import PAPER_PASSES, PATIENCE, PLATEAU, UAPResults, retraining_hits, retraining_rate_name
 
 __all__ = ["CLAIMS", "outcomes", "premises", "restrict", "STAND_IN", "UAPS_WORK", "TARGETED_WORK", "CONVERGED",
            "EFFECT", "AUDIT", "MIN_ACCURACY", "PLATEAU", "PATIENCE", "PAPER_PASSES"]
@@ -105,8 +105,11 @@ def _cases(r):
     return [(m, p) for m in r.models for p in r.norms]
 
 
-def _targets(r):
-    return sorted(set(r.predictions["target"]) - {"none"}, key=list(r.classes).index)
+def _targets(r, model=None):
+    """The targets of the run's targeted UAPs (of ``model``'s, when given: after :func:`restrict`,
+    those whose UAPs did something on it)."""
+    rows = r.predictions if model is None else r.predictions[r.predictions["model"] == model]
+    return sorted(set(rows["target"]) - {"none"}, key=list(r.classes).index)
 
 
 def _stand_in(r) -> Premise:
@@ -114,20 +117,20 @@ def _stand_in(r) -> Premise:
 
 
 def _worked(r, targeted: bool) -> Premise:
-    """Per model: every UAP at the largest zeta beats its random control, and (nontargeted) the
-    clean error, on the same test images (paired intervals above 0)."""
+    """Every UAP at the largest zeta beats its random control, and (nontargeted) the clean error, on
+    the same test images (paired intervals above 0): per model (nontargeted), per model and target
+    (targeted: a claim comparing targeted UAPs is decided on the targets whose UAPs did something,
+    :func:`restrict`, the others named)."""
     name, top = (TARGETED_WORK if targeted else UAPS_WORK), r.zetas[-1]
-    targets = _targets(r) if targeted else ["none"]
-    if not targets:
+    if targeted and not _targets(r):
         return Premise(name, False, "this run computed no targeted UAPs")
-    per_model = {}
+    per_case = {}
     for m in r.models:
-        cases = {}
-        for p in r.norms:
-            for t in targets:
+        for t in (_targets(r, m) if targeted else ["none"]):
+            cases = {}
+            for p in r.norms:
                 uap = outcomes(r, m, p, top, t)
                 vs_random = paired_difference(uap, outcomes(r, m, p, top, t, kind="random"))
-                label = f"{p} {top:.0%}" + (f" -> {t}" if targeted else "")
                 met = vs_random.low > 0
                 evidence = f"{_pct(rate(uap))} % vs random {_pct(vs_random)} points"
                 if not targeted:
@@ -135,9 +138,9 @@ def _worked(r, targeted: bool) -> Premise:
                     vs_clean = paired_difference(uap, (clean["pred"] != clean["true"]).to_numpy())
                     met = met and vs_clean.low > 0
                     evidence += f", vs the clean error {_pct(vs_clean)} points"
-                cases[label] = Premise(name, met, evidence)
-        per_model[m] = Premise.all_of(name, cases)
-    return Premise.all_of(name, per_model)
+                cases[f"{p} {top:.0%}"] = Premise(name, met, evidence)
+            per_case[(m, t) if targeted else m] = Premise.all_of(name, cases)
+    return Premise.all_of(name, per_case)
 
 
 def _converged(r) -> Premise:
@@ -185,14 +188,26 @@ def premises(r: UAPResults) -> dict[str, Premise]:
             CONVERGED: _converged(r), POSITIVE_CONTROL: _positive_control(r)}
 
 
-def restrict(r: UAPResults, models) -> UAPResults:
-    """The results on ``models`` only (the COVID-Nets that meet a claim's premises)."""
-    keep = [m for m in r.models if m in set(models)]
+def restrict(r: UAPResults, cases) -> UAPResults:
+    """The results on ``cases`` only: the COVID-Nets that meet a claim's premises, or (model,
+    target) pairs, the targeted UAPs that did something (:data:`TARGETED_WORK`), whose other
+    targeted rows are dropped (a targeted retraining, too: it is kept on the models whose UAPs
+    toward its target did something)."""
+    pairs = {c for c in cases if isinstance(c, tuple)}
+    chosen = {c[0] if isinstance(c, tuple) else c for c in cases}
+    keep = [m for m in r.models if m in chosen]
+    predictions = r.predictions
+    if pairs:
+        key = zip(predictions["model"], predictions["target"])
+        inside = np.array([t == "none" or (m, t) in pairs for m, t in key], bool)
+        predictions = predictions[inside]
     if r.retraining is None:
-        return replace(r, models=keep)
-    left_out = tuple(sorted(set(r.retraining["model"]) - set(keep)))
-    return replace(r, models=keep, retraining=r.retraining[r.retraining["model"].isin(keep)],
-                   retrained_left_out=left_out)
+        return replace(r, models=keep, predictions=predictions)
+    frame = r.retraining
+    inside = np.array([m in keep and (not pairs or t == "none" or (m, t) in pairs)
+                       for m, t in zip(frame["model"], frame["target"])], bool)
+    left_out = tuple(sorted(set(frame["model"][~inside])))
+    return replace(r, models=keep, predictions=predictions, retraining=frame[inside], retrained_left_out=left_out)
 
 
 def _no_retraining(r, why: str) -> Outcome:
@@ -309,7 +324,7 @@ def _rs_above(threshold, low=False):
     def test(r):
         zeta = r.zetas[0 if low else -1]
         return combine({f"{m} {p} -> {t}": verdict_above(rate(outcomes(r, m, p, zeta, t)), threshold)
-                        for m, p in _cases(r) for t in _targets(r)})
+                        for m, p in _cases(r) for t in _targets(r, m)})
     return _needs_targets(test)
 
 
@@ -318,14 +333,14 @@ def _rs_grows(r):
     if z is None:
         return _untested_zetas()
     return combine({f"{m} {p} -> {t}": _greater(paired_difference(outcomes(r, m, p, z[1], t), outcomes(r, m, p, z[0], t)))
-                    for m, p in _cases(r) for t in _targets(r)})
+                    for m, p in _cases(r) for t in _targets(r, m)})
 
 
 def _rs_p2_above_pinf(r):
     if len(r.norms) < 2:
         return Outcome.untested("this run uses one norm; the claim compares p = 2 and p = inf")
-    a = np.concatenate([outcomes(r, m, "L2", z, t) for m in r.models for z in r.zetas for t in _targets(r)])
-    b = np.concatenate([outcomes(r, m, "Linf", z, t) for m in r.models for z in r.zetas for t in _targets(r)])
+    a = np.concatenate([outcomes(r, m, "L2", z, t) for m in r.models for z in r.zetas for t in _targets(r, m)])
+    b = np.concatenate([outcomes(r, m, "Linf", z, t) for m in r.models for z in r.zetas for t in _targets(r, m)])
     return _greater(paired_difference(a, b), 0.0, "pooled over every model, zeta and target: ")
 
 
@@ -333,7 +348,7 @@ def _rs_far_above_random(r):
     top = r.zetas[-1]
     return combine({f"{m} {p} -> {t}": _greater(paired_difference(outcomes(r, m, p, top, t),
                                                                   outcomes(r, m, p, top, t, kind="random")), FAR)
-                    for m, p in _cases(r) for t in _targets(r)})
+                    for m, p in _cases(r) for t in _targets(r, m)})
 
 
 def _figure_case(r):
@@ -351,10 +366,14 @@ def _disease_target_easiest(r):
     if case is None:
         return _untested_zetas()
     model, p, z, disease = case
+    targets = _targets(r, model)
+    if disease not in targets or len(targets) < 2:
+        return Outcome.untested(f"on {model}, the figure's model, the UAPs toward {disease} and at least one other "
+                                f"class must have done something (left: {', '.join(targets) or 'none'})")
     to_disease = outcomes(r, model, p, z[0], disease, among=_others(r))
     return combine({f"-> {disease} vs -> {t}": _greater(independent_difference(
         to_disease, outcomes(r, model, p, z[0], t, among=[c for c in r.classes if c != t])))
-        for t in _others(r)})
+        for t in _others(r) if t in targets})
 
 
 def _disease_images_resist(r):
@@ -362,30 +381,32 @@ def _disease_images_resist(r):
     if case is None:
         return _untested_zetas()
     model, p, z, disease = case
+    targets = [t for t in _others(r) if t in _targets(r, model)]
+    if not targets:
+        return Outcome.untested(f"on {model}, the figure's model, no UAP toward another class than {disease} "
+                                "did something")
     return combine({f"-> {t}": verdict_above(rate(_to_class(r, model, p, z[0], disease, [disease], target=t)),
-                                             NEAR_ALL) for t in _others(r)})
+                                             NEAR_ALL) for t in targets})
 
 
 # --------------------------------------------------------------------------- Sec. 3.4 (retraining)
 
 def _retraining(r, targeted: bool):
+    """The UAP-augmented rows of the run's nontargeted retraining (Fig. 5A), or (``targeted``) of
+    its retraining against UAPs toward the disease class (Fig. 5B: COVID-19)."""
     frame = r.retraining
     if frame is None or frame.empty or frame["round"].max() == 0:
         return None, _no_retraining(r, "this run has no adversarial retraining rounds (retrain_rounds = 0)")
-    if targeted and r.retrain_target == "none":
-        return None, Outcome.untested("this run retrains against nontargeted UAPs; the claim is about targeted "
-                                      "UAPs (-p retrain_target COVID-19 -p retrain_zeta 0.01)")
-    if not targeted and r.retrain_target != "none":
-        return None, Outcome.untested("this run retrains against targeted UAPs; the claim is about nontargeted "
-                                      "UAPs (-p retrain_target none)")
-    return _select(frame, arm="UAP-augmented"), None
-
-
-def _hit(rows, r):
-    target = r.retrain_target
-    if target == "none":
-        return (rows["pred_uap"] != rows["true"]).to_numpy()
-    return (rows["pred_uap"] == list(r.classes).index(target)).to_numpy()
+    disease = r.classes[-1]
+    wanted = disease if targeted else "none"
+    if wanted not in r.retrain_targets:
+        return None, Outcome.untested(
+            f"this run has no retraining against {'UAPs toward ' + disease if targeted else 'nontargeted UAPs'} "
+            f"(retrain_targets: {list(r.retrain_targets)}; add {wanted!r}: "
+            f"-p retrain_targets '[\"none\", \"{disease}\"]')")
+    if wanted not in set(frame["target"]):
+        return None, _no_retraining(r, "")
+    return _select(frame, arm="UAP-augmented", target=wanted), None
 
 
 def _retrain_lowers(targeted):
@@ -394,7 +415,8 @@ def _retrain_lowers(targeted):
         if skip:
             return skip
         last = frame["round"].max()
-        return combine({m: _greater(paired_difference(_hit(_select(part, round=0), r), _hit(_select(part, round=last), r)),
+        return combine({m: _greater(paired_difference(retraining_hits(_select(part, round=0), r.classes),
+                                                      retraining_hits(_select(part, round=last), r.classes)),
                                     0.0, f"round 0 minus round {last}: ")
                         for m, part in frame.groupby("model")})
     return test
@@ -407,9 +429,10 @@ def _retrain_keeps_accuracy(r):
     frame = _select(frame, arm="UAP-augmented")
     last = frame["round"].max()
     correct = lambda rows: (rows["pred_clean"] == rows["true"]).to_numpy()  # noqa: E731
-    return combine({m: _within(paired_difference(correct(_select(part, round=last)), correct(_select(part, round=0))),
-                               0.05, 0.05, f"round {last} minus round 0: ")
-                    for m, part in frame.groupby("model")})
+    return combine({f"{m}, against {retraining_rate_name(t)} UAPs":
+                    _within(paired_difference(correct(_select(part, round=last)), correct(_select(part, round=0))),
+                            0.05, 0.05, f"round {last} minus round 0: ")
+                    for (t, m), part in frame.groupby(["target", "model"], sort=False)})
 
 
 def _pneumonia_remains(r):
@@ -429,11 +452,15 @@ def _beats_control(r):
     frame = r.retraining
     if frame is None or frame.empty or "clean control" not in set(frame["arm"]):
         return _no_retraining(r, "the clean fine-tuning control was not run (retrain_control = false)")
+    _, skip = _retraining(r, False)
+    if skip:
+        return skip
+    frame = _select(frame, target="none")
     last = frame["round"].max()
     cases = {}
     for m, part in frame.groupby("model"):
-        control = _hit(_select(part, arm="clean control", round=last), r)
-        augmented = _hit(_select(part, arm="UAP-augmented", round=last), r)
+        control = retraining_hits(_select(part, arm="clean control", round=last), r.classes)
+        augmented = retraining_hits(_select(part, arm="UAP-augmented", round=last), r.classes)
         cases[m] = _greater(paired_difference(control, augmented), 0.0, "control minus UAP-augmented: ")
     return combine(cases)
 

@@ -11,11 +11,13 @@ comparison on the same images is paired:
 
 * ``predictions``: model, norm ("L2"/"Linf"), zeta, target ("none" or a class name), split
   ("train" = the UAP images, "test"), kind ("uap", "random", "clean"), image, true, pred;
-* ``retraining``: model, arm, round, image, true, pred_clean, pred_uap.
+* ``retraining``: target ("none": nontargeted, Fig. 5A; a class: targeted, Fig. 5B), zeta, model, arm,
+  round, image, true, pred_clean, pred_uap.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,8 @@ from .published import PUBLISHED
 __all__ = ["MODELS", "ChapterData", "load_data", "class_counts", "train_covidnets", "accuracy_table",
            "budget_table", "Sweep", "uap_sweep", "paper_cell", "table1", "targeted_table", "confusion",
            "disease_shares", "RetrainingRound", "adversarial_retraining", "retraining_experiment",
-           "rate_cell", "retraining_summary", "visibility", "UAPResults", "claim_results", "headline", "convergence",
+           "rate_cell", "retraining_summary", "retraining_hits", "retraining_rate_name", "retraining_targets",
+           "visibility", "UAPResults", "claim_results", "headline", "convergence",
            "positive_control", "scale_ladder", "ladder_rungs", "uap_settings", "loop_converged", "PLATEAU", "PATIENCE",
            "PAPER_PASSES"]
 
@@ -394,50 +397,77 @@ def _round_zero(sweep: Sweep | None, models: dict[str, nn.Module], data: Chapter
     return RetrainingRound(0, rate, float((pred_clean == truth).mean()), uap, pred_adv, pred_clean)
 
 
-def retraining_experiment(runs: dict[str, TrainResult], data: ChapterData, retrain_models, *, target: str,
-                          norm: str, zeta: float, rounds: int, uaps: int, epochs: int, batch_size: int, lr: float,
-                          optimizer: str, augment: bool, control: bool, uap_kwargs: dict, seed: int,
-                          device, sweep: Sweep | None = None) -> tuple[pd.DataFrame, dict]:
-    """Fig. 5 for each retrained model, UAP-augmented and (``control``) clean fine-tuning: one row per
-    round and test image (``retraining`` table of the module doc) and the last UAP-augmented model.
+def retraining_targets(targets, zeta: float, targeted_zeta: float) -> dict[str, float]:
+    """Each retraining's UAP target and zeta, from the chapter's parameters: nontargeted ("none") at
+    ``zeta`` (Fig. 5A: 2 %), a class at ``targeted_zeta`` (Fig. 5B: COVID-19 at 1 %, Sec. 3.4)."""
+    return {t: float(zeta if t == "none" else targeted_zeta) for t in targets}
+
+
+def retraining_experiment(runs: dict[str, TrainResult], data: ChapterData, retrain_models, *,
+                          targets: Mapping[str, float], norm: str, rounds: int, uaps: int, epochs: int,
+                          batch_size: int, lr: float, optimizer: str, augment: bool, control: bool,
+                          uap_kwargs: dict, seed: int, device, sweep: Sweep | None = None
+                          ) -> tuple[pd.DataFrame, dict]:
+    """Fig. 5 for each target and retrained model, UAP-augmented and (``control``) clean
+    fine-tuning: one row per round and test image (``retraining`` table of the module doc) and the
+    last UAP-augmented model per (target, model). ``targets``: each retraining's UAP target and zeta
+    ("none": nontargeted, Fig. 5A at zeta 2 %; "COVID-19": targeted, Fig. 5B at zeta 1 %, Sec. 3.4).
     ``sweep``: the chapter's UAP sweep with the same seed and ``uap_kwargs``; round 0's UAP is read
-    from it where it holds the same model, norm, zeta and target (:func:`_round_zero`)."""
-    target_index = None if target == "none" else list(data.classes).index(target)
+    from it where it holds the same model, norm, zeta and target (:func:`_round_zero`). The clean
+    control's fine-tuning does not depend on the target, so a second target finds it in the cache."""
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, augment=augment,
                          class_weighted=True, seed=seed)
-    xi = uap_radius(data.uap_set.float_images(), zeta, norm)
     arms = {"UAP-augmented": True, **({"clean control": False} if control else {})}
     frames, retrained = [], {}
-    for name in retrain_models:
-        # the same model, seed and UAP settings in both arms: round 0 is computed once, or read from the sweep
-        round0 = _round_zero(sweep, {n: r.model for n, r in runs.items()}, data, name, norm, zeta, target_index,
-                             device)
-        for arm, augmented in arms.items():
-            history, model = adversarial_retraining(
-                runs[name].model_name, runs[name].model_kwargs, runs[name].model.state_dict(), data.train, data.test,
-                config, xi=xi, norm=norm, target=target_index, rounds=rounds, uaps_per_round=uaps,
-                uap_kwargs=uap_kwargs, uap_data=data.uap_set, uap_augmented=augmented, seed=seed, device=device,
-                round0=round0)
-            round0 = history[0]
-            if augmented:
-                retrained[name] = model
-            for h in history:
-                frames.append(pd.DataFrame({"model": name, "arm": arm, "round": h.round,
-                                            "image": np.arange(len(data.test)), "true": data.test.targets.numpy(),
-                                            "pred_clean": h.pred_clean, "pred_uap": h.pred_uap}))
+    for target, zeta in targets.items():
+        target_index = None if target == "none" else list(data.classes).index(target)
+        xi = uap_radius(data.uap_set.float_images(), zeta, norm)
+        for name in retrain_models:
+            # the same model, seed and UAP settings in both arms: round 0 is computed once, or read from the sweep
+            round0 = _round_zero(sweep, {n: r.model for n, r in runs.items()}, data, name, norm, zeta, target_index,
+                                 device)
+            for arm, augmented in arms.items():
+                history, model = adversarial_retraining(
+                    runs[name].model_name, runs[name].model_kwargs, runs[name].model.state_dict(), data.train,
+                    data.test, config, xi=xi, norm=norm, target=target_index, rounds=rounds, uaps_per_round=uaps,
+                    uap_kwargs=uap_kwargs, uap_data=data.uap_set, uap_augmented=augmented, seed=seed, device=device,
+                    round0=round0)
+                round0 = history[0]
+                if augmented:
+                    retrained[(target, name)] = model
+                for h in history:
+                    frames.append(pd.DataFrame({"target": target, "zeta": float(zeta), "model": name, "arm": arm,
+                                                "round": h.round, "image": np.arange(len(data.test)),
+                                                "true": data.test.targets.numpy(), "pred_clean": h.pred_clean,
+                                                "pred_uap": h.pred_uap}))
     return pd.concat(frames, ignore_index=True), retrained
 
 
-def retraining_summary(retraining: pd.DataFrame, classes, target: str) -> pd.DataFrame:
-    """Per model, arm and round: the new UAP's rate (R_f, or R_s toward ``target``) and the clean
-    test accuracy, in %, with 95 % Wilson intervals (Fig. 5A/B)."""
+def retraining_hits(rows: pd.DataFrame, classes) -> np.ndarray:
+    """Per row of a ``retraining`` table: the new UAP did what it aims at: fooled the model
+    (nontargeted, R_f) or sent the image to its target (R_s)."""
+    index = {c: k for k, c in enumerate(classes)}
+    goal = rows["target"].map(lambda t: -1 if t == "none" else index[t]).to_numpy()
+    pred, true = rows["pred_uap"].to_numpy(), rows["true"].to_numpy()
+    return np.where(goal < 0, pred != true, pred == goal)
+
+
+def retraining_rate_name(target: str) -> str:
+    """The rate a retraining reports: R_f (nontargeted) or R_s toward its target."""
+    return "R_f" if target == "none" else f"R_s ({target})"
+
+
+def retraining_summary(retraining: pd.DataFrame, classes) -> pd.DataFrame:
+    """Per target, model, arm and round: the new UAP's rate (R_f, or R_s toward the target) and the
+    clean test accuracy, in %, with 95 % Wilson intervals (Figs. 5A and 5B)."""
     rows = []
-    for (model, arm, round_), part in retraining.groupby(["model", "arm", "round"], sort=False):
-        hit = (part["pred_uap"] != part["true"]) if target == "none" else (part["pred_uap"] == list(classes).index(target))
-        rows.append({"model": model, "arm": arm, "round": round_, "rate": float(hit.mean()),
-                     "rate [95% CI] (%)": rate_cell(hit.to_numpy()),
-                     "clean_accuracy": float((part["pred_clean"] == part["true"]).mean()),
-                     "clean accuracy [95% CI] (%)": rate_cell((part["pred_clean"] == part["true"]).to_numpy()),
+    for (target, zeta, model, arm, round_), part in retraining.groupby(["target", "zeta", "model", "arm", "round"],
+                                                                         sort=False):
+        hit = retraining_hits(part, classes)
+        correct = (part["pred_clean"] == part["true"]).to_numpy()
+        rows.append({"UAPs": f"{retraining_rate_name(target)}, zeta {zeta:.0%}", "target": target, "model": model,
+                     "arm": arm, "round": round_, "rate": float(hit.mean()), "rate [95% CI] (%)": rate_cell(hit),
+                     "clean_accuracy": float(correct.mean()), "clean accuracy [95% CI] (%)": rate_cell(correct),
                      "n": len(part)})
     return pd.DataFrame(rows)
 
@@ -578,11 +608,12 @@ class UAPResults:
     norms: list[str]
     #: the zetas, sorted (the paper's 1 % and 2 %: our lowest and highest, Sec. 3.1)
     zetas: list[float]
-    #: model, arm ("UAP-augmented", "clean control"), round, image, true, pred_clean, pred_uap; None
-    #: when the run did no retraining (Sec. 2.4)
+    #: target ("none": nontargeted, Fig. 5A; a class: targeted, Fig. 5B), zeta, model, arm
+    #: ("UAP-augmented", "clean control"), round, image, true, pred_clean, pred_uap; None when the
+    #: run did no retraining (Sec. 2.4)
     retraining: pd.DataFrame | None = None
-    #: the class the retraining's UAPs aim at ("none": nontargeted)
-    retrain_target: str = "none"
+    #: the targets of the run's retrainings, as run (:func:`.claims.restrict` may drop some rows)
+    retrain_targets: tuple = ()
     #: model, norm, zeta, target, linf_255, ssim (:func:`visibility`)
     visibility: pd.DataFrame | None = None
     #: each model's clean test accuracy as an :class:`~medadv_lib.metrics.uncertainty.Estimate`
@@ -597,15 +628,17 @@ class UAPResults:
     retrained_left_out: tuple = ()
 
 
-def claim_results(sweep: Sweep, data: ChapterData, retraining: pd.DataFrame | None, retrain_target: str,
+def claim_results(sweep: Sweep, data: ChapterData, retraining: pd.DataFrame | None,
                   visible: pd.DataFrame, models, norms, zetas, accuracy: pd.DataFrame | None = None,
                   control: pd.DataFrame | None = None) -> UAPResults:
     """The results the claims of :mod:`.claims` are tested on (``accuracy``: the
     :func:`accuracy_table`, whose test accuracies the premises read; ``control``: the
     :func:`positive_control` table, whose per-image outcomes the positive-control premise reads)."""
+    targets = tuple(dict.fromkeys(retraining["target"])) if retraining is not None else ()
     return UAPResults(predictions=sweep.predictions, retraining=retraining, classes=tuple(data.classes),
+                      retrain_targets=targets,
                       models=list(models), norms=[f"L{p}" for p in norms], zetas=sorted(float(z) for z in zetas),
-                      retrain_target=retrain_target, visibility=visible,
+                      visibility=visible,
                       test_accuracy=dict(accuracy.attrs["test_accuracy"]) if accuracy is not None else {},
                       convergence=convergence(sweep, data.classes),
                       control_fooled=dict(control.attrs.get("fooled", {})) if control is not None else {})

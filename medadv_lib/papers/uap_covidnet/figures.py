@@ -142,14 +142,22 @@ def figure4(sweep, test_image: torch.Tensor, classes, model: str, norm: str, zet
     return plot_uaps(uaps, test_image, _label(sweep.predictions, classes, model=model, kind="clean"), labels)
 
 
-def figure5(summary: pd.DataFrame, retraining: pd.DataFrame, classes, rate_label: str):
-    """Fig. 5: the new UAP's rate and the clean accuracy per round (A/B), and the confusion matrix of
-    the test images under the last round's UAP for each retrained model (C/D)."""
+def figure5(summary: pd.DataFrame, retraining: pd.DataFrame, classes):
+    """Fig. 5, per retraining target: the new UAP's rate and the clean accuracy per round (A:
+    nontargeted, R_f; B: targeted, R_s), and the confusion matrix of the test images under the last
+    round's UAP for each retrained model (C/D). Returns ``[(curves, confusions), ...]`` by target."""
     from ...metrics.classification import confusion_matrix
+    from .experiment import retraining_rate_name
 
-    curves = plot_retraining(summary.assign(model=summary["model"] + ", " + summary["arm"]), rate_label)
-    last = retraining[(retraining["arm"] == "UAP-augmented") & (retraining["round"] == retraining["round"].max())]
-    panels = {f"{m} after round {int(part['round'].iloc[0])}, with its new UAP":
-              confusion_matrix(part["true"].to_numpy(), part["pred_uap"].to_numpy(), len(classes))
-              for m, part in last.groupby("model")}
-    return curves, plot_confusion_matrices(panels, classes)
+    out = []
+    for target, part in summary.groupby("target", sort=False):
+        rows = retraining[retraining["target"] == target]
+        zeta = float(rows["zeta"].iloc[0])
+        curves = plot_retraining(part.assign(model=part["model"] + ", " + part["arm"]),
+                                 f"{retraining_rate_name(target)}, zeta {zeta:.0%}")
+        last = rows[(rows["arm"] == "UAP-augmented") & (rows["round"] == rows["round"].max())]
+        panels = {f"{m} after round {int(p['round'].iloc[0])}, with its new {retraining_rate_name(target)} UAP":
+                  confusion_matrix(p["true"].to_numpy(), p["pred_uap"].to_numpy(), len(classes))
+                  for m, p in last.groupby("model")}
+        out.append((curves, plot_confusion_matrices(panels, classes)))
+    return out
