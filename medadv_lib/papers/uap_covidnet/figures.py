@@ -156,7 +156,7 @@ def figure5(summary: pd.DataFrame, retraining: pd.DataFrame, classes):
         curves = plot_retraining(part.assign(model=part["model"] + ", " + part["arm"]),
                                  f"{retraining_rate_name(target)}, zeta {zeta:.0%}")
         last = rows[(rows["arm"] == "UAP-augmented") & (rows["round"] == rows["round"].max())]
-        panels = {f"{m} after round {int(p['round'].iloc[0])}, with its new {retraining_rate_name(target)} UAP":
+        panels = {f"{m} after round {int(p['round'].iloc[0])},\nwith its new {retraining_rate_name(target)} UAP":
                   confusion_matrix(p["true"].to_numpy(), p["pred_uap"].to_numpy(), len(classes))
                   for m, p in last.groupby("model")}
         out.append((curves, plot_confusion_matrices(panels, classes)))
