@@ -294,7 +294,7 @@ retraining, retrained = ex.retraining_experiment(
     optimizer=optimizer, augment=augment, control=retrain_control, uap_kwargs=uap_kwargs, seed=seed, device=device,
     sweep=sweep)
 summary = ex.retraining_summary(retraining, data.classes)
-display(Markdown(f"**The paper (Sec. 3.4, Fig. 5):** {PUBLISHED['retraining']}"))
+display(Markdown(f"**The paper (Sec. 3.4, Fig. 5):** {ex.paper_retraining()}"))
 figures.figure5(summary, retraining, data.classes)
 plt.show()
 

@@ -75,6 +75,12 @@ def test_tables_put_the_papers_cells_beside_ours():
     assert t2.loc[("L2", "1%", "pneumonia"), ("test", "paper")] == "71.4 (41.6)"
 
 
+def test_the_papers_retraining_reads_as_a_sentence_with_its_numbers():
+    line = ex.paper_retraining()
+    assert "R_f 22.1 %" in line and "R_s 16.5 %" in line          # Sec. 3.4, Figs. 5A and 5B
+    assert "Fig. 5A" in line and "Fig. 5B" in line
+    assert "{" not in line and "'" not in line and "_percent" not in line   # no raw dict on the page
+
 @pytest.mark.slow
 def test_retraining_uses_the_uap_subset_and_reports_each_round():
     data = _dataset(60)

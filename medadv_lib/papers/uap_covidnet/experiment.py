@@ -37,7 +37,8 @@ from .published import PUBLISHED
 __all__ = ["MODELS", "ChapterData", "load_data", "class_counts", "train_covidnets", "accuracy_table",
            "budget_table", "Sweep", "uap_sweep", "paper_cell", "table1", "targeted_table", "confusion",
            "disease_shares", "RetrainingRound", "adversarial_retraining", "retraining_experiment",
-           "rate_cell", "retraining_summary", "retraining_hits", "retraining_rate_name", "retraining_targets",
+           "rate_cell", "retraining_summary", "paper_retraining", "retraining_hits", "retraining_rate_name",
+           "retraining_targets",
            "visibility", "UAPResults", "claim_results", "headline", "convergence",
            "positive_control", "scale_ladder", "ladder_rungs", "uap_settings", "loop_converged", "PLATEAU", "PATIENCE",
            "PAPER_PASSES"]
@@ -470,6 +471,17 @@ def retraining_summary(retraining: pd.DataFrame, classes) -> pd.DataFrame:
                      "clean_accuracy": float(correct.mean()), "clean accuracy [95% CI] (%)": rate_cell(correct),
                      "n": len(part)})
     return pd.DataFrame(rows)
+
+
+def paper_retraining(published: Mapping = PUBLISHED) -> str:
+    """What the paper reports of its adversarial retraining of COVIDNet-CXR Small after 5 rounds
+    (Sec. 3.4, Figs. 5A and 5B), as one sentence for the page."""
+    r = published["retraining"]
+    return (f"after 5 rounds, nontargeted UAPs at zeta 2 % reach R_f "
+            f"{r['nontargeted_zeta2_Rf_test_after_5_rounds_percent']} % on the test images "
+            f"({r['nontargeted_after_5_rounds']}; Fig. 5A), and UAPs toward COVID-19 at zeta 1 % reach R_s "
+            f"{r['targeted_covid19_zeta1_Rs_test_after_5_rounds_percent']} % ({r['targeted_after_5_rounds']}; "
+            f"Fig. 5B); clean test accuracy (%): {r['clean_test_accuracy_percent']}.")
 
 
 def visibility(sweep: Sweep, data: ChapterData, zeta: float) -> pd.DataFrame:
