@@ -48,21 +48,52 @@ def test_same_seed_same_numbers_different_config_different_key(data):
     assert config_key({"a": 1}) != config_key({"a": 2})
 
 
+class _Crash(Exception):
+    """A process killed in the middle of training."""
+
+
 @pytest.mark.slow
-def test_resume_after_interruption_gives_the_same_model(data):
+def test_resume_after_interruption_gives_the_same_model(data, monkeypatch):
+    import medadv_lib.training as training
+
     train, _ = data
-    full = train_model("simple-cnn", KW, train, TrainConfig(epochs=3, seed=2), "cpu", progress=False)
-    # simulate a crash after epoch 1: keep only the first epoch checkpoint (and the manifest)
-    folder = full.checkpoint_dir
-    for p in folder.iterdir():
-        if p.name not in ("epoch_001.pt", "manifest.json"):
-            p.unlink()
-    kept = (folder / "epoch_001.pt").stat().st_mtime_ns
-    resumed = train_model("simple-cnn", KW, train, TrainConfig(epochs=3, seed=2), "cpu", progress=False)
+    cfg = TrainConfig(epochs=3, seed=2)
+    full = train_model("simple-cnn", KW, train, cfg, "cpu", progress=False, tag="uninterrupted")
+    # a crash in epoch 2, after epoch 1's checkpoint was written
+    calls, crashed, recalibrate = [], [], training.recalibrate_batchnorm
+
+    def crash_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2 and not crashed:
+            crashed.append(1)
+            raise _Crash("crash in epoch 2")
+        return recalibrate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "recalibrate_batchnorm", crash_in_epoch_2)
+    with pytest.raises(_Crash):
+        train_model("simple-cnn", KW, train, cfg, "cpu", progress=False)
+    calls.clear()
+    resumed = train_model("simple-cnn", KW, train, cfg, "cpu", progress=False)
     assert not resumed.from_cache and len(resumed.history) == 3
-    assert (folder / "epoch_001.pt").stat().st_mtime_ns == kept, "epoch 1 was retrained, not resumed"
-    assert not (folder / "quarantine").exists()
+    assert len(calls) == 2, f"{len(calls)} epochs trained after the crash, not 2: epoch 1 was retrained, not resumed"
+    assert not (resumed.checkpoint_dir / "quarantine").exists()
     for x, y in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(x, y)
+
+
+@pytest.mark.slow
+def test_a_finished_run_keeps_each_epochs_weights_without_the_optimizer_state(data):
+    """Only the newest epoch's checkpoint can resume a run; once ``final.pt`` is written every epoch
+    file holds the weights and history alone (what ``load_epoch`` reads), a third of Adam's."""
+    train, _ = data
+    cfg = TrainConfig(epochs=3, seed=4)
+    result = train_model("simple-cnn", KW, train, cfg, "cpu", progress=False)
+    for epoch in (1, 2, 3):
+        blob = torch.load(result.checkpoint_dir / f"epoch_{epoch:03d}.pt", weights_only=True)
+        assert set(blob) == {"model", "history"}, epoch
+        assert len(json.loads(blob["history"])) == epoch
+    model = load_epoch(result, 3, "cpu")
+    for x, y in zip(model.state_dict().values(), result.model.state_dict().values()):
         assert torch.equal(x, y)
 
 
