@@ -69,9 +69,13 @@ SPEC = PaperSpec(
     datasets=("synthetic", "kermany", "covidx"),
     paper_datasets=("covidx",),
     dataset_presets={
+        # kermany keeps 16 epochs: on its test split the COVID-Nets sit at 75-85 % from the first
+        # epoch to the 32nd with no trend (seed 0, one thread, 2026-12-07: Small 78.8 % after 16,
+        # 83.0 % after 32; Large 79.3 and 82.9 %; 89-91 % on training images), the shift between
+        # Kermany's training and test splits, which more epochs do not remove
         "kermany": {"smoke": {"n_train": 600, "n_test": 150},
                     "default": {"image_size": 64, "n_train": 2000, "n_test": 624, "uap_images": 200,
-                                "retrain_targets": ["none", "pneumonia"]},
+                                "epochs": 16, "retrain_targets": ["none", "pneumonia"]},
                     "paper": {"image_size": 224, "n_train": 0, "n_test": 0, "imbalance": False,
                               "retrain_targets": ["none", "pneumonia"]}},
         "covidx": {"smoke": {"n_train": 0, "n_test": 0, "uap_images": 0},
