@@ -141,8 +141,9 @@ ex.class_counts(data)
 # `medadv book` runs each page on 2 cores). At 16 epochs the COVID-Nets had not converged: their
 # test accuracy still rose by several points an epoch. Small reached 78.3, 83.7 and 88.0 % on
 # seeds 0, 1 and 2, Large 93.7, 88.3 and 83.3 %; three of the six (Small on seeds 0 and 1, Large on
-# seed 2) fell below the fair stand-in bound, which silenced their verdicts. How far an unconverged model gets also depends on
-# the torch thread count (Small, seed 0, 16 epochs: 78.3 % at one thread, 85.0 % at two). From about
+# seed 2) fell below the fair stand-in bound, which silenced their verdicts. How far an unconverged
+# model gets also depends on the torch thread count (Small, seed 0, 16 epochs: 78.3 % at one thread,
+# 85.0 % at two). From about
 # epoch 24 every curve is flat; at 32 epochs Small reaches 93.0, 91.3 and 93.3 % and Large 95.0,
 # 92.7 and 96.7 % on the 300 test images, near the paper's 92.6 and 94.4 %. On Kermany's X-rays
 # the dataset preset keeps 16 epochs: there the test accuracy wanders between 75 and 85 % from the

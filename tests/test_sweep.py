@@ -16,7 +16,8 @@ from medadv_lib import cli
 from medadv_lib.papers import get_paper
 from medadv_lib.verdicts import replication
 from medadv_lib.specs import PaperSpec, ParameterError, Rule
-from medadv_lib.running.engine import EngineOptions, SlurmOptions, execute_cell, local_split, slurm_cluster
+from medadv_lib.running.engine import (EngineOptions, SlurmOptions, cell_environ, cell_task, execute_cell, local_split,
+                                       slurm_cluster)
 from medadv_lib.running.sweep import parse_grid, plan_cells, run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
@@ -242,6 +243,39 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+def test_cell_environ_undoes_the_nannys_malloc_trim_and_sets_the_threads():
+    worker_env = {"MALLOC_TRIM_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1", "HOME": "/home/x"}
+    task = cell_task(MINI, "smoke", {}, Path("out"), threads=2, environ={"MALLOC_TRIM_THRESHOLD_": None})
+    env = cell_environ(task, worker_env)
+    assert "MALLOC_TRIM_THRESHOLD_" not in env and env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "2"
+    assert env["HOME"] == "/home/x" and env["PYTHONPATH"].split(os.pathsep)[0] == str(REPO)
+    kept = cell_environ(cell_task(MINI, "smoke", {}, Path("out"), threads=None,
+                                  environ={"MALLOC_TRIM_THRESHOLD_": "128"}), worker_env)
+    assert kept["MALLOC_TRIM_THRESHOLD_"] == "128" and kept["OMP_NUM_THREADS"] == "1"
+
+
+def _cell_environ_printed(out: Path) -> str:
+    notebook = nbformat.read(next(out.glob("*/sweep-mini.ipynb")), as_version=4)
+    return next(o["text"] for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                if "environ:" in o.get("text", ""))
+
+
+def test_a_cell_runs_with_the_submitters_environment_not_the_dask_nannys(tmp_path, monkeypatch):
+    """Dask's nanny writes ``MALLOC_TRIM_THRESHOLD_=65536`` into the environment of the process that
+    starts a LocalCluster and of its workers; with it every run took about twice as long. A cell gets
+    the value of the command that submitted it, and that command's environment is left as it was."""
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    before = dict(os.environ)
+    one = EngineOptions(workers=1, threads=1, gpus=())
+    run_sweep(MINI, "smoke", plan_cells(MINI, "smoke", {"seed": [0]}), tmp_path / "unset", one, echo=lambda s: None)
+    assert "'MALLOC_TRIM_THRESHOLD_': None" in _cell_environ_printed(tmp_path / "unset")
+    assert "'OMP_NUM_THREADS': '1'" in _cell_environ_printed(tmp_path / "unset")
+    assert dict(os.environ) == before
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")    # the user's own setting reaches the cell
+    run_sweep(MINI, "smoke", plan_cells(MINI, "smoke", {"seed": [0]}), tmp_path / "set", one, echo=lambda s: None)
+    assert "'MALLOC_TRIM_THRESHOLD_': '131072'" in _cell_environ_printed(tmp_path / "set")
+
+
 def test_sweep_on_an_existing_scheduler_and_worker(tmp_path):
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,13 +28,20 @@ from ..specs import PaperSpec, ParameterError
 from ..utils import atomic_write
 
 __all__ = ["KERNEL_ATTEMPTS", "SweepError", "SlurmOptions", "EngineOptions", "local_split", "local_gpus",
-           "slurm_cluster", "open_engine", "execute_cell", "run_cell_on_worker"]
+           "slurm_cluster", "open_engine", "execute_cell", "cell_task", "cell_environ", "run_cell_on_worker"]
 
 #: Attempts to start a cell's kernel (a start that fails is retried after a short pause).
 KERNEL_ATTEMPTS = 3
 #: The folder that holds the library: put first on a cell's PYTHONPATH, so the child runs this code.
 LIB_ROOT = Path(__file__).resolve().parents[2]
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: Set by Dask's nanny in every worker it starts (``distributed.nanny.pre-spawn-environ``), so in
+#: every cell's child too unless undone. ``MALLOC_TRIM_THRESHOLD_=65536`` makes glibc hand freed
+#: memory back to the system at once, and every tensor a training step allocates comes back
+#: through fresh page faults: a backdoor smoke run took 141 s with it and 78 s without (two runs
+#: side by side, one thread each, 2026-12-07; ``benchmarks/cell_environ.py``). A cell runs with
+#: the value of the process that submitted it (unset: glibc's default).
+_NANNY_VARS = ("MALLOC_TRIM_THRESHOLD_",)
 
 
 class SweepError(RuntimeError):
@@ -103,6 +110,37 @@ def _cell_main(task_path: str) -> int:
     return 0
 
 
+def cell_task(spec: PaperSpec, preset: str, overrides: dict[str, Any], out: Path, *, threads: int | None,
+              gpus=(), attempts: int = KERNEL_ATTEMPTS, work: Path | None = None,
+              environ: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """The task of one cell for :func:`run_cell_on_worker`. ``environ``: the submitting command's
+    values (None: unset) of each variable a Dask worker is started with (:data:`_NANNY_VARS`),
+    taken before its cluster started (an open engine's ``environ``; default: this process's now),
+    which the cell gets back in place of the worker's."""
+    if environ is None:
+        environ = {var: os.environ.get(var) for var in _NANNY_VARS}
+    task = {"spec": spec, "preset": preset, "overrides": overrides, "out": str(out), "threads": threads,
+            "gpus": list(gpus), "attempts": attempts, "environ": dict(environ)}
+    if work is not None:
+        task["work"] = str(work)
+    return task
+
+
+def cell_environ(task: dict[str, Any], base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a cell's child process: ``base`` (default this worker's) with the
+    submitter's values of :data:`_NANNY_VARS` (``task["environ"]``) and the cell's thread count."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(LIB_ROOT), env.get("PYTHONPATH", "")) if p)
+    for var, value in (task.get("environ") or {}).items():
+        if value is None:
+            env.pop(var, None)
+        else:
+            env[var] = str(value)
+    if task.get("threads"):
+        env.update({var: str(task["threads"]) for var in _THREAD_VARS})
+    return env
+
+
 def run_cell_on_worker(task: dict[str, Any]) -> dict[str, Any]:
     """The Dask task of one cell: run it in a child process (see the module docstring), with its
     threads and GPU; return its result with the worker it ran on. ``task["work"]`` (default
@@ -120,10 +158,7 @@ def run_cell_on_worker(task: dict[str, Any]) -> dict[str, Any]:
     task_path, result_path = folder / f".cell-task-{token}.pkl", folder / f".cell-result-{token}.json"
     with open(folder / ".cell-starts", "a") as starts:   # counts the starts (a dead worker's cell restarts)
         starts.write(f"{address}\n")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(LIB_ROOT), env.get("PYTHONPATH", "")) if p)
-    if task.get("threads"):
-        env.update({var: str(task["threads"]) for var in _THREAD_VARS})
+    env = cell_environ(task)
     gpu = None
     if task.get("gpus"):
         gpus = task["gpus"]
@@ -250,11 +285,36 @@ class _Engine:
     threads: int | None = None
     gpus: tuple[str, ...] = ()
     resources: dict | None = None
+    #: This command's values of :data:`_NANNY_VARS` before any cluster started (None: unset).
+    environ: dict[str, str | None] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _environ_kept() -> Iterator[None]:
+    """Undo what starting a cluster does to this process's environment: Dask's nanny writes its
+    ``pre-spawn-environ`` (``MALLOC_TRIM_THRESHOLD_``, the thread counts) into ``os.environ``
+    before it spawns a worker and leaves it there, where every later child would inherit it."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for var in set(os.environ) - set(saved):
+            del os.environ[var]
+        os.environ.update(saved)
 
 
 @contextlib.contextmanager
 def open_engine(options: EngineOptions, n_cells: int) -> Iterator[_Engine]:
     """Start (or join) the Dask cluster; close what this command started, however it ends."""
+    with _environ_kept():
+        environ = {var: os.environ.get(var) for var in _NANNY_VARS}
+        with _open_engine(options, n_cells) as engine:
+            engine.environ = environ
+            yield engine
+
+
+@contextlib.contextmanager
+def _open_engine(options: EngineOptions, n_cells: int) -> Iterator[_Engine]:
     import logging
 
     import distributed
@@ -275,9 +335,11 @@ def open_engine(options: EngineOptions, n_cells: int) -> Iterator[_Engine]:
             client.close()
         return
     if options.slurm is not None:
-        cluster = slurm_cluster(options.slurm)
+        with _environ_kept():
+            cluster = slurm_cluster(options.slurm)
         try:
-            cluster.scale(jobs=options.slurm.jobs or n_cells)
+            with _environ_kept():
+                cluster.scale(jobs=options.slurm.jobs or n_cells)
             client = Client(cluster)
             try:
                 yield _Engine(client, {**base, "cluster": "SLURMCluster (dask-jobqueue)",
@@ -293,8 +355,9 @@ def open_engine(options: EngineOptions, n_cells: int) -> Iterator[_Engine]:
         return
     gpus = tuple(options.gpus) if options.gpus is not None else local_gpus()
     workers, threads = local_split(os.cpu_count() or 1, n_cells, gpus, options.workers, options.threads)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           host="127.0.0.1", memory_limit=0, silence_logs=logging.ERROR)
+    with _environ_kept():   # this process keeps its own environment while the cluster runs
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               host="127.0.0.1", memory_limit=0, silence_logs=logging.ERROR)
     try:
         client = Client(cluster)
         try:

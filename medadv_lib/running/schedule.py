@@ -122,9 +122,11 @@ def eta_seconds(jobs: list[Job], workers: int, done: set[str] | frozenset = froz
     return clock
 
 
-def _task(job: Job, threads, gpus, attempts) -> dict[str, Any]:
-    return {"spec": job.spec, "preset": job.preset, "overrides": job.overrides, "out": str(job.out),
-            "work": str(job.work or job.out), "threads": threads, "gpus": list(gpus), "attempts": attempts}
+def _task(job: Job, engine, attempts) -> dict[str, Any]:
+    from .engine import cell_task
+
+    return cell_task(job.spec, job.preset, job.overrides, job.out, threads=engine.threads, gpus=engine.gpus,
+                     attempts=attempts, work=job.work or job.out, environ=getattr(engine, "environ", None))
 
 
 def _run_after(worker: Callable, task: dict, *after) -> dict:
@@ -152,7 +154,7 @@ def run_jobs(jobs: list[Job], engine, *, worker: Callable | None = None, echo: C
     futures, submitted = {}, {}
     for job in _topological(jobs):
         after = [submitted[d] for d in job.after if d in submitted]
-        future = engine.client.submit(_run_after, worker, _task(job, engine.threads, engine.gpus, KERNEL_ATTEMPTS),
+        future = engine.client.submit(_run_after, worker, _task(job, engine, KERNEL_ATTEMPTS),
                                       *after, key=f"medadv-{job.name}-{uuid.uuid4().hex[:6]}", pure=False,
                                       priority=int(order[job.name]), resources=engine.resources)
         futures[future], submitted[job.name] = job, future

@@ -46,7 +46,7 @@ import yaml
 
 from ..specs import PaperSpec, ParameterError, resolve_parameters
 from ..utils import atomic_write, config_key
-from .engine import EngineOptions, SweepError, open_engine, run_cell_on_worker
+from .engine import EngineOptions, SweepError, cell_task, open_engine, run_cell_on_worker
 
 __all__ = ["SWEEP_JSON", "Cell", "CellEntry", "SweepResult", "parse_grid", "plan_cells", "parameter_key", "run_sweep",
            "finished_entry", "read_sweep"]
@@ -334,8 +334,8 @@ def run_sweep(spec: PaperSpec, preset: str, cells: list[Cell], out: str | Path,
         futures = {}
         for cell in todo:
             (root / cell.folder / ".cell-starts").unlink(missing_ok=True)
-            task = {"spec": spec, "preset": preset, "overrides": cell.overrides, "out": str(root / cell.folder),
-                    "threads": eng.threads, "gpus": list(eng.gpus), "attempts": engine.kernel_attempts}
+            task = cell_task(spec, preset, cell.overrides, root / cell.folder, threads=eng.threads, gpus=eng.gpus,
+                             attempts=engine.kernel_attempts, environ=eng.environ)
             future = eng.client.submit(run_cell_on_worker, task, key=f"medadv-{cell.run_name}-{cell.key}-"
                                        f"{uuid.uuid4().hex[:6]}", pure=False, resources=eng.resources)
             futures[future] = cell
