@@ -39,8 +39,8 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: every cell's child too unless undone. ``MALLOC_TRIM_THRESHOLD_=65536`` makes glibc hand freed
 #: memory back to the system at once, and every tensor a training step allocates comes back
 #: through fresh page faults: a backdoor smoke run took 141 s with it and 78 s without (two runs
-#: side by side, one thread each, 2026-12-07; ``benchmarks/cell_environ.py``). A cell runs with
-#: the value of the process that submitted it (unset: glibc's default).
+#: side by side, one thread each, 2026-12-07; ``benchmarks/cell_environ.py``: 1.68x for the whole
+#: sweep). A cell runs with the value of the process that submitted it (unset: glibc's default).
 _NANNY_VARS = ("MALLOC_TRIM_THRESHOLD_",)
 
 

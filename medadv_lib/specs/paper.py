@@ -94,7 +94,7 @@ class PaperSpec:
     #: side (a real dataset's run is taken to cost about the synthetic one's): the order and the
     #: ETA of a first build only; from the second build on, each page's measured ``wall_seconds``
     #: (its provenance) replaces them (:func:`medadv_lib.running.schedule.expected_seconds`).
-    #: The chapters' defaults are those of ``benchmarks/setup_time.py`` on 2026-12-06.
+    #: The chapters' defaults are those of ``benchmarks/setup_time.py`` on 2026-12-07 (b678253).
     expected_seconds: dict[str, float] = field(default_factory=dict)
     #: The claims the ``smoke`` preset decides, per dataset of a golden (``synthetic`` and the real
     #: dataset of ``make golden``'s REAL_GOLDENS): verdicts other than *inconclusive* and *cannot be

@@ -34,7 +34,7 @@ def validate(p: dict) -> None:
 SPEC = PaperSpec(
     name="backdoor",
     order=4,
-    expected_seconds={"smoke": 150, "default": 950, "paper": 20000},
+    expected_seconds={"smoke": 150, "default": 470, "paper": 20000},
     smoke_decides={"synthetic": ("nwadike-small-trigger-asr", "nwadike-tt-high", "nwadike-stealth",
                                  "nwadike-larger-min-asr", "nwadike-gradcam-trigger")},
     smoke_undecided={"nih-cxr14": "the 1,000-image ChestX-ray14 sample trains no fair stand-in at any preset: the "

@@ -40,7 +40,7 @@ def validate(p: dict) -> None:
 SPEC = PaperSpec(
     name="smia",
     order=3,
-    expected_seconds={"smoke": 70, "default": 410, "paper": 20000},
+    expected_seconds={"smoke": 70, "default": 220, "paper": 20000},
     smoke_decides={"synthetic": ("qi-more-iterations", "qi-larger-epsilon", "qi-beats-second-best-aptos",
                                  "qi-beats-dag-covid", "qi-lowest-variance"),
                    "covid-ct-infection": ("qi-more-iterations", "qi-larger-epsilon", "qi-beats-second-best-aptos",
