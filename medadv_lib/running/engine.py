@@ -293,14 +293,22 @@ class _Engine:
 def _environ_kept() -> Iterator[None]:
     """Undo what starting a cluster does to this process's environment: Dask's nanny writes its
     ``pre-spawn-environ`` (``MALLOC_TRIM_THRESHOLD_``, the thread counts) into ``os.environ``
-    before it spawns a worker and leaves it there, where every later child would inherit it."""
-    saved = dict(os.environ)
+    before it spawns a worker and leaves it there, where every later child would inherit it.
+    Only the nanny's variables are put back; nothing else of the environment is touched."""
+    import dask
+
+    names = set(_NANNY_VARS) | set(_THREAD_VARS) | {"PYTHONHASHSEED"}
+    for section in ("distributed.nanny.pre-spawn-environ", "distributed.nanny.environ"):
+        names |= set(dask.config.get(section, default={}) or {})
+    saved = {var: os.environ.get(var) for var in names}
     try:
         yield
     finally:
-        for var in set(os.environ) - set(saved):
-            del os.environ[var]
-        os.environ.update(saved)
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 @contextlib.contextmanager
