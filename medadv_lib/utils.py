@@ -9,7 +9,7 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, MutableMapping
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ __all__ = [
     "cache_dir",
     "config_key",
     "stable_json",
+    "set_environ",
 ]
 
 
@@ -84,6 +85,17 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def set_environ(values: Mapping[str, str | None], env: MutableMapping[str, str] | None = None) -> None:
+    """Set each variable of ``values`` in ``env`` (default ``os.environ``), removing those whose
+    value is ``None``: how a saved environment (``{name: os.environ.get(name)}``) is put back."""
+    env = os.environ if env is None else env
+    for name, value in values.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(value)
 
 
 def file_mode() -> int:

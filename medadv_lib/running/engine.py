@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..specs import PaperSpec, ParameterError
-from ..utils import atomic_write
+from ..utils import atomic_write, set_environ
 
 __all__ = ["KERNEL_ATTEMPTS", "SweepError", "SlurmOptions", "EngineOptions", "local_split", "local_gpus",
            "slurm_cluster", "open_engine", "execute_cell", "cell_task", "cell_environ", "run_cell_on_worker"]
@@ -131,11 +131,7 @@ def cell_environ(task: dict[str, Any], base: dict[str, str] | None = None) -> di
     submitter's values of :data:`_NANNY_VARS` (``task["environ"]``) and the cell's thread count."""
     env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(LIB_ROOT), env.get("PYTHONPATH", "")) if p)
-    for var, value in (task.get("environ") or {}).items():
-        if value is None:
-            env.pop(var, None)
-        else:
-            env[var] = str(value)
+    set_environ(task.get("environ") or {}, env)
     if task.get("threads"):
         env.update({var: str(task["threads"]) for var in _THREAD_VARS})
     return env
@@ -304,11 +300,7 @@ def _environ_kept() -> Iterator[None]:
     try:
         yield
     finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+        set_environ(saved)
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ from ..data.registry import get_dataset
 from ..papers import get_paper
 from ..progress import CHANNEL_ENV
 from ..specs import REPO_ROOT, PaperSpec, resolve_parameters, undecidable
-from ..utils import atomic_write
+from ..utils import atomic_write, set_environ
 from .kernel import KERNEL, WORKDIR_PREFIX, CtrlC, KernelProcess, clean_stale_workdirs, workdir
 from .provenance import record, write_record
 
@@ -194,11 +194,7 @@ def _environment(**values: str) -> Iterator[None]:
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        set_environ(saved)
 
 
 # --------------------------------------------------------------------------- running
