@@ -289,11 +289,13 @@ class _Engine:
 def _environ_kept() -> Iterator[None]:
     """Undo what starting a cluster does to this process's environment: Dask's nanny writes its
     ``pre-spawn-environ`` (``MALLOC_TRIM_THRESHOLD_``, the thread counts) into ``os.environ``
-    before it spawns a worker and leaves it there, where every later child would inherit it.
-    Only the nanny's variables are put back; nothing else of the environment is touched."""
+    before it spawns a worker and leaves it there, where every later child would inherit it; it
+    also marks this process as a parent of Dask processes (``__DASK_PARENT_PID``,
+    ``distributed.proctitle.enable_proctitle_on_children``). Only the nanny's variables are put
+    back; nothing else of the environment is touched."""
     import dask
 
-    names = set(_NANNY_VARS) | set(_THREAD_VARS) | {"PYTHONHASHSEED"}
+    names = set(_NANNY_VARS) | set(_THREAD_VARS) | {"PYTHONHASHSEED", "__DASK_PARENT_PID"}
     for section in ("distributed.nanny.pre-spawn-environ", "distributed.nanny.environ"):
         names |= set(dask.config.get(section, default={}) or {})
     saved = {var: os.environ.get(var) for var in names}
