@@ -138,6 +138,12 @@ class VerifiedFolder:
     def write_json(self, name: str, obj: Any) -> Path:
         return self.write_bytes(name, json.dumps(obj, indent=1, default=str, allow_nan=False).encode())
 
+    def remove(self, name: str) -> None:
+        """Delete ``name`` and its record (nothing happens when it is absent)."""
+        with self._manifest_lock():
+            (self.folder / name).unlink(missing_ok=True)
+            self._record(name, None)
+
     # ----------------------------------------------------------------------------- reading
     def exists(self, name: str) -> bool:
         return (self.folder / name).is_file()

@@ -98,6 +98,47 @@ def test_a_finished_run_keeps_each_epochs_weights_without_the_optimizer_state(da
 
 
 @pytest.mark.slow
+def test_keep_epochs_false_keeps_only_what_resuming_needs(data, monkeypatch, tmp_path):
+    """A chapter that reads no epoch but the last: one resumable checkpoint at a time (written at
+    most every RESUME_SECONDS), none once final.pt is written; the same weights, the same resume,
+    and load_epoch still works (it trains the run again keeping every epoch)."""
+    import medadv_lib.training as training
+
+    monkeypatch.setenv("MEDADV_CACHE", str(tmp_path))
+    train, _ = data
+    cfg = TrainConfig(epochs=3, seed=6)
+    reference = train_model("simple-cnn", KW, train, cfg, "cpu", progress=False, use_cache=False)
+    monkeypatch.setattr(training, "RESUME_SECONDS", 0.0)      # a checkpoint after every epoch
+    files, recalibrate = [], training.recalibrate_batchnorm
+
+    def crash_in_epoch_3(model, *args, **kwargs):
+        folder = next((training.cache_dir() / "checkpoints").glob("simple-cnn-*"))
+        files.append(sorted(p.name for p in folder.glob("epoch_*.pt")))
+        if len(files) == 3:
+            raise _Crash("crash in epoch 3")
+        return recalibrate(model, *args, **kwargs)
+
+    monkeypatch.setattr(training, "recalibrate_batchnorm", crash_in_epoch_3)
+    with pytest.raises(_Crash):
+        train_model("simple-cnn", KW, train, cfg, "cpu", progress=False, tag="lean", keep_epochs=False)
+    assert files == [[], ["epoch_001.pt"], ["epoch_002.pt"]]       # the newest one only
+    files.clear()
+    monkeypatch.setattr(training, "recalibrate_batchnorm", recalibrate)
+    lean = train_model("simple-cnn", KW, train, cfg, "cpu", progress=False, tag="lean", keep_epochs=False)
+    assert len(lean.history) == 3 and lean.history == reference.history
+    assert (lean.checkpoint_dir / "final.pt").is_file() and not list(lean.checkpoint_dir.glob("epoch_*.pt"))
+    for x, y in zip(reference.model.state_dict().values(), lean.model.state_dict().values()):
+        assert torch.equal(x, y)
+    assert train_model("simple-cnn", KW, train, cfg, "cpu", progress=False, tag="lean", keep_epochs=False).from_cache
+    first = load_epoch(lean, 1, "cpu")                               # trains again, keeping the epochs
+    assert len(list(lean.checkpoint_dir.glob("epoch_*.pt"))) == 3
+    kept = train_model("simple-cnn", KW, train, cfg, "cpu", progress=False, tag="lean")
+    assert kept.from_cache
+    for x, y in zip(first.state_dict().values(), load_epoch(kept, 1, "cpu").state_dict().values()):
+        assert torch.equal(x, y)
+
+
+@pytest.mark.slow
 def test_checkpoints_load_with_weights_only(data, monkeypatch):
     train, _ = data
     res = train_model("simple-cnn", KW, train, TrainConfig(epochs=1), "cpu", progress=False)

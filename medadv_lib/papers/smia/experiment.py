@@ -97,11 +97,12 @@ def train_models(data: dict, cls_model: str, cls_width: int, cls_epochs: int, cl
     if cls_model == "slim-resnet":
         cls_kwargs["width"] = cls_width
     classifier = train_model(cls_model, cls_kwargs, cls_train,
-                             TrainConfig(epochs=cls_epochs, batch_size=32, lr=cls_lr, seed=seed), device=device)
+                             TrainConfig(epochs=cls_epochs, batch_size=32, lr=cls_lr, seed=seed), device=device,
+                             keep_epochs=False)
     seg_kwargs = {"in_channels": seg_train.images.shape[1], "num_classes": 2, "width": seg_width, "depth": seg_depth}
     segmenter = train_model("unet", seg_kwargs, seg_train,
                             TrainConfig(epochs=seg_epochs, batch_size=16, lr=seg_lr, loss="segmentation-ce",
-                                        class_weighted=False, seed=seed), device=device)
+                                        class_weighted=False, seed=seed), device=device, keep_epochs=False)
     return {"classification": classifier, "segmentation": segmenter}
 
 

@@ -95,7 +95,7 @@ def train_networks(data: ChapterData, irv2_depth: str, nasnet_width: str, config
         else:
             kwargs["depth"] = irv2_depth
         recipe = nasnet_config if arch == "nasnet-large" and nasnet_config is not None else config
-        runs[variant] = train_model(arch, kwargs, data.train_of(arch), recipe, device=device)
+        runs[variant] = train_model(arch, kwargs, data.train_of(arch), recipe, device=device, keep_epochs=False)
     return runs
 
 

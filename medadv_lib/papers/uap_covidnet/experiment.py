@@ -98,7 +98,8 @@ def train_covidnets(data: ChapterData, width: float, image_size: int, epochs: in
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, augment=augment,
                          class_weighted=True, seed=seed)
     kwargs = {"num_classes": len(data.classes), "in_channels": 1, "width": width, "image_size": image_size}
-    return {name: train_model(registry_name, kwargs, data.train, config, device=device, test=data.test)
+    return {name: train_model(registry_name, kwargs, data.train, config, device=device, test=data.test,
+                               keep_epochs=False)
             for name, registry_name in MODELS.items()}
 
 
@@ -319,12 +320,15 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
                            ) -> tuple[list[RetrainingRound], nn.Module]:
     """Sec. 2.4: iterative fine-tuning with UAPs (after Hirano & Takemoto 2020).
 
-    Each round: compute ``uaps_per_round`` UAPs on the training images (different seeds), add a
-    randomly chosen one of them to a random ``perturbed_fraction`` of the training images (labels
-    unchanged), fine-tune with ``train_config`` (5 epochs in the paper) from the current weights
-    via :func:`medadv_lib.training.train_model` (so each round is cached), then compute a new UAP
-    and report its R_f (nontargeted, on the test images, vs true labels) or R_s (targeted) and the
-    clean test accuracy. Round 0 is the model before any fine-tuning. ``uap_data`` (default:
+    Each round: ``uaps_per_round`` UAPs against the current model (step 1 of Sec. 2.4: 10 in the
+    paper), add a randomly chosen one of them to a random ``perturbed_fraction`` of the training
+    images (labels unchanged; step 2), fine-tune with ``train_config`` (5 epochs in the paper; step
+    3) from the current weights via :func:`medadv_lib.training.train_model` (so each round is
+    cached), then compute a new UAP against the fine-tuned model (step 4) and report its R_f
+    (nontargeted, on the test images, vs true labels) or R_s (targeted) and the clean test accuracy
+    (step 5). Round 0 is the model before any fine-tuning. Step 4's UAP is against the very model
+    that the next round's step 1 attacks, with the same algorithm and images, so it is the first of
+    that round's UAPs and ``uaps_per_round - 1`` are fitted anew (different seeds). ``uap_data`` (default:
     ``train``) are the images the UAPs are computed on; ``xi`` is in their scale.
 
     ``uap_augmented=False`` is the control: the same rounds, epochs and evaluation, but fine-tuned
@@ -364,7 +368,7 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
     bar = tqdm(range(1, rounds + 1), desc="adversarial retraining", leave=False, disable=not progress)
     for r in bar:
         if uap_augmented:
-            uaps = torch.stack([new_uap(seed + 1000 * r + k) for k in range(uaps_per_round)])
+            uaps = torch.stack([history[-1].uap, *(new_uap(seed + 1000 * r + k) for k in range(1, uaps_per_round))])
             n = len(train)
             chosen = torch.randperm(n, generator=gen)[: int(round(perturbed_fraction * n))]
             which = torch.randint(len(uaps), (len(chosen),), generator=gen)
@@ -376,7 +380,7 @@ def adversarial_retraining(model_name: str, model_kwargs: dict, initial_state: d
         state = {k: t.detach().cpu() for k, t in model.state_dict().items()}
         tag = f"uap-retraining-round{r}" if uap_augmented else f"clean-finetuning-round{r}"
         model = train_model(model_name, model_kwargs, data, train_config, device=device,
-                            init_state=state, tag=tag, progress=False).model
+                            init_state=state, tag=tag, progress=False, keep_epochs=False).model
         history.append(evaluate(r))
         bar.set_postfix(rate=f"{history[-1].rate:.3f}", acc=f"{history[-1].clean_accuracy:.3f}")
     return history, model
