@@ -103,7 +103,7 @@ def test_scoreboard_names_the_failed_premise(tmp_path):
     nbformat.write(_claims_notebook("smia", "synthetic", ["cannot be tested"]), tmp_path / "smia.ipynb")
     board, summary = tmp_path / "scoreboard.md", tmp_path / "summary.md"
     write_scoreboard(tmp_path, board, summary)
-    assert "| claim 0 | cannot be tested (fair stand-in), 1 seed |" in board.read_text()
+    assert "| claim 0 | cannot be tested (not met: fair stand-in), 1 seed |" in board.read_text()
 
 
 def test_every_chapter_with_real_runs_has_their_section_glob_in_the_toc():

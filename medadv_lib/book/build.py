@@ -413,10 +413,12 @@ def _unmet(record: dict) -> str:
 
 
 def _label_with_premise(record: dict) -> str:
-    """The verdict, the premise it failed on, and the seeds it rests on (issue 29)."""
+    """The verdict, the premises it failed on, and the seeds it rests on (issue 29). A premise is
+    named as the condition the test needed ("the minimal searches converged"), so it is shown as
+    not met: bare, "cannot be tested (Kaggle-DR is in this collection)" read as its opposite."""
     unmet = _unmet(record)
     seeds = int(record.get("seeds", 1))
-    label = f"{record['label']} ({unmet})" if unmet else record["label"]
+    label = f"{record['label']} (not met: {unmet})" if unmet else record["label"]
     return f"{label}, {seeds} seed{'s' if seeds != 1 else ''}"
 
 
