@@ -282,12 +282,9 @@ for name in ex.MODELS:
 
 # %% [markdown]
 # ## Figure 5: adversarial retraining (Sec. 2.4)
-# Each round computes `retrain_uaps` UAPs against the current model on the UAP images, adds a
-# randomly chosen one to a random half of the training images (labels unchanged), fine-tunes for
-# `retrain_epochs` epochs, and then computes a fresh UAP against the fine-tuned model. That fresh
-# UAP is also the first of the next round's UAPs: it was fitted against the same model with the
-# same algorithm and images (Sec. 2.4, steps 1 and 4), so only `retrain_uaps - 1` are fitted anew.
-# Round 0 is the model before fine-tuning (its
+# Each round computes `retrain_uaps` UAPs on the UAP images, adds a randomly chosen one to a random
+# half of the training images (labels unchanged), fine-tunes for `retrain_epochs` epochs, and then
+# computes a fresh UAP against the fine-tuned model. Round 0 is the model before fine-tuning (its
 # UAP is the sweep's own, read from it). The paper: 5 rounds of 10 UAPs and 5 epochs, on
 # COVIDNet-CXR Small (Sec. 3.4), once against nontargeted UAPs at zeta 2 % (Fig. 5A) and once
 # against UAPs toward COVID-19 at zeta 1 % (Fig. 5B); `retrain_targets` names the retrainings

@@ -131,17 +131,8 @@ def test_clean_finetuning_control_trains_on_clean_images_only(monkeypatch, tmp_p
                         tag="reference", progress=False, use_cache=False).model
     assert all(torch.equal(a, b) for a, b in zip(control.state_dict().values(), plain.state_dict().values()))
     calls.clear()
-    seen = []
-    real_train = uap_module.train_model
-    monkeypatch.setattr(uap_module, "train_model", lambda m, k, data, *a, **kw: seen.append(data) or real_train(
-        m, k, data, *a, **kw))
-    augmented_history, augmented = adversarial_retraining("covidnet-small", kwargs, start, full, full, config,
-                                                          **common)
-    # round 1's three UAPs: round 0's evaluation UAP (against the same model) and two new ones
-    assert len(calls) == 2 + 2
-    added = seen[0].float_images() - full.float_images()
-    reused = (added - augmented_history[0].uap).flatten(1).abs().amax(1) < 1e-6
-    assert reused.any() and torch.equal(augmented_history[0].uap, history[0].uap)
+    _, augmented = adversarial_retraining("covidnet-small", kwargs, start, full, full, config, **common)
+    assert len(calls) == 2 + 3
     assert any(not torch.equal(a, b) for a, b in zip(augmented.state_dict().values(), plain.state_dict().values()))
 
 
