@@ -388,3 +388,36 @@ def test_s1_on_nasnet_avg_reads_every_image_it_attacked():
     assert f"of {out.n} searches" in checks[f"{CONVERGED} (S1 on NL/AP)"].evidence
     # the other claims read the tables' images only
     assert verdict("taghanaki-others-mostly-fail", r).n == verdict("taghanaki-others-mostly-fail", replace(r, s1_nl_ap=None)).n
+
+
+def test_confidence_pooling_is_decided_on_the_attacks_that_fooled_disease_images_on_both_poolings():
+    from medadv_lib.verdicts import INCONCLUSIVE
+
+    # S1 fooled nothing on the average-pooling networks: it is left out and named, not read at n = 0
+    r = results(white={("S1", "IR2/AP"): 0.0, ("S1", "NL/AP"): 0.0})
+    a = r.attacks.copy()
+    hit = (a["setting"] == "white") & a["success"] & (a["label"] == 1)
+    a.loc[hit, "prob"] += np.random.default_rng(1).uniform(-0.03, 0.03, int(hit.sum()))   # a spread, as measured
+    r = replace(r, attacks=a.copy())
+    ap = (a["setting"] == "white") & a["variant"].str.endswith("AP") & a["success"] & (a["label"] == 1)
+    a.loc[ap & a["attack"].isin(["D3", "G5"]), "prob"] = 0.2   # confidence 0.80 with AP against 0.52 with MP
+    out = verdict("taghanaki-confidence-pooling", replace(r, attacks=a))
+    assert out.verdict == HOLDS and out.n and out.n > 2, out.evidence
+    assert "S1 (successful on disease images: MP" in out.evidence and "AP 0)" in out.evidence
+    # the same confidence with both poolings: inconclusive (a difference cannot be shown), at a real n
+    same = verdict("taghanaki-confidence-pooling", r)
+    assert same.verdict == INCONCLUSIVE and same.n and same.n > 2, same.evidence
+    # none of the three fooled a disease image on a pooling: nothing to compare
+    none = results(white={(x, v): 0.0 for x in ("D3", "S1", "G5") for v in ("IR2/MP", "NL/MP")})
+    out = verdict("taghanaki-confidence-pooling", none)
+    assert out.verdict == UNTESTED and "no attack of D3, S1 and G5 to compare" in out.evidence, out.evidence
+
+
+def test_s1_on_nasnet_avg_that_ran_out_names_the_rounds_it_needs():
+    from medadv_lib.papers.ten_attacks.claims import S1_BUDGET
+
+    r = results(white={("S1", "NL/AP"): 0.05}, ran_out=("S1",))
+    p = premises(r)[f"{CONVERGED} (S1 on NL/AP)"]
+    assert not p.met and S1_BUDGET in p.evidence, p.evidence
+    converged = premises(results(white={("S1", "NL/AP"): 0.05}))[f"{CONVERGED} (S1 on NL/AP)"]
+    assert converged.met and S1_BUDGET not in converged.evidence
