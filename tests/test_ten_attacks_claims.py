@@ -421,3 +421,22 @@ def test_s1_on_nasnet_avg_that_ran_out_names_the_rounds_it_needs():
     assert not p.met and S1_BUDGET in p.evidence, p.evidence
     converged = premises(results(white={("S1", "NL/AP"): 0.05}))[f"{CONVERGED} (S1 on NL/AP)"]
     assert converged.met and S1_BUDGET not in converged.evidence
+
+
+def test_s1_on_nasnet_avg_that_ran_out_yet_fooled_above_the_bound_is_decided():
+    from medadv_lib.papers.ten_attacks.claims import S1_ALREADY_ABOVE
+    from medadv_lib.verdicts import NOT_REPRODUCED
+
+    claim = BY_ID["taghanaki-s1-fails-nasnet-avg"]
+    # S1 ran out on most of NL/AP's images (R rounds, not the paper's 150) but fooled 30 % of them:
+    # more rounds cannot bring that below 10 %, so the claim is decided (below fidelity: not reproduced)
+    fooled = results(white={("S1", "NL/AP"): 0.3}, ran_out=("S1",))
+    checks = premises(fooled)
+    p = checks[f"{CONVERGED} (S1 on NL/AP)"]
+    assert p.met and p.name == S1_ALREADY_ABOVE and "ran out" in p.evidence, p
+    out = check_claims([claim], fooled, premises=checks, fidelity=REDUCED)[0]
+    assert out.verdict == NOT_REPRODUCED and S1_ALREADY_ABOVE in [q.name for q in out.outcome.premises], out.outcome
+    # fooling 5 % within rounds that ran out decides nothing: the paper's rounds might still fool few
+    weak = results(white={("S1", "NL/AP"): 0.05}, ran_out=("S1",))
+    out = check_claims([claim], weak, premises=premises(weak), fidelity=REDUCED)[0]
+    assert out.verdict == UNTESTED and "S1 on NL/AP" in out.outcome.evidence
